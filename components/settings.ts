@@ -1,0 +1,69 @@
+import * as pulumi from "@pulumi/pulumi";
+import { defaultNamePrefix } from "./naming";
+
+/** The stack config namespace: the project name in Pulumi.yaml. */
+export const CONFIG_NAMESPACE = "hero-os-grid-deployer";
+
+export type LabChannel = "latest" | "latest-dev";
+
+/**
+ * Stack settings the program itself needs. The secrets `forgeToken` and
+ * `computeToken` are deliberately absent: the dynamic providers read them
+ * through `configure()`, so they never enter resource inputs or state.
+ */
+export interface DeployerSettings {
+    /** Path of the users file, relative to the project or absolute. @default "users/users.yaml" */
+    usersFile: string;
+    /** Forge base URL, e.g. `https://forge.ourworld.tf`. */
+    forgeUrl: string;
+    /** Hero Compute endpoint: `https://…`, `http://127.0.0.1…` or `unix:///…/rpc.sock`. */
+    computeUrl: string;
+    /** Forge repo that receives feedback issues. @default "lhumina_public/feedback" */
+    feedbackRepo: string;
+    /** Git URL of the public Books demo collection. */
+    booksRepo: string;
+    /** Release channel `lab` installs from. @default "latest" */
+    labChannel: LabChannel;
+    /** Deploys in flight against Hero Compute at once. @default 3 */
+    computeConcurrency: number;
+    /** How long a VM may take to get its mycelium address. @default 15 */
+    vmReadyTimeoutMinutes: number;
+    /** Delete Forge accounts this tool created when their user is torn down. @default false */
+    purgeAccountsOnTeardown: boolean;
+    /** Prefix of VM and gateway names on the grid. @default the stack name, letters and digits, 8 at most */
+    namePrefix: string;
+}
+
+export const DEFAULTS = {
+    usersFile: "users/users.yaml",
+    feedbackRepo: "lhumina_public/feedback",
+    booksRepo: "https://forge.ourworld.tf/lhumina_public/ourworld_public.git",
+    labChannel: "latest" as LabChannel,
+    computeConcurrency: 3,
+    vmReadyTimeoutMinutes: 15,
+    purgeAccountsOnTeardown: false,
+};
+
+/** Reads the stack config, applying the documented defaults. */
+export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): DeployerSettings {
+    const labChannel = config.get("labChannel") ?? DEFAULTS.labChannel;
+    if (labChannel !== "latest" && labChannel !== "latest-dev") {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:labChannel must be "latest" or "latest-dev", not "${labChannel}"`);
+    }
+    const namePrefix = config.get("namePrefix") ?? defaultNamePrefix(pulumi.getStack());
+    if (!/^[a-z0-9]{0,12}$/.test(namePrefix)) {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:namePrefix must be at most 12 lowercase letters or digits, not "${namePrefix}"`);
+    }
+    return {
+        usersFile: config.get("usersFile") ?? DEFAULTS.usersFile,
+        forgeUrl: config.require("forgeUrl").replace(/\/+$/, ""),
+        computeUrl: config.require("computeUrl"),
+        feedbackRepo: config.get("feedbackRepo") ?? DEFAULTS.feedbackRepo,
+        booksRepo: config.get("booksRepo") ?? DEFAULTS.booksRepo,
+        labChannel,
+        computeConcurrency: config.getNumber("computeConcurrency", { min: 1, max: 20 }) ?? DEFAULTS.computeConcurrency,
+        vmReadyTimeoutMinutes: config.getNumber("vmReadyTimeoutMinutes", { min: 1, max: 120 }) ?? DEFAULTS.vmReadyTimeoutMinutes,
+        purgeAccountsOnTeardown: config.getBoolean("purgeAccountsOnTeardown") ?? DEFAULTS.purgeAccountsOnTeardown,
+        namePrefix,
+    };
+}
