@@ -1,0 +1,39 @@
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { loadUsersFile, UsersFileError } from "../users/load";
+import type { DemoUser } from "../users/types";
+import type { DeployerSettings } from "./settings";
+
+/**
+ * Loads the stack's users file, logs who expired and who expires soon, and
+ * turns a bad file into one clean error (no stack trace) listing every problem.
+ */
+export function loadUsersForStack(settings: DeployerSettings, today?: string): DemoUser[] {
+    const file = path.resolve(settings.usersFile);
+    let loaded;
+    try {
+        loaded = loadUsersFile(file, { displayPath: settings.usersFile, namePrefix: settings.namePrefix, today });
+    } catch (err) {
+        if (err instanceof UsersFileError) {
+            throw new pulumi.RunError(err.message);
+        }
+        throw err;
+    }
+    for (const u of loaded.expired) {
+        pulumi.log.info(`${u.username}: expired on ${u.expires}; not deployed, so this update tears the environment down`);
+    }
+    for (const u of loaded.expiringSoon) {
+        pulumi.log.warn(`${u.username}: expires on ${u.expires}; the environment is torn down by the first update after that day`);
+    }
+    for (const u of loaded.users) {
+        pulumi.log.info(summaryLine(u));
+    }
+    return loaded.users;
+}
+
+/** One line per user for the preview, e.g. `alice: forge account, vm 8 GB 4 cpu 50 GB disk, gateway devalice, services [slides]`. */
+export function summaryLine(u: DemoUser): string {
+    const gb = (mb: number) => `${Number((mb / 1024).toFixed(2))} GB`;
+    const expiry = u.expires ? `, expires ${u.expires}` : "";
+    return `${u.username}: forge account, vm ${gb(u.vm.memoryMb)} ${u.vm.cpu} cpu ${u.vm.diskGb} GB disk${u.vm.node ? ` on node ${u.vm.node}` : ""}, gateway ${u.gatewayName}, services [${u.optional.join(", ")}]${expiry}`;
+}

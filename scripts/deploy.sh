@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Deploys the users file against the configured stack: `npm run deploy [-- <pulumi up flags>]`.
+# The state lives in a local file backend (./.pulumi-state) unless PULUMI_BACKEND_URL
+# names another one (s3://…, https://api.pulumi.com, …). STACK picks the stack (default dev).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stack="${STACK:-dev}"
+if ! command -v pulumi >/dev/null 2>&1; then
+    echo "deploy: the Pulumi CLI is not installed (see README, Prerequisites)" >&2
+    exit 1
+fi
+export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
+if [[ $PULUMI_BACKEND_URL == file://* ]]; then
+    mkdir -p "${PULUMI_BACKEND_URL#file://}"
+    if [[ -z ${PULUMI_CONFIG_PASSPHRASE:-} && -z ${PULUMI_CONFIG_PASSPHRASE_FILE:-} ]]; then
+        echo "deploy: set PULUMI_CONFIG_PASSPHRASE or PULUMI_CONFIG_PASSPHRASE_FILE; it encrypts the stack's secrets in the local backend" >&2
+        exit 1
+    fi
+fi
+echo "deploy: stack ${stack}, backend ${PULUMI_BACKEND_URL}"
+pulumi stack select "$stack" --create
+pulumi up --stack "$stack" "$@"
