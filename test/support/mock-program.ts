@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     try {
         const program = require(path.resolve(__dirname, "..", "..", "index.ts"));
         for (const [key, value] of Object.entries(program)) {
-            const out = pulumi.output(value);
+            const out: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
             const plain = await new Promise((resolve) => out.apply(resolve));
             const secret = await (out as any).isSecret;
             outputs[key] = secret ? { secret: plain } : plain;
