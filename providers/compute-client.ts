@@ -1,0 +1,329 @@
+/**
+ * A small JSON-RPC 2.0 client for Hero Compute (ComputeService), over HTTP(S)
+ * or a Unix socket, through undici.
+ *
+ * Pulumi's closure serializer copies this module's exports BY VALUE into every
+ * VM and gateway resource's state, so it stays small and self-contained: no
+ * imports, `require()` inside function bodies, no captured JSON document.
+ * The method and param names below mirror `compute.openrpc.json`;
+ * `test/compute-contract.test.ts` fails when the two drift apart.
+ */
+
+/** Method → the params we send, in order; a trailing `?` marks an optional one. Mirrors compute.openrpc.json. */
+export const METHODS: Record<string, readonly string[]> = {
+    "rpc.discover": [],
+    deploy_vm: ["name", "flist", "cpu", "memory", "rootfs_size", "mycelium", "public_ip", "ssh_keys", "node_id?"],
+    get_vm: ["vm_id"],
+    list_vms: [],
+    delete_vm: ["vm_id"],
+    inject_ssh_keys: ["vm_id", "ssh_keys"],
+    deploy_webgateway: ["name", "backend", "vm_id?"],
+    get_webgateway: ["name"],
+    list_webgateways: [],
+    delete_webgateway: ["name"],
+};
+
+/** JSON-RPC error codes the providers act on. Mirrors `components.errors` of compute.openrpc.json. */
+export const ERRORS = {
+    InvalidParams: -32602,
+    NotFound: -32004,
+    NameTaken: -32010,
+    NameExists: -32011,
+    DeployFailed: -32020,
+} as const;
+
+/** Result fields the providers read. Mirrors `components.schemas` of compute.openrpc.json. */
+export const RESULT_FIELDS = {
+    Vm: ["id", "name", "state", "node_id", "mycelium_ip", "cpu", "memory", "rootfs_size"],
+    Gateway: ["name", "fqdn", "backend", "vm_id"],
+} as const;
+
+export type VmState = "deploying" | "running" | "stopped" | "failed";
+
+export interface Vm {
+    id: string;
+    name: string;
+    state: VmState;
+    node_id?: number | null;
+    mycelium_ip?: string | null;
+    cpu?: number;
+    memory?: number;
+    rootfs_size?: number;
+}
+
+export interface Gateway {
+    name: string;
+    fqdn: string;
+    backend: string;
+    vm_id?: string | null;
+}
+
+/** Where and how to call. `url`: `https://…`, `http://…` or `unix:///…/rpc.sock`. */
+export interface Conn {
+    url: string;
+    token?: string;
+    /** Per request, including the body. @default 30000 */
+    timeoutMs?: number;
+    /** Extra attempts after a transport error or a transient answer (429, 5xx). @default 3 */
+    retries?: number;
+    /** First backoff; doubles per attempt. @default 500 */
+    backoffMs?: number;
+}
+
+/** Every failure of a call: a JSON-RPC error, an HTTP error or a transport error. */
+export class RpcError extends Error {
+    constructor(
+        readonly method: string,
+        readonly user: string | undefined,
+        /** JSON-RPC code, `HTTP <status>`, or the transport error's code (`ECONNRESET`, `timeout`, …). */
+        readonly code: number | string,
+        readonly serverMessage: string,
+        /** True for transport errors and 429/5xx answers: the call may be retried if it creates nothing. */
+        readonly transient: boolean,
+    ) {
+        super(`Hero Compute ${method}${user ? ` for ${user}` : ""} failed (${code}): ${serverMessage}`);
+        this.name = "RpcError";
+    }
+}
+
+/** True when `err` is an RpcError with JSON-RPC code `code` (works across separately deserialized copies). */
+export function isRpcCode(err: unknown, code: number): boolean {
+    return (err as RpcError | undefined)?.name === "RpcError" && (err as RpcError).code === code;
+}
+
+/** The endpoint as recorded in state: no credentials, no query, no trailing slash. */
+export function canonicalEndpoint(url: string): string {
+    const u = new URL(url);
+    u.username = "";
+    u.password = "";
+    u.search = "";
+    u.hash = "";
+    return u.toString().replace(/\/+$/, "");
+}
+
+/** One JSON-RPC call, with retry on transport errors and transient answers unless `retry` is false. */
+export async function call<T>(
+    conn: Conn,
+    method: string,
+    params: Record<string, unknown> = {},
+    opts: { user?: string; retry?: boolean } = {},
+): Promise<T> {
+    const attempts = opts.retry === false ? 1 : 1 + (conn.retries ?? 3);
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await callOnce<T>(conn, method, params, opts.user);
+        } catch (err) {
+            if (!(err as RpcError).transient || attempt >= attempts) {
+                throw err;
+            }
+            const backoff = (conn.backoffMs ?? 500) * 2 ** (attempt - 1);
+            await new Promise((resolve) => setTimeout(resolve, backoff));
+        }
+    }
+}
+
+async function callOnce<T>(conn: Conn, method: string, params: Record<string, unknown>, user?: string): Promise<T> {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { request, Agent } = require("undici");
+    const u = new URL(conn.url);
+    const unix = u.protocol === "unix:";
+    const target = unix ? "http://localhost/rpc" : u.pathname === "/" ? `${u.origin}/rpc` : `${u.origin}${u.pathname}`;
+    const agent = new Agent(unix ? { connect: { socketPath: decodeURIComponent(u.pathname) } } : {});
+    const timeoutMs = conn.timeoutMs ?? 30_000;
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
+    if (conn.token) {
+        headers.authorization = `Bearer ${conn.token}`;
+    }
+    const body: Record<string, unknown> = { jsonrpc: "2.0", id: 1, method };
+    if (Object.keys(params).length > 0) {
+        body.params = params;
+    }
+    const fail = (code: number | string, message: string, transient: boolean) =>
+        new RpcError(method, user, code, redact(message, conn.token), transient);
+    let status: number;
+    let text: string;
+    try {
+        const res = await request(target, {
+            method: "POST",
+            dispatcher: agent,
+            headers,
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(timeoutMs),
+            headersTimeout: timeoutMs,
+            bodyTimeout: timeoutMs,
+        });
+        status = res.statusCode;
+        text = await res.body.text();
+    } catch (err) {
+        const e = err as { code?: string; name?: string; message?: string };
+        const code = e.name === "TimeoutError" || e.name === "AbortError" ? "timeout" : (e.code ?? e.name ?? "transport");
+        throw fail(code, code === "timeout" ? `no answer within ${timeoutMs} ms` : (e.message ?? String(err)), true);
+    } finally {
+        agent.destroy().catch(() => undefined);
+    }
+    let msg: { result?: unknown; error?: { code?: number; message?: string; data?: unknown } } | undefined;
+    try {
+        msg = JSON.parse(text);
+    } catch {
+        msg = undefined;
+    }
+    if (msg?.error) {
+        const detail = msg.error.data === undefined ? "" : ` (${JSON.stringify(msg.error.data).slice(0, 300)})`;
+        throw fail(msg.error.code ?? "unknown", `${msg.error.message ?? "no message"}${detail}`, false);
+    }
+    if (status === 429 || status >= 500) {
+        throw fail(`HTTP ${status}`, text.slice(0, 300) || "no body", true);
+    }
+    if (status >= 400 || !msg || !("result" in msg)) {
+        throw fail(`HTTP ${status}`, text.slice(0, 300) || "no JSON-RPC result in the answer", false);
+    }
+    return msg.result as T;
+}
+
+/** Removes the bearer token from text that may be printed. */
+export function redact(text: string, token?: string): string {
+    const out = text.replace(/(bearer\s+)[^\s"']+/gi, "$1[redacted]");
+    return token ? out.split(token).join("[redacted]") : out;
+}
+
+/**
+ * Checks the live service against this client's contract with `rpc.discover`.
+ * Throws ONE error listing every method or param the live service lacks, and
+ * every param it requires that we do not send. Call it before anything deploys.
+ */
+export async function preflight(url: string, token?: string, opts: { timeoutMs?: number; retries?: number } = {}): Promise<void> {
+    const doc = await call<unknown>({ url, token, ...opts }, "rpc.discover");
+    const gaps = contractGaps(doc);
+    if (gaps.length > 0) {
+        throw new Error(
+            `Hero Compute at ${canonicalEndpoint(url)} does not offer what this deployer needs ` +
+                `(providers/compute.openrpc.json); nothing was deployed:\n  - ${gaps.join("\n  - ")}`,
+        );
+    }
+}
+
+/** Every difference between METHODS and a live OpenRPC document that would break a call. Empty when compatible. */
+export function contractGaps(doc: unknown): string[] {
+    const d = doc as { methods?: unknown; components?: { contentDescriptors?: Record<string, unknown> } } | undefined;
+    if (!d || !Array.isArray(d.methods)) {
+        return ["rpc.discover returned no OpenRPC document (no `methods` list)"];
+    }
+    const deref = (x: any): any =>
+        typeof x?.$ref === "string" ? d.components?.contentDescriptors?.[x.$ref.split("/").pop()] : x;
+    const gaps: string[] = [];
+    for (const [name, ours] of Object.entries(METHODS)) {
+        if (name === "rpc.discover") {
+            continue;
+        }
+        const live = (d.methods as any[]).find((m) => m?.name === name);
+        if (!live) {
+            gaps.push(`method ${name} is missing`);
+            continue;
+        }
+        const liveParams: any[] = (Array.isArray(live.params) ? live.params : []).map(deref).filter(Boolean);
+        const sent = ours.map((p) => p.replace(/\?$/, ""));
+        for (const p of sent) {
+            if (!liveParams.some((lp) => lp.name === p)) {
+                gaps.push(`method ${name}: param ${p} is missing`);
+            }
+        }
+        for (const lp of liveParams) {
+            if (lp.required === true && !sent.includes(lp.name)) {
+                gaps.push(`method ${name}: requires param ${lp.name}, which this deployer does not send`);
+            }
+        }
+    }
+    return gaps;
+}
+
+/** Provider settings from stack config (namespace `hero-os-grid-deployer`), read in `configure()`. */
+export interface ComputeSettings {
+    url?: string;
+    token?: string;
+    concurrency: number;
+    readyTimeoutMs: number;
+    pollMs: number;
+    progressMs: number;
+    requestTimeoutMs: number;
+    backoffMs: number;
+    allowLoopbackBackend: boolean;
+}
+
+/** Reads the provider settings. Fractions are allowed so tests can use short deadlines. */
+export function settingsFrom(config: { get(key: string): string | undefined }): ComputeSettings {
+    const get = (k: string) => config.get(`hero-os-grid-deployer:${k}`);
+    const num = (k: string, dflt: number) => {
+        const v = get(k);
+        const n = v === undefined || v === "" ? dflt : Number(v);
+        if (!Number.isFinite(n) || n <= 0) {
+            throw new Error(`config hero-os-grid-deployer:${k} must be a positive number, not "${v}"`);
+        }
+        return n;
+    };
+    return {
+        url: get("computeUrl") || undefined,
+        token: get("computeToken") || undefined,
+        concurrency: Math.max(1, Math.floor(num("computeConcurrency", 3))),
+        readyTimeoutMs: num("vmReadyTimeoutMinutes", 15) * 60_000,
+        pollMs: num("computePollSeconds", 10) * 1000,
+        progressMs: num("computeProgressSeconds", 30) * 1000,
+        requestTimeoutMs: num("computeRequestTimeoutSeconds", 30) * 1000,
+        backoffMs: num("computeBackoffSeconds", 0.5) * 1000,
+        allowLoopbackBackend: get("computeAllowLoopbackBackend") === "true",
+    };
+}
+
+/** The connection a configured provider uses; fails clearly when computeUrl is not set. */
+export function connFrom(s: Partial<ComputeSettings>): Conn {
+    if (!s.url) {
+        throw new Error("config hero-os-grid-deployer:computeUrl is not set: the Hero Compute providers cannot reach the service");
+    }
+    return { url: s.url, token: s.token, timeoutMs: s.requestTimeoutMs, backoffMs: s.backoffMs };
+}
+
+/**
+ * Runs `fn` holding one of `max` deploy slots. The slots live on `globalThis`, so
+ * the cap holds across every user and across the VM and gateway providers, which
+ * the dynamic-provider host deserializes separately into one process.
+ */
+export async function withSlot<T>(max: number, fn: () => Promise<T>): Promise<T> {
+    const g = globalThis as { __heroComputeSlots?: { active: number; max: number; waiting: (() => void)[] } };
+    const s = (g.__heroComputeSlots ??= { active: 0, max, waiting: [] });
+    s.max = max;
+    if (s.active < s.max) {
+        s.active++;
+    } else {
+        await new Promise<void>((resolve) => s.waiting.push(resolve)); // the releaser hands its slot over
+    }
+    try {
+        return await fn();
+    } finally {
+        const next = s.waiting.shift();
+        if (next) {
+            next();
+        } else {
+            s.active--;
+        }
+    }
+}
+
+/** Waits for the next poll, never past the deadline. */
+export function pause(ms: number, deadline: number): Promise<void> {
+    const wait = Math.max(0, Math.min(ms, deadline - Date.now()));
+    return new Promise((resolve) => setTimeout(resolve, wait));
+}
+
+/**
+ * A progress line. Inside Pulumi's dynamic-provider host `pulumi.log` has no engine
+ * connection (it would fall back to console.log), so write to stderr directly; the
+ * engine shows a provider plugin's stderr lines in the `pulumi up` output.
+ */
+export function progress(line: string): void {
+    process.stderr.write(`${line}\n`);
+}
+
+/** `2m10s`. */
+export function elapsed(sinceMs: number): string {
+    const s = Math.round((Date.now() - sinceMs) / 1000);
+    return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
+}

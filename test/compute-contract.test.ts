@@ -1,0 +1,160 @@
+/**
+ * The contract (providers/compute.openrpc.json), the client's compact copy of it,
+ * the fake that follows it, the preflight, and the client's transport rules.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as rpc from "../providers/compute-client";
+import { FakeCompute, loadContract } from "./fakes/compute";
+
+const doc = loadContract();
+
+describe("the contract document and the client's constants", () => {
+    it("METHODS lists exactly the document's methods and params, with the same required flags (drift guard)", () => {
+        const fromDoc = Object.fromEntries(
+            doc.methods.map((m: any) => [m.name, m.params.map((p: any) => (p.required ? p.name : `${p.name}?`))]),
+        );
+        expect(rpc.METHODS).toEqual(fromDoc);
+    });
+
+    it("ERRORS carries the document's error codes", () => {
+        const fromDoc = Object.fromEntries(Object.entries(doc.components.errors).map(([k, v]: [string, any]) => [k, v.code]));
+        expect(rpc.ERRORS).toEqual(fromDoc);
+    });
+
+    it("RESULT_FIELDS names the document's Vm and Gateway properties", () => {
+        expect(rpc.RESULT_FIELDS.Vm).toEqual(Object.keys(doc.components.schemas.Vm.properties));
+        expect(rpc.RESULT_FIELDS.Gateway).toEqual(Object.keys(doc.components.schemas.Gateway.properties));
+    });
+
+    it("says in its description that the delete methods' names are guesses", () => {
+        expect(doc.info.description).toMatch(/real delete methods are unknown/);
+        expect(doc.methods.map((m: any) => m.name)).toEqual(expect.arrayContaining(["delete_vm", "delete_webgateway"]));
+    });
+
+    it("contractGaps finds nothing in the document itself", () => {
+        expect(rpc.contractGaps(doc)).toEqual([]);
+    });
+});
+
+describe("client and preflight against the fake, over HTTP and a Unix socket", () => {
+    let fake: FakeCompute;
+    const conn = (over: Partial<rpc.Conn> = {}): rpc.Conn => ({ url: fake.httpUrl, backoffMs: 1, timeoutMs: 2000, ...over });
+
+    beforeAll(async () => {
+        fake = await FakeCompute.start({ token: "s3cret-token" });
+    });
+    afterAll(async () => {
+        await fake.stop();
+    });
+
+    it("preflight passes over HTTP and over the Unix socket, sending the bearer token", async () => {
+        await rpc.preflight(fake.httpUrl, "s3cret-token");
+        await rpc.preflight(fake.unixUrl, "s3cret-token");
+        const discovers = fake.requests.filter((r) => r.method === "rpc.discover");
+        expect(discovers.map((r) => r.via)).toEqual(["http", "unix"]);
+        expect(discovers.every((r) => r.authorization === "Bearer s3cret-token")).toBe(true);
+    });
+
+    it("preflight reports every missing method and param, and every required param we do not send, in ONE error", async () => {
+        const drifted = await FakeCompute.start({
+            discover: (d) => {
+                d.methods = d.methods.filter((m: any) => m.name !== "delete_vm" && m.name !== "delete_webgateway");
+                const deploy = d.methods.find((m: any) => m.name === "deploy_vm");
+                deploy.params = deploy.params.filter((p: any) => p.name !== "node_id");
+                deploy.params.push({ name: "network_name", required: true, schema: { type: "string" } });
+                return d;
+            },
+        });
+        try {
+            const err = await rpc.preflight(drifted.httpUrl).catch((e: Error) => e);
+            expect(err).toBeInstanceOf(Error);
+            const msg = (err as Error).message;
+            expect(msg).toContain("method delete_vm is missing");
+            expect(msg).toContain("method delete_webgateway is missing");
+            expect(msg).toContain("method deploy_vm: param node_id is missing");
+            expect(msg).toContain("method deploy_vm: requires param network_name, which this deployer does not send");
+            expect(msg).toContain("nothing was deployed");
+            expect(drifted.calls).toEqual({ "rpc.discover": 1 });
+        } finally {
+            await drifted.stop();
+        }
+    });
+
+    it("preflight follows $ref'd params (contentDescriptors) in the live document", async () => {
+        const d = loadContract();
+        d.components.contentDescriptors = { VmId: { name: "vm_id", required: true, schema: { type: "string" } } };
+        d.methods.find((m: any) => m.name === "get_vm").params = [{ $ref: "#/components/contentDescriptors/VmId" }];
+        expect(rpc.contractGaps(d)).toEqual([]);
+    });
+
+    it("the fake refuses params the document does not have (it follows the contract)", async () => {
+        const err = await rpc.call(conn({ token: "s3cret-token" }), "get_vm", { id: "x" }).catch((e) => e);
+        expect(err).toMatchObject({ name: "RpcError", code: -32602, transient: false });
+    });
+
+    it("a JSON-RPC error becomes an RpcError naming method, user, code and the server's message", async () => {
+        const err = await rpc.call(conn({ token: "s3cret-token" }), "get_vm", { vm_id: "zzzz" }, { user: "alice" }).catch((e) => e);
+        expect(err).toBeInstanceOf(rpc.RpcError);
+        expect(err.message).toBe("Hero Compute get_vm for alice failed (-32004): vm zzzz not found");
+        expect(rpc.isRpcCode(err, rpc.ERRORS.NotFound)).toBe(true);
+    });
+
+    it("HTTP 401 is not retried and the token never appears in the error", async () => {
+        const before = fake.requests.length;
+        const err = await rpc.call(conn({ token: "wrong-token-123" }), "list_vms").catch((e) => e);
+        expect(err).toMatchObject({ name: "RpcError", code: "HTTP 401", transient: false });
+        expect(fake.requests.length - before).toBe(0); // refused before parsing: nothing logged, one request
+        expect(err.message).not.toContain("wrong-token-123");
+        expect(rpc.redact("Authorization: Bearer abc.def", "zzz")).toBe("Authorization: Bearer [redacted]");
+        expect(rpc.redact("token t0k appears", "t0k")).toBe("token [redacted] appears");
+    });
+
+    it("retries an idempotent call after a 503 and a connection reset, then succeeds", async () => {
+        fake.fault("503", { method: "list_vms" });
+        fake.fault("reset", { method: "list_vms" });
+        const before = fake.requests.filter((r) => r.method === "list_vms").length;
+        await expect(rpc.call(conn({ token: "s3cret-token" }), "list_vms")).resolves.toEqual([]);
+        expect(fake.requests.filter((r) => r.method === "list_vms").length - before).toBe(3);
+    });
+
+    it("gives up after the retry bound with the transient error", async () => {
+        fake.fault("503", { method: "list_vms", times: 3 });
+        const err = await rpc.call(conn({ token: "s3cret-token", retries: 2 }), "list_vms").catch((e) => e);
+        expect(err).toMatchObject({ code: "HTTP 503", transient: true });
+        expect(fake.faults.every((f) => f.times === 0)).toBe(true);
+    });
+
+    it("times out a request that never gets an answer, and retries it", async () => {
+        fake.fault("hang", { method: "list_vms" });
+        await expect(rpc.call(conn({ token: "s3cret-token", timeoutMs: 200 }), "list_vms")).resolves.toEqual([]);
+        expect(fake.faults.every((f) => f.times === 0)).toBe(true);
+        fake.fault("hang", { method: "list_vms" });
+        const timedOut = await rpc.call(conn({ token: "s3cret-token", timeoutMs: 200 }), "list_vms", {}, { retry: false }).catch((e) => e);
+        expect(timedOut).toMatchObject({ code: "timeout", transient: true });
+    });
+
+    it("never retries a call with retry: false (creates), even on a 503", async () => {
+        fake.fault("503", { method: "deploy_webgateway" });
+        const params = { name: "norepeat", backend: "http://[5a1::1]:9988" };
+        const err = await rpc.call(conn({ token: "s3cret-token" }), "deploy_webgateway", params, { retry: false }).catch((e) => e);
+        expect(err).toMatchObject({ code: "HTTP 503" });
+        expect(fake.requests.filter((r) => r.method === "deploy_webgateway")).toHaveLength(1);
+        expect(fake.gateways.size).toBe(0);
+    });
+});
+
+describe("the process-global deploy slots", () => {
+    it("never runs more than `max` at once, and runs everything", async () => {
+        let running = 0;
+        let peak = 0;
+        const job = async () => {
+            running++;
+            peak = Math.max(peak, running);
+            await new Promise((r) => setTimeout(r, 5));
+            running--;
+        };
+        await Promise.all(Array.from({ length: 7 }, () => rpc.withSlot(2, job)));
+        expect(peak).toBe(2);
+        expect((globalThis as any).__heroComputeSlots).toMatchObject({ active: 0, waiting: [] });
+    });
+});

@@ -1,0 +1,352 @@
+/**
+ * A fake Hero Compute (ComputeService) for tests and rehearsals: one real HTTP
+ * server on 127.0.0.1 and one real Unix-socket server, sharing one state.
+ *
+ * It follows `providers/compute.openrpc.json`: it answers only the methods listed
+ * there, refuses missing, unknown or mistyped params with -32602, answers
+ * `rpc.discover` with that document (or a rewritten one, to test the preflight),
+ * and uses its error codes.
+ *
+ * Provisioning is evaluated lazily on get_vm/list_vms (no timers): a VM gets its
+ * mycelium IP once `provisionMs` has passed, unless its node is stuck.
+ * "Deploys in flight" counts a VM from deploy_vm until it is first seen ready (or
+ * deleted) plus every deploy_webgateway call still being answered.
+ */
+import * as fs from "fs";
+import * as http from "http";
+import type { Socket } from "net";
+import * as os from "os";
+import * as path from "path";
+
+export const CONTRACT_PATH = path.resolve(__dirname, "..", "..", "providers", "compute.openrpc.json");
+
+/** The repo's OpenRPC document, freshly parsed (callers may mutate it). */
+export function loadContract(): any {
+    return JSON.parse(fs.readFileSync(CONTRACT_PATH, "utf8"));
+}
+
+export interface FakeComputeOptions {
+    /** Time from deploy_vm until the VM has its mycelium IP. @default 0 (ready at the first get_vm) */
+    provisionMs?: number;
+    /** How long deploy_webgateway takes to answer. @default 0 */
+    gatewayDeployMs?: number;
+    /** When set, every request needs `Authorization: Bearer <token>`; others get HTTP 401. */
+    token?: string;
+    /** The mycelium IP a VM gets; a rehearsal can return loopback addresses here. @default a fake 5xx:: address */
+    myceliumIpFor?: (name: string, id: string) => string;
+    /** Node a VM lands on when deploy_vm names none. @default 1 */
+    defaultNode?: number;
+    /** Gateway domain: FQDN = `<name>.<domain>`. @default "gent02.grid.tf" */
+    gatewayDomain?: string;
+    /** Accept loopback gateway backends (a rehearsal's VMs live on loopback). @default false */
+    allowLoopbackBackend?: boolean;
+    /** Rewrites the document rpc.discover answers, e.g. to drop a method. */
+    discover?: (doc: any) => any;
+}
+
+export interface FakeVm {
+    id: string;
+    name: string;
+    state: "deploying" | "running" | "stopped" | "failed";
+    node_id: number;
+    mycelium_ip: string | null;
+    cpu: number;
+    memory: number;
+    rootfs_size: number;
+    flist: string;
+    ssh_keys: string[];
+    readyAt: number;
+    inFlight: boolean;
+}
+
+export interface FakeGateway {
+    name: string;
+    fqdn: string;
+    backend: string;
+    vm_id: string | null;
+}
+
+/** An injected fault for the next `times` requests (of `method`, or of any method). */
+export interface Fault {
+    /** `503`: answer HTTP 503 unprocessed. `reset`: destroy the socket unprocessed. `drop`: process, then destroy the socket (answer lost). `hang`: never answer. */
+    kind: "503" | "reset" | "drop" | "hang";
+    method?: string;
+    times: number;
+}
+
+class RpcFail extends Error {
+    constructor(readonly code: number, message: string) {
+        super(message);
+    }
+}
+
+export class FakeCompute {
+    readonly vms = new Map<string, FakeVm>();
+    readonly gateways = new Map<string, FakeGateway>();
+    /** Gateway names reserved on the grid by someone else: deploy_webgateway answers NameTaken. */
+    readonly foreignGateways = new Set<string>();
+    /** Nodes that accept a deployment and never provision it. */
+    readonly stuckNodes = new Set<number>();
+    /** VM name → message: deploy_vm answers DeployFailed. */
+    readonly deployFailures = new Map<string, string>();
+    /** Requests processed, per method (faulted requests that were not processed are not counted). */
+    readonly calls: Record<string, number> = {};
+    /** Every request received, in order, with its Authorization header. */
+    readonly requests: { method: string; params: any; authorization?: string; via: "http" | "unix" }[] = [];
+    readonly faults: Fault[] = [];
+    deploysInFlight = 0;
+    maxDeploysInFlight = 0;
+    httpUrl = "";
+    unixUrl = "";
+    socketPath = "";
+    private seq = 200;
+    private readonly servers: http.Server[] = [];
+    private readonly sockets = new Set<Socket>();
+    private dir = "";
+
+    private constructor(readonly opts: FakeComputeOptions) {}
+
+    /** Starts both servers. `httpUrl` is `http://127.0.0.1:<port>/rpc`; `unixUrl` is `unix://<tmp>/rpc.sock`. */
+    static async start(opts: FakeComputeOptions = {}): Promise<FakeCompute> {
+        const fake = new FakeCompute(opts);
+        const httpServer = fake.server("http");
+        await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+        fake.httpUrl = `http://127.0.0.1:${(httpServer.address() as { port: number }).port}/rpc`;
+        fake.dir = fs.mkdtempSync(path.join(os.tmpdir(), "fake-compute-"));
+        fake.socketPath = path.join(fake.dir, "rpc.sock");
+        const unixServer = fake.server("unix");
+        await new Promise<void>((resolve) => unixServer.listen(fake.socketPath, resolve));
+        fake.unixUrl = `unix://${fake.socketPath}`;
+        return fake;
+    }
+
+    async stop(): Promise<void> {
+        for (const s of this.sockets) s.destroy();
+        await Promise.all(this.servers.map((s) => new Promise((resolve) => s.close(resolve))));
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+
+    /** Injects a fault for the next `times` matching requests. */
+    fault(kind: Fault["kind"], opts: { method?: string; times?: number } = {}): void {
+        this.faults.push({ kind, method: opts.method, times: opts.times ?? 1 });
+    }
+
+    /** The VM of that name, if any. */
+    vm(name: string): FakeVm | undefined {
+        return [...this.vms.values()].find((v) => v.name === name);
+    }
+
+    /** Deletes a VM behind the tool's back. */
+    vanish(name: string): void {
+        const vm = this.vm(name);
+        if (vm) this.forget(vm);
+    }
+
+    /** Stops a VM behind the tool's back. */
+    stopVm(name: string): void {
+        const vm = this.vm(name);
+        if (vm) vm.state = "stopped";
+    }
+
+    /** Runs a method directly against the state, as if another client had called it. */
+    invoke(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+        return this.dispatch(method, params);
+    }
+
+    private server(via: "http" | "unix"): http.Server {
+        const server = http.createServer((req, res) => void this.handle(req, res, via));
+        server.on("connection", (s) => {
+            this.sockets.add(s);
+            s.on("close", () => this.sockets.delete(s));
+        });
+        this.servers.push(server);
+        return server;
+    }
+
+    private async handle(req: http.IncomingMessage, res: http.ServerResponse, via: "http" | "unix"): Promise<void> {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const url = req.url ?? "/";
+        if (req.method === "GET" && url === "/health") return void res.end("ok");
+        if (req.method === "GET" && url === "/openrpc.json") return this.json(res, 200, this.discoverDoc());
+        if (req.method !== "POST" || !/\/rpc\/?$/.test(url)) return this.json(res, 404, { error: "not found" });
+        if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
+            res.writeHead(401, { "content-type": "text/plain" });
+            return void res.end("unauthorized");
+        }
+        let msg: any;
+        try {
+            msg = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+        } catch {
+            return this.json(res, 200, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
+        }
+        const method = String(msg?.method);
+        this.requests.push({ method, params: msg?.params, authorization: req.headers.authorization, via });
+        const fault = this.faults.find((f) => f.times > 0 && (f.method === undefined || f.method === method));
+        if (fault) fault.times--;
+        if (fault?.kind === "503") {
+            res.writeHead(503, { "content-type": "text/plain" });
+            return void res.end("Service Unavailable");
+        }
+        if (fault?.kind === "reset") return void req.socket.destroy();
+        if (fault?.kind === "hang") return;
+        let answer: unknown;
+        try {
+            answer = { jsonrpc: "2.0", id: msg.id ?? null, result: await this.dispatch(method, msg.params ?? {}) };
+        } catch (err) {
+            const code = err instanceof RpcFail ? err.code : -32603;
+            answer = { jsonrpc: "2.0", id: msg.id ?? null, error: { code, message: (err as Error).message } };
+        }
+        if (fault?.kind === "drop") return void req.socket.destroy();
+        this.json(res, 200, answer);
+    }
+
+    private json(res: http.ServerResponse, status: number, body: unknown): void {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+    }
+
+    private discoverDoc(): any {
+        const doc = loadContract();
+        return this.opts.discover ? this.opts.discover(doc) : doc;
+    }
+
+    /** Checks params against the repo's document: -32601 for unknown methods, -32602 for bad params. */
+    private validate(method: string, params: unknown): Record<string, any> {
+        const m = loadContract().methods.find((x: any) => x.name === method);
+        if (!m) throw new RpcFail(-32601, `Method not found: ${method}`);
+        if (typeof params !== "object" || params === null || Array.isArray(params)) {
+            throw new RpcFail(-32602, `Invalid params: ${method} takes params by name`);
+        }
+        const p = params as Record<string, any>;
+        for (const key of Object.keys(p)) {
+            if (!m.params.some((d: any) => d.name === key)) throw new RpcFail(-32602, `Invalid params: ${method} has no param ${key}`);
+        }
+        for (const d of m.params) {
+            const v = p[d.name];
+            if (v === undefined) {
+                if (d.required) throw new RpcFail(-32602, `Invalid params: ${method} needs ${d.name}`);
+                continue;
+            }
+            const t = d.schema?.type;
+            const ok =
+                t === "string" ? typeof v === "string" :
+                t === "integer" ? Number.isInteger(v) :
+                t === "boolean" ? typeof v === "boolean" :
+                t === "array" ? Array.isArray(v) && v.every((x: unknown) => typeof x === "string") : true;
+            if (!ok) throw new RpcFail(-32602, `Invalid params: ${method}.${d.name} must be ${t}`);
+        }
+        return p;
+    }
+
+    private async dispatch(method: string, raw: unknown): Promise<unknown> {
+        const p = this.validate(method, raw);
+        this.calls[method] = (this.calls[method] ?? 0) + 1;
+        switch (method) {
+            case "rpc.discover":
+                return this.discoverDoc();
+            case "deploy_vm":
+                return this.deployVm(p);
+            case "get_vm":
+                return this.view(this.mustVm(p.vm_id));
+            case "list_vms":
+                return [...this.vms.values()].map((v) => this.view(v));
+            case "delete_vm":
+                this.forget(this.mustVm(p.vm_id));
+                return true;
+            case "inject_ssh_keys": {
+                const vm = this.mustVm(p.vm_id);
+                vm.ssh_keys = [...new Set([...vm.ssh_keys, ...p.ssh_keys])];
+                return true;
+            }
+            case "deploy_webgateway":
+                return this.deployGateway(p);
+            case "get_webgateway": {
+                const gw = this.gateways.get(p.name);
+                if (!gw) throw new RpcFail(-32004, `gateway ${p.name} not found`);
+                return { ...gw };
+            }
+            case "list_webgateways":
+                return [...this.gateways.values()].map((g) => ({ ...g }));
+            case "delete_webgateway":
+                if (!this.gateways.delete(p.name)) throw new RpcFail(-32004, `gateway ${p.name} not found`);
+                return true;
+            default:
+                throw new RpcFail(-32601, `Method not found: ${method}`);
+        }
+    }
+
+    private deployVm(p: Record<string, any>): unknown {
+        if (this.vm(p.name)) throw new RpcFail(-32011, `a workload named ${p.name} already exists`);
+        const failure = this.deployFailures.get(p.name);
+        if (failure !== undefined) throw new RpcFail(-32020, failure);
+        const id = (this.seq++).toString(36).padStart(4, "0");
+        const vm: FakeVm = {
+            id,
+            name: p.name,
+            state: "deploying",
+            node_id: p.node_id ?? this.opts.defaultNode ?? 1,
+            mycelium_ip: null,
+            cpu: p.cpu,
+            memory: p.memory,
+            rootfs_size: p.rootfs_size,
+            flist: p.flist,
+            ssh_keys: [...p.ssh_keys],
+            readyAt: Date.now() + (this.opts.provisionMs ?? 0),
+            inFlight: true,
+        };
+        this.vms.set(id, vm);
+        this.deploysInFlight++;
+        this.maxDeploysInFlight = Math.max(this.maxDeploysInFlight, this.deploysInFlight);
+        return this.view(vm, false);
+    }
+
+    private async deployGateway(p: Record<string, any>): Promise<unknown> {
+        if (this.foreignGateways.has(p.name)) throw new RpcFail(-32010, `name ${p.name} is reserved by twin 4711`);
+        if (this.gateways.has(p.name)) throw new RpcFail(-32011, `gateway ${p.name} already exists`);
+        const host = new URL(p.backend).hostname.replace(/^\[|\]$/g, "");
+        if (!this.opts.allowLoopbackBackend && (host === "::1" || host === "localhost" || host.startsWith("127."))) {
+            throw new RpcFail(-32602, `Invalid params: loopback backend ${p.backend}`);
+        }
+        this.deploysInFlight++;
+        this.maxDeploysInFlight = Math.max(this.maxDeploysInFlight, this.deploysInFlight);
+        try {
+            if (this.opts.gatewayDeployMs) await new Promise((r) => setTimeout(r, this.opts.gatewayDeployMs));
+        } finally {
+            this.deploysInFlight--;
+        }
+        const gw: FakeGateway = { name: p.name, fqdn: `${p.name}.${this.opts.gatewayDomain ?? "gent02.grid.tf"}`, backend: p.backend, vm_id: p.vm_id ?? null };
+        this.gateways.set(p.name, gw);
+        return { ...gw };
+    }
+
+    private mustVm(id: string): FakeVm {
+        const vm = this.vms.get(id);
+        if (!vm) throw new RpcFail(-32004, `vm ${id} not found`);
+        return vm;
+    }
+
+    private forget(vm: FakeVm): void {
+        this.vms.delete(vm.id);
+        this.settle(vm);
+    }
+
+    private settle(vm: FakeVm): void {
+        if (vm.inFlight) {
+            vm.inFlight = false;
+            this.deploysInFlight--;
+        }
+    }
+
+    /** The Vm result: provisioning advances here, when someone looks. */
+    private view(vm: FakeVm, advance = true): unknown {
+        if (advance && vm.state === "deploying" && !this.stuckNodes.has(vm.node_id) && Date.now() >= vm.readyAt) {
+            vm.state = "running";
+            const n = parseInt(vm.id, 36);
+            vm.mycelium_ip = this.opts.myceliumIpFor?.(vm.name, vm.id) ?? `5a1:${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}::1`;
+            this.settle(vm);
+        }
+        const { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size } = vm;
+        return { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size };
+    }
+}
