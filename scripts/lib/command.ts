@@ -1,0 +1,90 @@
+/** What the admin commands share: their I/O, argument parsing and error reporting. */
+import * as path from "path";
+import { parseArgs } from "util";
+import { spawnPulumi, type PulumiRunner } from "./pulumi-cli";
+
+export interface CommandIo {
+    /** The directory holding Pulumi.yaml. */
+    projectDir: string;
+    pulumi: PulumiRunner;
+    /** One line to standard output. */
+    out(line: string): void;
+    /** One line to standard error. */
+    err(line: string): void;
+}
+
+/** The real I/O: this repository, the `pulumi` on PATH, the process's streams. */
+export function processIo(): CommandIo {
+    const projectDir = path.resolve(__dirname, "..", "..");
+    return {
+        projectDir,
+        pulumi: spawnPulumi(projectDir),
+        out: (line) => process.stdout.write(`${line}\n`),
+        err: (line) => process.stderr.write(`${line}\n`),
+    };
+}
+
+/** A refusal of the command line itself: printed with the usage, exit code 2. */
+export class UsageError extends Error {}
+
+type BooleanOptions<B extends string> = { [K in B]: boolean };
+
+/**
+ * Parses `<username> [--stack <name>] [flags]`. Exactly one username; unknown
+ * options are refused (so a typo never runs a destroy with defaults).
+ */
+export function parseCommandLine<B extends string>(
+    argv: readonly string[],
+    flags: readonly B[],
+): { username: string; stack?: string; help: boolean } & BooleanOptions<B> {
+    const options: Record<string, { type: "string" | "boolean"; short?: string }> = {
+        stack: { type: "string", short: "s" },
+        help: { type: "boolean", short: "h" },
+    };
+    for (const f of flags) {
+        options[f] = { type: "boolean" };
+    }
+    let parsed: ReturnType<typeof parseArgs>;
+    try {
+        parsed = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    } catch (err) {
+        throw new UsageError((err as Error).message);
+    }
+    const values = parsed.values as Record<string, string | boolean | undefined>;
+    const result = { help: values.help === true, stack: values.stack as string | undefined } as { username: string; stack?: string; help: boolean } & BooleanOptions<B>;
+    for (const f of flags) {
+        (result as Record<string, unknown>)[f] = values[f] === true;
+    }
+    if (result.help) {
+        return { ...result, username: "" };
+    }
+    if (parsed.positionals.length === 0) {
+        throw new UsageError("no username given");
+    }
+    if (parsed.positionals.length > 1) {
+        throw new UsageError(`one username at a time, not ${parsed.positionals.length} (${parsed.positionals.join(", ")})`);
+    }
+    const username = parsed.positionals[0];
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(username)) {
+        throw new UsageError(`"${username}" is not a username`);
+    }
+    if (result.stack !== undefined && result.stack.trim() === "") {
+        throw new UsageError("--stack needs a stack name");
+    }
+    return { ...result, username };
+}
+
+/** Runs a command body, turning every failure into one line on stderr and an exit code. */
+export async function runCommand(name: string, usage: string, io: CommandIo, body: () => Promise<number>): Promise<number> {
+    try {
+        return await body();
+    } catch (err) {
+        if (err instanceof UsageError) {
+            io.err(`${name}: ${err.message}`);
+            io.err(usage);
+            return 2;
+        }
+        io.err(`${name}: ${(err as Error).message}`);
+        return 1;
+    }
+}

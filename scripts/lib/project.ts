@@ -1,0 +1,142 @@
+/**
+ * What the admin commands know about the project and a stack, read from files
+ * (Pulumi.yaml, Pulumi.<stack>.yaml, the users file) and from the stack outputs.
+ * Nothing here decrypts a secret or calls the network.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+import { defaultNamePrefix } from "../../components/naming";
+import { loadUsersFile, UsersFileError } from "../../users/load";
+
+/** The users file when the stack config does not name one (as in Pulumi.yaml). */
+export const DEFAULT_USERS_FILE = "users/users.yaml";
+
+/** One user's entry in the stack output `environments` (plain). */
+export interface EnvironmentOutput {
+    cockpitUrl: string;
+    forgeUrl: string;
+    forgeLogin: string;
+    vmId: string;
+    computeEndpoint: string;
+    node: number;
+    myceliumIp: string;
+    gatewayFqdn: string;
+    services: string[];
+    expires?: string;
+}
+
+/** One user's entry in the stack output `credentials` (secret). */
+export interface CredentialsOutput {
+    password: string;
+    sshPrivateKey: string;
+    /** "" when the Forge account was adopted and the user brings their own token. */
+    forgeToken: string;
+}
+
+/** The project name from Pulumi.yaml: the middle part of every URN and the config namespace. */
+export function projectName(projectDir: string): string {
+    const file = path.join(projectDir, "Pulumi.yaml");
+    const doc = parse(fs.readFileSync(file, "utf8")) as { name?: unknown } | null;
+    if (typeof doc?.name !== "string" || doc.name === "") {
+        throw new Error(`${file} has no project name`);
+    }
+    return doc.name;
+}
+
+/** The URN of a user's `hero:demo:Environment` component: its name is the username, lowercased. */
+export function environmentUrn(stack: string, project: string, username: string): string {
+    return `urn:pulumi:${stack}::${project}::hero:demo:Environment::${username.toLowerCase()}`;
+}
+
+/** Plain (non-secret) values of `Pulumi.<stack>.yaml`'s config, by full key; {} when the file is absent. */
+export function stackConfig(projectDir: string, stack: string): Record<string, unknown> {
+    const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) {
+        return {};
+    }
+    const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
+    return doc?.config ?? {};
+}
+
+export interface DeclaredUsers {
+    /** The users file as configured (relative to the project, or absolute). */
+    displayPath: string;
+    /** Every username in the file, deployed or expired, as written. */
+    usernames: string[];
+    /** Set when the file could not be read or validated: one line saying why. */
+    problem?: string;
+}
+
+/**
+ * The usernames declared in the stack's users file (config `usersFile`). The
+ * validated loader is the source of truth; when the file does not validate, its
+ * `username` fields are still read, so that a broken entry elsewhere does not
+ * stop a teardown.
+ */
+export function declaredUsers(projectDir: string, stack: string): DeclaredUsers {
+    const project = projectName(projectDir);
+    const config = stackConfig(projectDir, stack);
+    const configured = config[`${project}:usersFile`];
+    const displayPath = typeof configured === "string" && configured !== "" ? configured : DEFAULT_USERS_FILE;
+    const configuredPrefix = config[`${project}:namePrefix`];
+    const namePrefix = typeof configuredPrefix === "string" ? configuredPrefix : defaultNamePrefix(stack);
+    const file = path.resolve(projectDir, displayPath);
+    try {
+        const loaded = loadUsersFile(file, { displayPath, namePrefix });
+        return { displayPath, usernames: [...loaded.users, ...loaded.expired].map((u) => u.username) };
+    } catch (err) {
+        if (!(err instanceof UsersFileError)) {
+            throw err;
+        }
+        const problem = err.problems.length === 1 ? err.problems[0] : `${err.problems.length} problems, the first: ${err.problems[0]}`;
+        return { displayPath, usernames: rawUsernames(file), problem };
+    }
+}
+
+/** The `users[].username` strings of a YAML file that may not validate; [] when unreadable. */
+function rawUsernames(file: string): string[] {
+    let doc: unknown;
+    try {
+        doc = parse(fs.readFileSync(file, "utf8"));
+    } catch {
+        return [];
+    }
+    const users = (doc as { users?: unknown } | null)?.users;
+    if (!Array.isArray(users)) {
+        return [];
+    }
+    return users.map((u) => (u as { username?: unknown } | null)?.username).filter((u): u is string => typeof u === "string");
+}
+
+/** The stack output `environments`, or {} when the stack has none yet. */
+export function environmentsOutput(outputs: Record<string, unknown>): Record<string, EnvironmentOutput> {
+    const value = outputs.environments;
+    if (value === undefined || value === null) {
+        return {};
+    }
+    if (typeof value !== "object" || Array.isArray(value)) {
+        throw new Error("the stack output `environments` is not an object");
+    }
+    return value as Record<string, EnvironmentOutput>;
+}
+
+/** The key under which `name` appears in `names`, ignoring case (Forge logins ignore case), or undefined. */
+export function findName(names: Iterable<string>, name: string): string | undefined {
+    const wanted = name.toLowerCase();
+    for (const n of names) {
+        if (n.toLowerCase() === wanted) {
+            return n;
+        }
+    }
+    return undefined;
+}
+
+/** The message refusing a username that is neither in the users file nor in the stack's environments. */
+export function unknownUserMessage(command: string, username: string, stack: string, declared: DeclaredUsers, deployed: string[]): string {
+    const known = [...new Set([...declared.usernames, ...deployed])].sort();
+    return [
+        `${command}: unknown user "${username}": not in ${declared.displayPath} and not in the \`environments\` output of stack ${stack}. Nothing was run.`,
+        known.length > 0 ? `Known users: ${known.join(", ")}.` : "This stack knows no users yet.",
+    ].join("\n");
+}
