@@ -350,3 +350,13 @@ export class FakeCompute {
         return { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size };
     }
 }
+
+/**
+ * A `configure()` request for the Hero Compute providers, as the dynamic-provider
+ * host builds it from stack config: keys are given un-namespaced, e.g.
+ * `{ computeUrl: fake.httpUrl, computeConcurrency: "2" }`.
+ */
+export function configRequest(values: Record<string, string>): any {
+    const get = (key: string) => values[key.replace(/^hero-os-grid-deployer:/, "")];
+    return { config: { get, require: (k: string) => get(k) ?? (() => { throw new Error(`missing ${k}`); })() } };
+}

@@ -1,0 +1,302 @@
+/**
+ * A user's VM on the ThreeFold Grid, deployed through Hero Compute.
+ *
+ * `create` finds its own VM by deterministic name before deploying (so a retry
+ * after a crash adopts instead of deploying a second one), waits with a deadline
+ * until the VM has a mycelium IP, and deletes what it deployed when it times out.
+ * A change of size, node, flist or name replaces the VM, deleting first: a user has
+ * one VM. New SSH keys are added in place with `inject_ssh_keys`; removing a key replaces.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as rpc from "./compute-client";
+
+/** Ubuntu 24.04 with zinit, the grid's official VM image. */
+export const DEFAULT_FLIST = "https://hub.grid.tf/tf-official-vms/ubuntu-24.04-full.flist";
+
+export interface HeroVmArgs {
+    /** Deterministic grid name (`gridName(prefix, username)`), `^[a-z0-9]{3,36}$`. @example "devalice" */
+    name: pulumi.Input<string>;
+    /** The user it is for; used in messages and progress lines. @example "alice" */
+    username: pulumi.Input<string>;
+    /** Memory in MB. @example 8192 */
+    memoryMb: pulumi.Input<number>;
+    /** Virtual CPUs, 1 to 32. @example 4 */
+    cpu: pulumi.Input<number>;
+    /** Root filesystem in GB (sent as MB). @example 50 */
+    diskGb: pulumi.Input<number>;
+    /** Grid node to pin the VM to; the service picks one when absent. */
+    node?: pulumi.Input<number>;
+    /** The deployer's key first (`tls.PrivateKey.publicKeyOpenssh`), then the person's own keys. */
+    sshKeys: pulumi.Input<pulumi.Input<string>[]>;
+    /** The image. Mycelium is always on and public IPs off. @default DEFAULT_FLIST */
+    flist?: pulumi.Input<string>;
+}
+
+/** What the provider receives, after `check`. */
+export interface VmInputs {
+    name: string;
+    username: string;
+    memoryMb: number;
+    cpu: number;
+    diskGb: number;
+    node?: number;
+    sshKeys: string[];
+    flist: string;
+}
+
+export interface VmOutputs extends VmInputs {
+    /** Per daemon: records key on (computeEndpoint, vmId). */
+    vmId: string;
+    computeEndpoint: string;
+    nodeId: number | null;
+    myceliumIp: string | null;
+    state: string;
+}
+
+type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings>;
+
+export const vmProvider: Provider = {
+    async configure(req: pulumi.dynamic.ConfigureRequest) {
+        Object.assign(this, rpc.settingsFrom(req.config));
+    },
+
+    async check(_olds: unknown, news: Record<string, unknown>) {
+        return checkVm(news);
+    },
+
+    async diff(_id: string, olds: VmOutputs, news: VmInputs) {
+        return diffVm(olds, news);
+    },
+
+    async create(inputs: VmInputs) {
+        const conn = rpc.connFrom(this);
+        const endpoint = rpc.canonicalEndpoint(conn.url);
+        const user = inputs.username;
+        const vm = await rpc.withSlot(this.concurrency ?? 3, async () => {
+            const found = await adoptable(conn, inputs, endpoint);
+            const deployed = found ?? (await deployVm(conn, inputs));
+            return waitReady(conn, inputs, deployed, this.readyTimeoutMs ?? 15 * 60_000, this.pollMs ?? 10_000, this.progressMs ?? 30_000);
+        });
+        rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ready at ${vm.mycelium_ip}`);
+        return { id: `${endpoint}#${vm.id}`, outs: outsOf(inputs, vm, endpoint) };
+    },
+
+    async read(id: string, props: VmOutputs) {
+        const conn = rpc.connFrom(this);
+        guardEndpoint(conn, props, "refresh");
+        const vm = await ourVm(conn, props);
+        if (!vm) {
+            rpc.progress(`${props.username}: VM ${props.vmId} (${props.name}) is gone from ${props.computeEndpoint}`);
+            return { id: "", props: {} };
+        }
+        return { id, props: outsOf(props, vm, props.computeEndpoint) };
+    },
+
+    async update(_id: string, olds: VmOutputs, news: VmInputs) {
+        const conn = rpc.connFrom(this);
+        guardEndpoint(conn, olds, "update");
+        const added = news.sshKeys.filter((k) => !olds.sshKeys.includes(k));
+        if (added.length > 0) {
+            await rpc.call(conn, "inject_ssh_keys", { vm_id: olds.vmId, ssh_keys: added }, { user: news.username });
+        }
+        return { outs: { ...olds, ...news } };
+    },
+
+    async delete(_id: string, props: VmOutputs) {
+        const conn = rpc.connFrom(this);
+        guardEndpoint(conn, props, "delete");
+        const vm = await ourVm(conn, props);
+        if (vm) {
+            await deleteVm(conn, vm.id, props.username);
+        }
+    },
+};
+
+/** The VM resource: type `pulumi-nodejs:dynamic/hero:Vm`. */
+export class HeroVm extends pulumi.dynamic.Resource {
+    declare readonly vmId: pulumi.Output<string>;
+    declare readonly computeEndpoint: pulumi.Output<string>;
+    declare readonly nodeId: pulumi.Output<number | null>;
+    declare readonly myceliumIp: pulumi.Output<string>;
+    declare readonly state: pulumi.Output<string>;
+
+    constructor(name: string, args: HeroVmArgs, opts?: pulumi.CustomResourceOptions) {
+        const props = { flist: DEFAULT_FLIST, ...args, vmId: undefined, computeEndpoint: undefined, nodeId: undefined, myceliumIp: undefined, state: undefined };
+        super(vmProvider, name, props, opts, "hero", "Vm");
+    }
+}
+
+/** Validates and normalises inputs: no network. Keys are trimmed and de-duplicated, order kept. */
+export function checkVm(news: Record<string, unknown>): pulumi.dynamic.CheckResult {
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    const fail = (property: string, reason: string) => failures.push({ property, reason });
+    const isInt = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
+    const unknown = (v: unknown) => v === "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // pulumi's unknown value, seen in previews
+    if (typeof news.name !== "string" || !/^[a-z0-9]{3,36}$/.test(news.name)) fail("name", `must match ^[a-z0-9]{3,36}$, not ${JSON.stringify(news.name)}`);
+    if (typeof news.username !== "string" || news.username === "") fail("username", "must be a non-empty string");
+    if (!isInt(news.memoryMb, 250, 1 << 20)) fail("memoryMb", `must be a whole number of MB, at least 250, not ${JSON.stringify(news.memoryMb)}`);
+    if (!isInt(news.cpu, 1, 32)) fail("cpu", `must be a whole number from 1 to 32, not ${JSON.stringify(news.cpu)}`);
+    if (!isInt(news.diskGb, 1, 10_000)) fail("diskGb", `must be a whole number of GB, at least 1, not ${JSON.stringify(news.diskGb)}`);
+    if (news.node !== undefined && news.node !== null && !isInt(news.node, 1, 2 ** 31)) fail("node", `must be a grid node id, not ${JSON.stringify(news.node)}`);
+    const flist = news.flist ?? DEFAULT_FLIST;
+    if (typeof flist !== "string" || !/^https:\/\/\S+\.flist$/.test(flist)) fail("flist", `must be an https URL ending in .flist, not ${JSON.stringify(flist)}`);
+    let sshKeys: unknown[] = [];
+    if (!Array.isArray(news.sshKeys) || news.sshKeys.length === 0) {
+        fail("sshKeys", "must list at least the deployer's public key");
+    } else {
+        sshKeys = [...new Set(news.sshKeys.map((k) => (typeof k === "string" ? k.trim() : k)))];
+        for (const k of sshKeys) {
+            if (!unknown(k) && (typeof k !== "string" || !/^(ssh-|ecdsa-|sk-)\S+ \S+/.test(k))) fail("sshKeys", `not an OpenSSH public key: ${String(k).slice(0, 30)}…`);
+        }
+    }
+    const inputs: Record<string, unknown> = { ...news, flist, sshKeys };
+    if (news.node === null) delete inputs.node;
+    return { inputs, failures };
+}
+
+/** Decides update or replace: no network. */
+export function diffVm(olds: VmOutputs, news: VmInputs): pulumi.dynamic.DiffResult {
+    const replaces = (["name", "memoryMb", "cpu", "diskGb", "node", "flist"] as const).filter((k) => olds[k] !== news[k]);
+    const removedKey = olds.sshKeys.some((k) => !news.sshKeys.includes(k));
+    if (removedKey) replaces.push("sshKeys" as never);
+    const addedKey = news.sshKeys.some((k) => !olds.sshKeys.includes(k));
+    const changes = replaces.length > 0 || addedKey || olds.username !== news.username;
+    return { changes, replaces, deleteBeforeReplace: replaces.length > 0 };
+}
+
+function outsOf(inputs: VmInputs, vm: rpc.Vm, endpoint: string): VmOutputs {
+    return {
+        ...inputs,
+        vmId: vm.id,
+        computeEndpoint: endpoint,
+        nodeId: vm.node_id ?? null,
+        myceliumIp: vm.mycelium_ip ?? null,
+        state: vm.state,
+    };
+}
+
+/** Refuses to act on a VM recorded on another daemon: ids collide across daemons. */
+function guardEndpoint(conn: rpc.Conn, props: VmOutputs, what: string): void {
+    const now = rpc.canonicalEndpoint(conn.url);
+    if (props.computeEndpoint !== now) {
+        throw new Error(
+            `${props.username}: cannot ${what} VM ${props.vmId} (${props.name}): it lives on ${props.computeEndpoint}, ` +
+                `but computeUrl is now ${now}, where that id may be someone else's VM. Set computeUrl back to run this step.`,
+        );
+    }
+}
+
+/** Our VM by id, or undefined when it is gone (or the id now names another VM). */
+async function ourVm(conn: rpc.Conn, props: VmOutputs): Promise<rpc.Vm | undefined> {
+    try {
+        const vm = await rpc.call<rpc.Vm>(conn, "get_vm", { vm_id: props.vmId }, { user: props.username });
+        return vm.name === props.name ? vm : undefined;
+    } catch (err) {
+        if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) return undefined;
+        throw err;
+    }
+}
+
+async function findByName(conn: rpc.Conn, name: string, user: string): Promise<rpc.Vm | undefined> {
+    const vms = await rpc.call<rpc.Vm[]>(conn, "list_vms", {}, { user });
+    return vms.find((v) => v.name === name);
+}
+
+/** A leftover VM of ours to adopt; a failed leftover is deleted; a different VM of that name is refused. */
+async function adoptable(conn: rpc.Conn, inputs: VmInputs, endpoint: string): Promise<rpc.Vm | undefined> {
+    const vm = await findByName(conn, inputs.name, inputs.username);
+    if (!vm) return undefined;
+    if (vm.state === "failed") {
+        rpc.progress(`${inputs.username}: deleting failed VM ${vm.id} (${vm.name}) left by an earlier attempt`);
+        await deleteVm(conn, vm.id, inputs.username);
+        return undefined;
+    }
+    const differs = (vm.memory !== undefined && vm.memory !== inputs.memoryMb) || (vm.cpu !== undefined && vm.cpu !== inputs.cpu);
+    if (differs) {
+        throw new Error(
+            `${inputs.username}: a VM named ${vm.name} (id ${vm.id}, ${vm.memory} MB, ${vm.cpu} cpu) already exists on ${endpoint} ` +
+                `and does not match this deployment (${inputs.memoryMb} MB, ${inputs.cpu} cpu). It was left alone. ` +
+                `Delete it on Hero Compute if it is a stale leftover, or choose another namePrefix.`,
+        );
+    }
+    rpc.progress(`${inputs.username}: adopting VM ${vm.id} (${vm.name}), left by an earlier attempt`);
+    return vm;
+}
+
+/**
+ * Deploys without blind retries: after a transport error or transient answer the
+ * outcome is unknown, so look the name up again and adopt what is there; deploy
+ * again only when nothing is.
+ */
+async function deployVm(conn: rpc.Conn, inputs: VmInputs): Promise<rpc.Vm> {
+    const params: Record<string, unknown> = {
+        name: inputs.name,
+        flist: inputs.flist,
+        cpu: inputs.cpu,
+        memory: inputs.memoryMb,
+        rootfs_size: inputs.diskGb * 1024,
+        mycelium: true,
+        public_ip: false,
+        ssh_keys: inputs.sshKeys,
+    };
+    if (inputs.node !== undefined) params.node_id = inputs.node;
+    for (let attempt = 1; ; attempt++) {
+        try {
+            const vm = await rpc.call<rpc.Vm>(conn, "deploy_vm", params, { user: inputs.username, retry: false });
+            rpc.progress(`${inputs.username}: VM ${vm.id} deploying on node ${vm.node_id ?? "?"}`);
+            return vm;
+        } catch (err) {
+            const unsure = (err as rpc.RpcError).transient || rpc.isRpcCode(err, rpc.ERRORS.NameExists);
+            if (!unsure) throw err;
+            const vm = await findByName(conn, inputs.name, inputs.username);
+            if (vm) {
+                rpc.progress(`${inputs.username}: deploy_vm's answer was lost; adopting VM ${vm.id} (${vm.name})`);
+                return vm;
+            }
+            if (attempt >= 3) throw err;
+        }
+    }
+}
+
+/** Polls get_vm until the VM has a mycelium IP; on failure or deadline, deletes it and throws why. */
+async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, timeoutMs: number, pollMs: number, progressMs: number): Promise<rpc.Vm> {
+    const user = inputs.username;
+    const started = Date.now();
+    const deadline = started + timeoutMs;
+    let vm = first;
+    let lastLog = started;
+    for (;;) {
+        if (vm.mycelium_ip) return vm;
+        let reason: string | undefined;
+        if (vm.state === "failed") reason = `Hero Compute reports the deployment failed on node ${vm.node_id ?? "?"}`;
+        else if (Date.now() >= deadline) reason = `no mycelium IP within ${rpc.elapsed(started)} (vmReadyTimeoutMinutes); last state ${vm.state} on node ${vm.node_id ?? "?"}`;
+        if (reason) {
+            let cleanup = "it was deleted";
+            try {
+                await deleteVm(conn, vm.id, user);
+            } catch (err) {
+                cleanup = `deleting it failed too (${(err as Error).message}): delete VM ${vm.id} on Hero Compute by hand`;
+            }
+            throw new Error(`${user}: VM ${vm.id} (${vm.name}) did not become ready: ${reason}; ${cleanup}.`);
+        }
+        if (Date.now() - lastLog >= progressMs) {
+            rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ${vm.state} (${rpc.elapsed(started)})`);
+            lastLog = Date.now();
+        }
+        await rpc.pause(pollMs, deadline);
+        try {
+            vm = await rpc.call<rpc.Vm>(conn, "get_vm", { vm_id: first.id }, { user });
+        } catch (err) {
+            if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) throw new Error(`${user}: VM ${first.id} (${first.name}) vanished from Hero Compute while deploying.`);
+            throw err;
+        }
+    }
+}
+
+async function deleteVm(conn: rpc.Conn, vmId: string, user: string): Promise<void> {
+    try {
+        await rpc.call(conn, "delete_vm", { vm_id: vmId }, { user });
+    } catch (err) {
+        if (!rpc.isRpcCode(err, rpc.ERRORS.NotFound)) throw err;
+    }
+}
