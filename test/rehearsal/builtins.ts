@@ -1,0 +1,175 @@
+/**
+ * The rehearsal engine's stand-ins for the three non-dynamic providers the
+ * program uses. They do the real work the way the real provider would:
+ * - `tls:index/privateKey:PrivateKey`: a real ED25519 key from node:crypto
+ *   (OpenSSH and PEM encodings; `publicKeyOpenssh` ends in a newline). Other
+ *   algorithms are refused. Every input forces replacement, as in the provider.
+ * - `random:index/randomPassword:RandomPassword` (and RandomString): real
+ *   random characters honouring length/upper/lower/numeric/special, the min* counts and
+ *   overrideSpecial. `bcryptHash` is NOT computed (left empty). Every input
+ *   forces replacement.
+ * - `command:remote:Command`: runs `create` (then `update ?? create` on input
+ *   changes, `delete` on delete) with the system `ssh` client against the
+ *   resource's connection (host, port, user, privateKey, hostKey when set),
+ *   with stdin, and environment passed like the provider's Setenv (it reaches
+ *   the command only when sshd's AcceptEnv allows it). Password auth, proxies
+ *   and agent auth are NOT implemented. `triggers` replace the resource through
+ *   the SDK's `replaceOnChanges`, which the engine honours.
+ */
+import { execFile } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export type Props = Record<string, any>;
+
+export interface Builtin {
+    /** Input keys whose change forces replacement ("*" = all). */
+    replaceKeys: string[] | "*";
+    create(inputs: Props, log: (msg: string) => void): Promise<{ id: string; outputs: Props }>;
+    update?(id: string, olds: Props, news: Props, log: (msg: string) => void): Promise<Props>;
+    delete?(id: string, outputs: Props, log: (msg: string) => void): Promise<void>;
+}
+
+export const BUILTINS: Record<string, Builtin> = {
+    "tls:index/privateKey:PrivateKey": {
+        replaceKeys: "*",
+        async create(inputs) {
+            if (inputs.algorithm !== "ED25519") {
+                throw new Error(`rehearsal: tls.PrivateKey algorithm ${inputs.algorithm} is not implemented (ED25519 only)`);
+            }
+            const k = ed25519Key();
+            return { id: crypto.createHash("sha1").update(k.publicKeyPem).digest("hex"), outputs: { ecdsaCurve: "P224", rsaBits: 2048, ...inputs, ...k } };
+        },
+    },
+    "random:index/randomPassword:RandomPassword": { replaceKeys: "*", create: async (inputs) => randomResult(inputs) },
+    "random:index/randomString:RandomString": { replaceKeys: "*", create: async (inputs) => randomResult(inputs) },
+    "command:remote:Command": {
+        replaceKeys: [],
+        async create(inputs, log) {
+            const out = inputs.create ? await ssh(inputs, inputs.create, {}, log) : { stdout: "", stderr: "" };
+            return { id: `${inputs.connection?.host ?? "host"}-${crypto.randomBytes(4).toString("hex")}`, outputs: { ...inputs, ...out } };
+        },
+        async update(_id, olds, news, log) {
+            const command = news.update ?? news.create;
+            const out = command ? await ssh(news, command, previousOutput(news, olds), log) : { stdout: olds.stdout, stderr: olds.stderr };
+            return { ...news, ...out };
+        },
+        async delete(_id, outputs, log) {
+            if (outputs.delete) {
+                await ssh(outputs, outputs.delete, previousOutput(outputs, outputs), log);
+            }
+        },
+    },
+};
+
+/** PULUMI_COMMAND_STDOUT/STDERR, which the provider adds unless addPreviousOutputInEnv is false. */
+function previousOutput(inputs: Props, olds: Props): Record<string, string> {
+    return inputs.addPreviousOutputInEnv === false ? {} : { PULUMI_COMMAND_STDOUT: olds.stdout ?? "", PULUMI_COMMAND_STDERR: olds.stderr ?? "" };
+}
+
+/** An ED25519 key pair in the encodings tls.PrivateKey returns. */
+export function ed25519Key(): Props {
+    const { publicKey, privateKey } = crypto.generateKeyPairSync("ed25519");
+    const jwk = privateKey.export({ format: "jwk" });
+    const pub = Buffer.from(jwk.x!, "base64url");
+    const seed = Buffer.from(jwk.d!, "base64url");
+    const str = (b: Buffer | string) => {
+        const buf = Buffer.from(b);
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(buf.length);
+        return Buffer.concat([len, buf]);
+    };
+    const pubBlob = Buffer.concat([str("ssh-ed25519"), str(pub)]);
+    const check = crypto.randomBytes(4);
+    let secret = Buffer.concat([check, check, str("ssh-ed25519"), str(pub), str(Buffer.concat([seed, pub])), str("")]);
+    const pad = (8 - (secret.length % 8)) % 8;
+    secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+    const one = Buffer.alloc(4);
+    one.writeUInt32BE(1);
+    const blob = Buffer.concat([Buffer.from("openssh-key-v1\0"), str("none"), str("none"), str(""), one, str(pubBlob), str(secret)]);
+    const b64 = blob.toString("base64").replace(/(.{70})/g, "$1\n").replace(/\n$/, "");
+    const pkcs8 = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    return {
+        algorithm: "ED25519",
+        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        privateKeyPem: pkcs8,
+        privateKeyPemPkcs8: pkcs8,
+        publicKeyPem: publicKey.export({ format: "pem", type: "spki" }).toString(),
+        publicKeyOpenssh: `ssh-ed25519 ${pubBlob.toString("base64")}\n`,
+        publicKeyFingerprintMd5: crypto.createHash("md5").update(pubBlob).digest("hex").replace(/(..)(?!$)/g, "$1:"),
+        publicKeyFingerprintSha256: `SHA256:${crypto.createHash("sha256").update(pubBlob).digest("base64").replace(/=+$/, "")}`,
+    };
+}
+
+function randomResult(inputs: Props): { id: string; outputs: Props } {
+    const length = inputs.length ?? 16;
+    const sets: [boolean, string, number][] = [
+        [inputs.upper !== false, "ABCDEFGHIJKLMNOPQRSTUVWXYZ", inputs.minUpper ?? 0],
+        [inputs.lower !== false, "abcdefghijklmnopqrstuvwxyz", inputs.minLower ?? 0],
+        [inputs.numeric !== false && inputs.number !== false, "0123456789", inputs.minNumeric ?? 0],
+        [inputs.special !== false, inputs.overrideSpecial || "!@#$%&*()-_=+[]{}<>:?", inputs.minSpecial ?? 0],
+    ];
+    const pick = (chars: string) => chars[crypto.randomInt(chars.length)];
+    const chars: string[] = [];
+    for (const [on, set, min] of sets) {
+        for (let i = 0; on && i < min; i++) chars.push(pick(set));
+    }
+    const all = sets.filter(([on]) => on).map(([, set]) => set).join("");
+    while (chars.length < length) chars.push(pick(all));
+    for (let i = chars.length - 1; i > 0; i--) {
+        const j = crypto.randomInt(i + 1);
+        [chars[i], chars[j]] = [chars[j], chars[i]];
+    }
+    return { id: "none", outputs: { ...inputs, length, result: chars.join(""), bcryptHash: "" } };
+}
+
+/** Runs `command` over SSH with the resource's connection, the way remote.Command does. */
+export async function ssh(inputs: Props, command: string, extraEnv: Record<string, string>, log: (msg: string) => void): Promise<{ stdout: string; stderr: string }> {
+    const c = inputs.connection ?? {};
+    if (!c.privateKey) {
+        throw new Error("rehearsal: remote.Command without connection.privateKey is not implemented");
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-ssh-"));
+    try {
+        fs.writeFileSync(path.join(dir, "key"), c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
+        const port = c.port ?? 22;
+        const known = path.join(dir, "known_hosts");
+        if (c.hostKey) {
+            fs.writeFileSync(known, `[${c.host}]:${port} ${c.hostKey}\n`);
+        }
+        const env: Record<string, string> = { ...(inputs.environment ?? {}), ...extraEnv };
+        const args = [
+            "-F", "/dev/null", "-i", path.join(dir, "key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            "-o", `StrictHostKeyChecking=${c.hostKey ? "yes" : "no"}`, "-o", `UserKnownHostsFile=${c.hostKey ? known : "/dev/null"}`,
+            "-o", `ConnectTimeout=${c.perDialTimeout ?? 15}`, ...Object.keys(env).flatMap((k) => ["-o", `SendEnv=${k}`]),
+            "-p", String(port), `${c.user ?? "root"}@${c.host}`, "--", command,
+        ];
+        const limit = c.dialErrorLimit ?? 10;
+        for (let attempt = 1; ; attempt++) {
+            log(`ssh ${c.user ?? "root"}@${c.host}:${port}: ${command.split("\n")[0].slice(0, 80)}`);
+            const r = await run("ssh", args, inputs.stdin, { ...process.env, ...env });
+            if (r.code === 0) {
+                return { stdout: r.stdout.replace(/\n$/, ""), stderr: r.stderr.replace(/\n$/, "") };
+            }
+            const dialError = r.code === 255 && /connect to host|Connection (refused|reset|closed)|timed out/i.test(r.stderr);
+            if (!dialError || attempt >= limit) {
+                throw new Error(`Process exited with status ${r.code}: running ${JSON.stringify(command.slice(0, 200))}:\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+            }
+            await new Promise((res) => setTimeout(res, Math.min(200 * attempt, 2000)));
+        }
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+function run(file: string, args: string[], stdin: string | undefined, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        const child = execFile(file, args, { env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+            const code = err ? (typeof (err as any).code === "number" ? (err as any).code : 255) : 0;
+            resolve({ code, stdout, stderr });
+        });
+        child.stdin!.end(stdin ?? "");
+    });
+}

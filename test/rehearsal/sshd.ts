@@ -1,0 +1,70 @@
+/**
+ * A throwaway local sshd for the engine's own test: root login by key only,
+ * on 127.0.0.1 and a free port, AcceptEnv *, host key and authorized_keys in a
+ * temp dir. (The scenarios use the bootstrap tests' harness under test/ssh/.)
+ */
+import { ChildProcess, execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+
+export interface Sshd {
+    host: string;
+    port: number;
+    dir: string;
+    authorizedKeys: string;
+    stop(): Promise<void>;
+}
+
+/** `keyFiles`: more authorized_keys files (they may appear later; sshd reads them at each login). */
+export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1"): Promise<Sshd> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-sshd-"));
+    fs.mkdirSync("/run/sshd", { recursive: true });
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]);
+    const authorizedKeys = path.join(dir, "authorized_keys");
+    fs.writeFileSync(authorizedKeys, "", { mode: 0o600 });
+    const port = await freePort(host);
+    fs.writeFileSync(
+        path.join(dir, "sshd_config"),
+        [`ListenAddress ${host}:${port}`, `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${[authorizedKeys, ...keyFiles].join(" ")}`, `PidFile ${dir}/sshd.pid`,
+            "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
+            "StrictModes no", "AcceptEnv *", "LogLevel ERROR"].join("\n") + "\n",
+    );
+    const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (d) => (err += d));
+    const deadline = Date.now() + 10_000;
+    while (!(await canConnect(host, port))) {
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`sshd on ${host}:${port} did not start: ${err}`);
+        await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+        host, port, dir, authorizedKeys,
+        async stop() {
+            if (child.exitCode === null) {
+                const exited = new Promise((r) => child.once("exit", r));
+                child.kill();
+                await exited;
+            }
+            fs.rmSync(dir, { recursive: true, force: true });
+        },
+    };
+}
+
+function freePort(host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer().listen(0, host, () => {
+            const { port } = s.address() as net.AddressInfo;
+            s.close(() => resolve(port));
+        });
+        s.on("error", reject);
+    });
+}
+
+function canConnect(host: string, port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const s = net.connect(port, host, () => (s.destroy(), resolve(true)));
+        s.on("error", () => resolve(false));
+    });
+}
