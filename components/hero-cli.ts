@@ -1,0 +1,159 @@
+/**
+ * Everything we assume about the tools inside a demo VM, in ONE place:
+ * `lab`, hero_proc, hero_router, hero_proxy, hero_cockpit and the service binaries.
+ *
+ * Marked VERIFIED: stated in ../shared/reference/README.md ("Inside the VM") or the
+ * s132 proof run on herolab.gent02.grid.tf. Everything else is UNVERIFIED: a best
+ * guess that the bootstrap scripts use through the names below, so that correcting
+ * it against the real tools means editing this file only. The scripts never spell a
+ * Hero command themselves; they call the `hc_*` shell functions rendered from
+ * `HERO_CLI_SH` below.
+ */
+import type { ServiceName } from "../users/catalog";
+import { EMBEDDER_PROFILE } from "../users/catalog";
+import type { LabChannel } from "./settings";
+
+/** Paths on the VM. The scripts prefix every one of them with HB_ROOT (empty on a real VM). */
+export const HERO_PATHS = {
+    /** Working directory of Hero services. UNVERIFIED. */
+    heroHome: "/root/hero",
+    /** Where `lab` installs Hero binaries. UNVERIFIED (`~/hero/bin` for root, after `~/hero/var/sockets`). */
+    binDir: "/root/hero/bin",
+    /** Where the bootstrap puts `lab` itself when it is missing. UNVERIFIED. */
+    labPath: "/usr/local/bin/lab",
+    /** Config files the bootstrap writes for Hero services. UNVERIFIED. */
+    cfgDir: "/root/hero/cfg",
+    /** The bootstrap's own bookkeeping (what it applied, digests, markers). Ours. */
+    stateDir: "/var/lib/hero-os-grid-deployer",
+    /** One log per step, 0600. Ours. */
+    logDir: "/var/log/hero-os-grid-deployer",
+} as const;
+
+/** hero_router's TCP port. VERIFIED (9988, binds the mycelium address when there is one). */
+export const ROUTER_PORT = 9988;
+
+/**
+ * The port the web gateway must point at: hero_proxy, the authenticated front door.
+ * The gateway backend is `http://[<mycelium ip>]:FRONT_DOOR_PORT`. UNVERIFIED: hero_proxy's
+ * listening port is not documented anywhere we could read. Pointing the gateway at
+ * ROUTER_PORT instead would bypass the Forge login.
+ */
+export const FRONT_DOOR_PORT = 9997;
+
+/** Where `lab` is downloaded from when missing. UNVERIFIED release layout on the Forge. */
+export function labDownloadUrl(channel: LabChannel): string {
+    return `https://forge.ourworld.tf/lhumina_code/hero_lab/releases/download/${channel}/lab-linux-amd64`;
+}
+
+/** The single Hero Proc service definition the bootstrap owns. UNVERIFIED file name and shape. */
+export const PROC_DEFINITION_NAME = "hero_os_demo";
+
+/** Hero Proc secret key of the user's Forge token. VERIFIED as the example in the reference. */
+export const FORGE_TOKEN_SECRET = "cockpit/USER_FORGE_TOKEN";
+
+/** Bring-your-own AI key slots in the cockpit; the user fills them in. Key names UNVERIFIED. */
+export const BYO_KEY_SLOTS = [
+    { provider: "openrouter", label: "OpenRouter", secret: "cockpit/OPENROUTER_API_KEY" },
+    { provider: "groq", label: "Groq", secret: "cockpit/GROQ_API_KEY" },
+    { provider: "sambanova", label: "SambaNova", secret: "cockpit/SAMBANOVA_API_KEY" },
+] as const;
+
+/** The non-production notice shown in the cockpit. */
+export const DEMO_NOTICE = "This is a demo environment and data may be lost.";
+
+/** Books collection name for the public demo content. UNVERIFIED. */
+export const BOOKS_COLLECTION = "demo";
+
+/** One process Hero Proc runs. */
+export interface ProcAction {
+    name: string;
+    /** Binary under HERO_PATHS.binDir. */
+    exec: string;
+    args: string[];
+    env: Record<string, string>;
+}
+
+/** What `lab` installs and what Hero Proc runs, for one catalog service. */
+export interface HeroService {
+    /** Repo name passed to `lab build`. VERIFIED form (`lab build <repo> --download --install`), names UNVERIFIED. */
+    repo: string;
+    /** The binary whose presence means the repo is installed. UNVERIFIED. */
+    primaryBinary: string;
+    /** Hero Proc service name, also the hero_router path segment. UNVERIFIED (`hero_<x>`). */
+    procName: string;
+    /** Processes Hero Proc runs; empty for hero_proc itself, which is the manager. */
+    actions: ProcAction[];
+    /** Catalog services that must be up first. */
+    dependsOn: ServiceName[];
+    /** Path of the web UI behind hero_router, if any (`/{service}/{web}/`). VERIFIED for the cockpit only. */
+    webPath?: string;
+    /** Path under hero_router that answers 200 when the service is up. VERIFIED convention (`/{service}/rpc/` + `GET /health`). */
+    healthPath: string;
+}
+
+function hero(name: ServiceName, opts: { web?: boolean; dependsOn?: ServiceName[]; env?: Record<string, string>; args?: string[] } = {}): HeroService {
+    const procName = `hero_${name}`;
+    const actions: ProcAction[] = [{ name: `${procName}_server`, exec: `${procName}_server`, args: opts.args ?? [], env: opts.env ?? {} }];
+    if (opts.web) actions.push({ name: `${procName}_web`, exec: `${procName}_web`, args: [], env: {} });
+    return {
+        repo: procName,
+        primaryBinary: `${procName}_server`,
+        procName,
+        actions,
+        dependsOn: opts.dependsOn ?? ["proc", "router"],
+        webPath: opts.web ? `/${procName}/web/` : undefined,
+        healthPath: `/${procName}/rpc/health`,
+    };
+}
+
+/** Per catalog service: what `lab` installs (repo) and what Hero Proc runs. Keyed by users/catalog.ts names. */
+export const HERO_SERVICES: Readonly<Record<ServiceName, HeroService>> = {
+    proc: { repo: "hero_proc", primaryBinary: "hero_proc", procName: "hero_proc", actions: [], dependsOn: [], healthPath: "/hero_proc/rpc/health" },
+    router: {
+        ...hero("router", { dependsOn: ["proc"] }),
+        // hero_router answers for itself at its root. VERIFIED (s132 smoke test).
+        healthPath: "/.well-known/heroservice.json",
+    },
+    proxy: hero("proxy"),
+    cockpit: hero("cockpit", { web: true }),
+    // The embedder's model profile flag is UNVERIFIED; the profile itself is decided in users/catalog.ts.
+    embedder: hero("embedder", { args: ["--profile", EMBEDDER_PROFILE] }),
+    books: hero("books", { web: true, dependsOn: ["proc", "router", "embedder"] }),
+    slides: hero("slides", { web: true }),
+    whiteboard: hero("whiteboard", { web: true }),
+    callup: hero("callup", { web: true }),
+    agents: hero("agents", { web: true }),
+    voice: hero("voice", { web: true }),
+};
+
+/**
+ * The command forms, as shell functions. Only literal text: parameters reach them as
+ * "$1", "$2" from the scripts, never by concatenation here.
+ * Each line is one tool invocation; all UNVERIFIED except `lab build ... --download --install`,
+ * `hero_proc action set <file>`, `hero_proc service list|status` and `hero_router access list|add`.
+ */
+export const HERO_CLI_SH = String.raw`# --- Hero command forms (rendered from components/hero-cli.ts) ---
+# hc_lab_install REPO CHANNEL: download and install a released binary.
+hc_lab_install() { lab build "$1" --download --install --tag "$2"; }
+# hc_proc_ping: is the hero_proc server answering?
+hc_proc_ping() { hero_proc service list; }
+# hc_proc_boot: start the hero_proc server (it registers itself).
+hc_proc_boot() { hero_proc_server --start; }
+# hc_proc_apply FILE: load a service definition (a set of actions).
+hc_proc_apply() { hero_proc action set "$1"; }
+hc_proc_start() { hero_proc service start "$1"; }
+hc_proc_restart() { hero_proc service restart "$1"; }
+hc_proc_stop() { hero_proc service stop "$1"; }
+hc_proc_remove() { hero_proc service remove "$1"; }
+# hc_proc_running NAME: exit 0 when NAME is running.
+hc_proc_running() { hero_proc service status "$1" 2>/dev/null | grep -qiw running; }
+hc_proc_logs() { hero_proc service logs "$1"; }
+# hc_proc_secret_set KEY: the value comes on stdin, never as an argument.
+hc_proc_secret_set() { hero_proc secret set "$1"; }
+# hc_proxy_apply FILE: replace hero_proxy's domain routes with FILE.
+hc_proxy_apply() { hero_proxy routes set "$1"; }
+hc_router_access_list() { hero_router access list; }
+hc_router_access_add() { hero_router access add "$1"; }
+# hc_books_import COLLECTION GIT_URL: load a git repo into a named Books collection (re-import replaces).
+hc_books_import() { hero_books_server collection import --name "$1" --git "$2"; }
+`;

@@ -1,0 +1,373 @@
+/**
+ * Pure rendering for the bootstrap: the Hero Proc service definition, the Hero Proxy
+ * routes, the cockpit settings, the triggers, and the one command + stdin each step
+ * sends over SSH. No Pulumi here, so tests call it directly and the SSH tests send
+ * exactly what `components/bootstrap.ts` sends.
+ *
+ * Every parameter reaches a script as a `HB_NAME='value'` line built by `shellQuote`,
+ * inside the script text that travels on stdin. The command line itself is constant
+ * (`bash -s -- <step>`), so no user data and no secret is ever on a command line.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import { CATALOG, isServiceName, type ServiceName } from "../users/catalog";
+import type { DemoUser } from "../users/types";
+import {
+    BOOKS_COLLECTION,
+    BYO_KEY_SLOTS,
+    DEMO_NOTICE,
+    FORGE_TOKEN_SECRET,
+    FRONT_DOOR_PORT,
+    HERO_CLI_SH,
+    HERO_PATHS,
+    HERO_SERVICES,
+    PROC_DEFINITION_NAME,
+    ROUTER_PORT,
+    labDownloadUrl,
+} from "./hero-cli";
+import type { LabChannel } from "./settings";
+
+/** The bootstrap steps, in the order they run. */
+export const STEPS = ["ready", "install", "services", "front-door", "cockpit-settings", "books", "health"] as const;
+export type StepName = (typeof STEPS)[number];
+
+// ---------------------------------------------------------------- quoting
+
+/**
+ * The one shell-quoting function: wraps `value` in single quotes, so that bash takes
+ * it literally ($, `, \, ;, newlines and all). A single quote becomes `'\''`.
+ * NUL cannot live in a shell string, so it is refused.
+ */
+export function shellQuote(value: string): string {
+    if (value.includes("\0")) throw new Error("a shell parameter cannot contain a NUL byte");
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const PARAM_NAME_RE = /^HB_[A-Z0-9_]+$/;
+
+/** `HB_X='...'` lines, one per parameter, every value through `shellQuote`. */
+export function renderAssignments(params: Readonly<Record<string, string>>): string {
+    return Object.entries(params)
+        .map(([name, value]) => {
+            if (!PARAM_NAME_RE.test(name)) throw new Error(`bad script parameter name ${JSON.stringify(name)}`);
+            return `${name}=${shellQuote(value)}`;
+        })
+        .join("\n");
+}
+
+// ---------------------------------------------------------------- validation
+
+const FORGE_LOGIN_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
+const HOST_RE = /^(?:[0-9a-fA-F:]{2,39}|(?:\d{1,3}\.){3}\d{1,3}|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)$/;
+const HTTP_URL_RE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/;
+const REPO_PATH_RE = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const GIT_URL_RE = /^(?:https?|ssh|git):\/\/[A-Za-z0-9.@:-]+(?:\/[A-Za-z0-9._~%/-]*)?$/;
+
+function must(ok: boolean, what: string, value: string): void {
+    if (!ok) throw new Error(`bootstrap: ${what} ${JSON.stringify(value)} is not valid`);
+}
+
+/** Throws on anything that is not a plain value of its kind. */
+export function validateValues(v: StepValues): void {
+    must(FORGE_LOGIN_RE.test(v.user.username), "username", v.user.username);
+    must(FORGE_LOGIN_RE.test(v.forgeLogin), "Forge login", v.forgeLogin);
+    must(HOST_RE.test(v.host), "VM host", v.host);
+    must(HTTP_URL_RE.test(v.gatewayUrl), "gateway URL", v.gatewayUrl);
+    must(HTTP_URL_RE.test(v.forgeUrl), "Forge URL", v.forgeUrl);
+    must(REPO_PATH_RE.test(v.feedbackRepo), "feedback repo", v.feedbackRepo);
+    must(GIT_URL_RE.test(v.booksRepo), "books repo URL", v.booksRepo);
+    must(v.labChannel === "latest" || v.labChannel === "latest-dev", "lab channel", v.labChannel);
+    for (const s of v.user.services) must(isServiceName(s), "service", s);
+}
+
+// ---------------------------------------------------------------- inputs
+
+/** The plain (non-secret) values the steps are rendered from. */
+export interface StepValues {
+    user: Pick<DemoUser, "username" | "fullName" | "email" | "services">;
+    /** The VM's mycelium IP. */
+    host: string;
+    gatewayUrl: string;
+    forgeUrl: string;
+    forgeLogin: string;
+    feedbackRepo: string;
+    booksRepo: string;
+    labChannel: LabChannel;
+}
+
+/** Where and how the scripts run. `defaultEnv` gives the real VM; tests override. */
+export interface StepEnv {
+    /** Prefix of every path the scripts touch. "" on a real VM. */
+    root: string;
+    /** hero_router as seen from the VM. */
+    routerUrl: string;
+    /** Where `lab` is downloaded from when missing. */
+    labUrl: string;
+    readyTimeoutSec: number;
+    healthTimeoutSec: number;
+    /** Log lines shown on failure. */
+    tailLines: number;
+}
+
+/** hero_router's URL for a host: it binds the mycelium address, so not loopback. */
+export function routerUrlFor(host: string): string {
+    return host.includes(":") ? `http://[${host}]:${ROUTER_PORT}` : `http://${host}:${ROUTER_PORT}`;
+}
+
+export function defaultEnv(host: string, labChannel: LabChannel): StepEnv {
+    return { root: "", routerUrl: routerUrlFor(host), labUrl: labDownloadUrl(labChannel), readyTimeoutSec: 600, healthTimeoutSec: 300, tailLines: 20 };
+}
+
+// ---------------------------------------------------------------- Hero Proc
+
+export interface ProcDefinition {
+    name: string;
+    services: {
+        name: string;
+        description: string;
+        depends_on: string[];
+        actions: { name: string; exec: string; args: string[]; env: Record<string, string>; cwd: string; restart: "always" }[];
+    }[];
+}
+
+/** Services Hero Proc runs for a selection (everything but hero_proc itself), in catalog order. */
+export function managedServices(services: readonly ServiceName[]): ServiceName[] {
+    return services.filter((s) => HERO_SERVICES[s].actions.length > 0);
+}
+
+/** The one Hero Proc service definition for a user's selection. */
+export function renderServiceDefinition(services: readonly ServiceName[]): ProcDefinition {
+    const managed = managedServices(services);
+    return {
+        name: PROC_DEFINITION_NAME,
+        services: managed.map((s) => {
+            const h = HERO_SERVICES[s];
+            return {
+                name: h.procName,
+                description: CATALOG[s].description,
+                depends_on: h.dependsOn.filter((d) => managed.includes(d)).map((d) => HERO_SERVICES[d].procName),
+                actions: h.actions.map((a) => ({
+                    name: a.name,
+                    exec: `${HERO_PATHS.binDir}/${a.exec}`,
+                    args: [...a.args],
+                    env: { ...a.env },
+                    cwd: HERO_PATHS.heroHome,
+                    restart: "always" as const,
+                })),
+            };
+        }),
+    };
+}
+
+// ---------------------------------------------------------------- Hero Proxy
+
+export interface ProxyRoute {
+    path: string;
+    auth_mode: "oauth";
+    upstream?: string;
+    redirect?: string;
+}
+
+export interface ProxyConfig {
+    domain: string;
+    listen: string;
+    auth: { mode: "oauth"; provider: "forge"; forge_url: string; allowed_users: string[] };
+    routes: ProxyRoute[];
+}
+
+/**
+ * Hero Proxy's front door: `/` lands on Hero Cockpit; each enabled service gets its
+ * RPC route and, when it has one, its web UI route, all behind Forge login with only
+ * this user's Forge account allowed.
+ */
+export function renderProxyRoutes(a: { services: readonly ServiceName[]; gatewayUrl: string; forgeUrl: string; forgeLogin: string; routerUrl: string }): ProxyConfig {
+    const cockpit = HERO_SERVICES.cockpit.webPath ?? "/hero_cockpit/web/";
+    const routes: ProxyRoute[] = [{ path: "/", redirect: cockpit, auth_mode: "oauth" }];
+    for (const s of managedServices(a.services)) {
+        const h = HERO_SERVICES[s];
+        if (h.webPath) routes.push({ path: h.webPath, upstream: `${a.routerUrl}${h.webPath}`, auth_mode: "oauth" });
+        routes.push({ path: `/${h.procName}/rpc/`, upstream: `${a.routerUrl}/${h.procName}/rpc/`, auth_mode: "oauth" });
+    }
+    return {
+        domain: new URL(a.gatewayUrl).hostname,
+        listen: `[::]:${FRONT_DOOR_PORT}`,
+        auth: { mode: "oauth", provider: "forge", forge_url: a.forgeUrl, allowed_users: [a.forgeLogin] },
+        routes,
+    };
+}
+
+// ---------------------------------------------------------------- Hero Cockpit
+
+export interface CockpitSettings {
+    notice: string;
+    production: false;
+    user: { login: string; full_name: string; email: string };
+    gateway_url: string;
+    forge: { url: string; token_secret: string };
+    feedback: { forge_url: string; repo: string };
+    ai_keys: { provider: string; label: string; secret: string }[];
+    services: { name: ServiceName; description: string; web?: string }[];
+}
+
+/** The cockpit settings: no secret in it, only the names of the secret slots. */
+export function renderCockpitSettings(v: StepValues): CockpitSettings {
+    return {
+        notice: DEMO_NOTICE,
+        production: false,
+        user: { login: v.forgeLogin, full_name: v.user.fullName, email: v.user.email },
+        gateway_url: v.gatewayUrl,
+        forge: { url: v.forgeUrl, token_secret: FORGE_TOKEN_SECRET },
+        feedback: { forge_url: v.forgeUrl, repo: v.feedbackRepo },
+        ai_keys: BYO_KEY_SLOTS.map((k) => ({ ...k })),
+        services: v.user.services.map((s) => ({ name: s, description: CATALOG[s].description, web: HERO_SERVICES[s].webPath })),
+    };
+}
+
+// ---------------------------------------------------------------- scripts
+
+const SCRIPTS_DIR = path.join(__dirname, "scripts");
+const scriptCache = new Map<string, string>();
+
+/** The text of `components/scripts/<name>.sh`. */
+export function scriptText(name: StepName | "lib"): string {
+    let text = scriptCache.get(name);
+    if (text === undefined) {
+        text = fs.readFileSync(path.join(SCRIPTS_DIR, `${name}.sh`), "utf8");
+        scriptCache.set(name, text);
+    }
+    return text;
+}
+
+function digest(text: string): string {
+    return crypto.createHash("sha256").update(text).digest("hex").slice(0, 12);
+}
+
+/** Digest of everything a step runs: command forms, lib and its script. */
+export function scriptDigest(step: StepName): string {
+    return digest(HERO_CLI_SH + scriptText("lib") + scriptText(step));
+}
+
+/** The command a step runs over SSH: constant, no parameters. */
+export function stepCommand(step: StepName): string {
+    return `bash -s -- ${step}`;
+}
+
+/** The parameters of one step: only what that step needs, so other changes do not re-run it. */
+export function stepParams(step: StepName, v: StepValues, env: StepEnv, secrets?: { forgeToken: string }): Record<string, string> {
+    validateValues(v);
+    const common = {
+        HB_STEP: step,
+        HB_ROOT: env.root,
+        HB_BIN_DIR: HERO_PATHS.binDir,
+        HB_LAB_PATH: HERO_PATHS.labPath,
+        HB_CFG_DIR: HERO_PATHS.cfgDir,
+        HB_STATE_DIR: HERO_PATHS.stateDir,
+        HB_LOG_DIR: HERO_PATHS.logDir,
+        HB_TAIL_LINES: String(env.tailLines),
+    };
+    const json = (x: unknown) => JSON.stringify(x, null, 2);
+    switch (step) {
+        case "ready":
+            return { ...common, HB_READY_TIMEOUT: String(env.readyTimeoutSec) };
+        case "install":
+            return {
+                ...common,
+                HB_LAB_CHANNEL: v.labChannel,
+                HB_LAB_URL: env.labUrl,
+                HB_INSTALL: v.user.services.map((s) => `${s} ${HERO_SERVICES[s].repo} ${HERO_SERVICES[s].primaryBinary}`).join("\n"),
+            };
+        case "services": {
+            const def = renderServiceDefinition(v.user.services);
+            return {
+                ...common,
+                HB_PROC_DEF_NAME: def.name,
+                HB_PROC_DEF: json(def),
+                HB_PROC_SERVICES: def.services.map((s) => `${s.name} ${digest(JSON.stringify(s))}`).join("\n"),
+            };
+        }
+        case "front-door": {
+            const allow = [...new Set([v.host, "127.0.0.1", "::1"])];
+            return {
+                ...common,
+                HB_GATEWAY_URL: v.gatewayUrl,
+                HB_PROXY_ROUTES: json(renderProxyRoutes({ ...v, services: v.user.services, routerUrl: env.routerUrl })),
+                HB_ROUTER_ALLOW: allow.join("\n"),
+            };
+        }
+        case "cockpit-settings":
+            return {
+                ...common,
+                HB_COCKPIT_SETTINGS: json(renderCockpitSettings(v)),
+                HB_COCKPIT_PROC: HERO_SERVICES.cockpit.procName,
+                HB_TOKEN_KEY: FORGE_TOKEN_SECRET,
+                HB_FORGE_TOKEN: secrets?.forgeToken ?? "",
+            };
+        case "books":
+            return { ...common, HB_BOOKS_REPO: v.booksRepo, HB_BOOKS_COLLECTION: BOOKS_COLLECTION, HB_BOOKS_PROC: HERO_SERVICES.books.procName };
+        case "health":
+            return {
+                ...common,
+                HB_ROUTER_URL: env.routerUrl,
+                HB_GATEWAY_URL: v.gatewayUrl,
+                HB_HEALTH_TIMEOUT: String(env.healthTimeoutSec),
+                HB_HEALTH: v.user.services.map((s) => `${s} ${HERO_SERVICES[s].procName} ${HERO_SERVICES[s].healthPath}`).join("\n"),
+            };
+    }
+}
+
+/**
+ * What a step sends on stdin: its parameters, the command forms, lib.sh and its
+ * script, in one `{ ... } </dev/null` block. bash parses the whole block before it
+ * runs any of it, and nothing inside can read the rest of stdin.
+ */
+export function renderPayload(step: StepName, params: Readonly<Record<string, string>>): string {
+    return [
+        `# hero-os-grid-deployer bootstrap step: ${step}`,
+        "{",
+        renderAssignments(params),
+        HERO_CLI_SH,
+        scriptText("lib"),
+        scriptText(step),
+        "} </dev/null",
+        "",
+    ].join("\n");
+}
+
+/** Command and stdin of one step, exactly as `remote.Command` sends them. */
+export function renderStep(step: StepName, v: StepValues, env: StepEnv, secrets?: { forgeToken: string }): { command: string; stdin: string } {
+    return { command: stepCommand(step), stdin: renderPayload(step, stepParams(step, v, env, secrets)) };
+}
+
+// ---------------------------------------------------------------- triggers
+
+export type TriggerValues = Pick<StepValues, "host" | "labChannel" | "gatewayUrl" | "forgeUrl" | "forgeLogin" | "feedbackRepo" | "booksRepo"> & {
+    services: readonly ServiceName[];
+};
+
+/**
+ * Each step's triggers: its own inputs plus everything the steps before it depend on,
+ * so that a change re-runs the step it affects and every step after it. The service
+ * list enters at `services`: a change of services never replaces `install` (whose
+ * stdin then changes, so it runs again in place and downloads only what is missing).
+ * Each step's script digest is in, so a fixed script re-runs that step and later ones.
+ * No secret is in any trigger: a new Forge token changes only cockpit-settings' stdin.
+ */
+export function renderTriggers(v: TriggerValues): Record<StepName, string[]> {
+    const own: Record<StepName, string[]> = {
+        ready: [`host=${v.host}`],
+        install: [`lab=${v.labChannel}`],
+        services: [`services=${v.services.join(",")}`],
+        "front-door": [`gateway=${v.gatewayUrl}`, `forge=${v.forgeUrl}`, `login=${v.forgeLogin}`],
+        "cockpit-settings": [`feedback=${v.feedbackRepo}`],
+        books: [`books=${v.booksRepo}`],
+        health: [],
+    };
+    const out = {} as Record<StepName, string[]>;
+    let acc: string[] = [];
+    for (const step of STEPS) {
+        acc = [...acc, ...own[step], `${step}.sh=${scriptDigest(step)}`];
+        out[step] = acc;
+    }
+    return out;
+}

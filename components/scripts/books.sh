@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Step "books": load the public demo collection into Books. Loading once per repo URL
+# (a marker), into one named collection, so a re-run neither fails nor doubles the
+# content. A failure is reported but does not fail the run.
+# Parameters: HB_BOOKS_REPO, HB_BOOKS_COLLECTION, HB_BOOKS_PROC.
+set -euo pipefail
+hb_init
+
+if ! hb_changed books.repo "$HB_BOOKS_REPO"; then
+    hb_say "collection $HB_BOOKS_COLLECTION already loaded from $HB_BOOKS_REPO"
+    exit 0
+fi
+if ! hc_proc_running "$HB_BOOKS_PROC"; then
+    hb_say "WARNING: $HB_BOOKS_PROC is not running; demo content not loaded (re-run this step later)"
+    exit 0
+fi
+hb_say "loading $HB_BOOKS_REPO into collection $HB_BOOKS_COLLECTION"
+printf -- '--- import %s\n' "$HB_BOOKS_REPO" >>"$HB_LOG"
+rc=0
+hc_books_import "$HB_BOOKS_COLLECTION" "$HB_BOOKS_REPO" </dev/null >>"$HB_LOG" 2>&1 || rc=$?
+if ((rc != 0)); then
+    hb_say "WARNING: loading the demo content failed (exit $rc); the run goes on without it"
+    hb_tail "$HB_LOG"
+    exit 0
+fi
+hb_mark books.repo "$HB_BOOKS_REPO"

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Shared helpers of the bootstrap steps.
+#
+# The deployer sends one block on stdin to `bash -s -- <step>`: the step's parameters
+# (HB_* lines, quoted by shellQuote in components/render.ts), the Hero command forms
+# (hc_* functions from components/hero-cli.ts), this file, then the step's script.
+# Every path is "$HB_ROOT<real path>"; HB_ROOT is empty on a real VM.
+set -euo pipefail
+
+# hb_init: derive the paths, create the state and log directories, set PATH.
+hb_init() {
+    : "${HB_STEP:?HB_STEP is not set}"
+    HB_ROOT=${HB_ROOT:-}
+    HB_STATE=$HB_ROOT$HB_STATE_DIR
+    HB_CFG=$HB_ROOT$HB_CFG_DIR
+    HB_BIN=$HB_ROOT$HB_BIN_DIR
+    HB_LOG=$HB_ROOT$HB_LOG_DIR/$HB_STEP.log
+    umask 077
+    mkdir -p "$HB_STATE" "$HB_CFG" "$HB_BIN" "$HB_ROOT$HB_LOG_DIR"
+    PATH=$HB_BIN:$(dirname "$HB_ROOT$HB_LAB_PATH"):$PATH
+    export PATH
+    printf -- '=== %s %s\n' "$HB_STEP" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$HB_LOG"
+}
+
+# hb_say MESSAGE: one line per action.
+hb_say() {
+    printf '%s: %s\n' "$HB_STEP" "$*"
+}
+
+# hb_redact: copy stdin to stdout with the step's secret masked.
+hb_redact() {
+    local line
+    while IFS= read -r line || [[ -n $line ]]; do
+        if [[ -n ${HB_FORGE_TOKEN:-} ]]; then
+            line=${line//"$HB_FORGE_TOKEN"/[redacted]}
+        fi
+        printf '%s\n' "$line"
+    done
+}
+
+# hb_tail FILE: the last lines of FILE, redacted and indented, on stderr.
+hb_tail() {
+    local file=$1
+    if [[ -s $file ]]; then
+        printf '%s: last lines of %s:\n' "$HB_STEP" "$file" >&2
+        tail -n "${HB_TAIL_LINES:-20}" "$file" | hb_redact | sed 's/^/    | /' >&2
+    fi
+}
+
+# hb_fail MESSAGE [LOG]: say what failed, show the log's last lines, exit 1.
+hb_fail() {
+    printf '%s: FAILED: %s\n' "$HB_STEP" "$1" >&2
+    hb_tail "${2:-$HB_LOG}"
+    exit 1
+}
+
+# hb_run DESCRIPTION COMMAND...: announce, run with output to the step log, fail clearly.
+hb_run() {
+    local what=$1
+    shift
+    hb_say "$what"
+    printf -- '--- %s\n' "$what" >>"$HB_LOG"
+    local rc=0
+    "$@" </dev/null >>"$HB_LOG" 2>&1 || rc=$?
+    if ((rc != 0)); then
+        hb_fail "$what (exit $rc)"
+    fi
+}
+
+# hb_changed NAME CONTENT: exit 0 when CONTENT differs from what was last marked applied.
+hb_changed() {
+    local mark=$HB_STATE/applied/$1
+    [[ ! -f $mark ]] || [[ "$(cat "$mark")" != "$2" ]]
+}
+
+# hb_mark NAME CONTENT: record CONTENT as applied (after the change succeeded).
+hb_mark() {
+    mkdir -p "$HB_STATE/applied"
+    printf '%s\n' "$2" >"$HB_STATE/applied/$1.tmp"
+    mv "$HB_STATE/applied/$1.tmp" "$HB_STATE/applied/$1"
+}
+
+# hb_write FILE CONTENT: write a config file atomically.
+hb_write() {
+    mkdir -p "$(dirname "$1")"
+    printf '%s\n' "$2" >"$1.tmp"
+    mv "$1.tmp" "$1"
+}
+
+# hb_download URL DEST: fetch to a temporary file, then move into place.
+hb_download() {
+    mkdir -p "$(dirname "$2")"
+    curl -fsSL --retry 3 --connect-timeout 20 -o "$2.part" "$1"
+    mv "$2.part" "$2"
+}
