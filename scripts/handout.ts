@@ -31,7 +31,7 @@ export function welcomeMessage(username: string, env: EnvironmentOutput, passwor
     } else if (password.kind === "adopted") {
         lines.push("  Password:  your existing Forge password (your account was there before this demo)");
     } else {
-        lines.push("  Password:  (not shown; the admin prints it with --show-secrets and sends it separately)");
+        lines.push("  Password:  (sent to you separately)");
     }
     if (env.expires !== undefined) {
         lines.push(`  Expires:   ${env.expires} (the environment and everything in it are deleted after this day)`);

@@ -196,7 +196,7 @@ describe("handout", () => {
         expect(text).toContain("Cockpit:   https://devalice.gent02.grid.tf/hero_cockpit/web/");
         expect(text).toContain("Forge:     https://forge.example.org");
         expect(text).toContain("Login:     alice");
-        expect(text).toContain("Password:  (not shown; the admin prints it with --show-secrets and sends it separately)");
+        expect(text).toContain("Password:  (sent to you separately)");
         expect(text).toContain("Expires:   2027-03-31");
         expect(text).toMatch(/OpenRouter, Groq or SambaNova and paste it into the cockpit settings/);
         expect(text).toContain("This is a demo environment, not for production");
