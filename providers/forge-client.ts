@@ -67,6 +67,8 @@ export class ForgeError extends Error {
     readonly status: number;
     readonly forgeMessage: string;
     readonly retryable: boolean;
+    /** What the admin should do about it, when the caller knows. */
+    readonly explanation?: string;
     /** `explanation`, when given, leads the message: what the admin should do about it. */
     constructor(route: string, status: number, forgeMessage: string, retryable: boolean, explanation?: string) {
         const what = `Forge ${route} ${status === 0 ? "failed" : `answered ${status}`}: ${forgeMessage}`;
@@ -76,6 +78,7 @@ export class ForgeError extends Error {
         this.status = status;
         this.forgeMessage = forgeMessage;
         this.retryable = retryable;
+        this.explanation = explanation;
     }
 }
 

@@ -1,0 +1,469 @@
+/**
+ * A demo user's Forge (Forgejo) account, as a Pulumi dynamic provider.
+ *
+ * Create looks the user up first. A missing user is created with the generated
+ * password and marked as ours (profile description). An existing one is
+ * claimed when it carries our marker or accepts our generated password (a
+ * create that crashed before marking), and adopted as is otherwise: an adopted
+ * account is never patched, never gets its password changed, never deleted,
+ * and gets no token (its user brings their own through the cockpit setting).
+ * Accounts we own get a cockpit token minted with Basic auth as the user, with
+ * a deterministic name so that a retried create deletes its own leftover first.
+ * Every account gets read access to the feedback repo.
+ *
+ * The admin token and Forge URL come from stack config through `configure()`
+ * and live on the provider object at run time only: never in inputs, outputs
+ * or the serialized provider. `check` and `diff` make no network calls.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import {
+    BasicAuth,
+    ForgeClientOptions,
+    ForgeError,
+    ForgeToken,
+    ForgeUser,
+    addCollaborator,
+    backoffMs,
+    createToken,
+    createUser,
+    deleteToken,
+    deleteUser,
+    editUser,
+    explain,
+    getUser,
+    isCollaborator,
+    isForgeStatus,
+    listTokens,
+    pause,
+    whoAmI,
+} from "./forge-client";
+
+/** Text in the profile description that marks an account as created by this tool. */
+export const FORGE_MARKER = "[managed by hero-os-grid-deployer]";
+export const MARKER_DESCRIPTION = `Hero OS demo account ${FORGE_MARKER}`;
+/** The name of the cockpit token; one per user, so a retry can find its own leftover. */
+export const TOKEN_NAME = "hero-cockpit";
+/** Filing feedback issues, reading repositories and the user: what the cockpit needs. */
+export const TOKEN_SCOPES = ["write:issue", "read:repository", "read:user"];
+/** Pulumi's placeholder for a value not known during preview. */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** What the provider receives: plain values. */
+export interface ForgeAccountInputs {
+    username: string;
+    email: string;
+    fullName: string;
+    password: string;
+    feedbackRepo: string;
+}
+
+export interface ForgeAccountOutputs extends ForgeAccountInputs {
+    /** The login as Forge spells it. */
+    login: string;
+    userId: number;
+    /** True when this tool created the account (or proved it did); false when it adopted someone else's. */
+    createdByTool: boolean;
+    /** The cockpit token text; "" when none was minted. */
+    token: string;
+    /** The token's id, or 0. */
+    tokenId: number;
+    tokenNote: string;
+    /** Whether the user is a collaborator of the feedback repo. */
+    feedbackAccess: boolean;
+}
+
+/** Provider settings, from stack config at configure time. */
+interface ForgeSettings {
+    url?: string;
+    token?: string;
+    purge: boolean;
+    timeoutMs?: number;
+    retryBaseMs?: number;
+}
+
+interface ForgeAccountProvider extends pulumi.dynamic.ResourceProvider<ForgeAccountInputs, ForgeAccountOutputs> {
+    settings?: ForgeSettings;
+    client(): ForgeClientOptions;
+}
+
+/** The one provider object; Pulumi serializes it into every ForgeAccount's state. */
+export const forgeAccountProvider: ForgeAccountProvider = {
+    settings: undefined,
+
+    async configure(req) {
+        const get = (key: string): string | undefined => {
+            const v: unknown = req.config.get(`hero-os-grid-deployer:${key}`);
+            return v === undefined || v === null || v === "" ? undefined : String(v);
+        };
+        const num = (key: string) => (get(key) === undefined ? undefined : Number(get(key)));
+        this.settings = {
+            url: get("forgeUrl"),
+            token: get("forgeToken"),
+            purge: (get("purgeAccountsOnTeardown") ?? "false").toLowerCase() === "true",
+            timeoutMs: num("forgeTimeoutMs"),
+            retryBaseMs: num("forgeRetryBaseMs"),
+        };
+    },
+
+    client() {
+        const s = this.settings;
+        if (!s?.token) {
+            throw new Error("config hero-os-grid-deployer:forgeToken is not set: `pulumi config set --secret forgeToken <admin token>`");
+        }
+        return { baseUrl: s.url ?? "", token: s.token, timeoutMs: s.timeoutMs, retryBaseMs: s.retryBaseMs };
+    },
+
+    async check(_olds, news) {
+        return checkForgeAccount(news);
+    },
+
+    async diff(_id, olds, news) {
+        return diffForgeAccount(olds, news);
+    },
+
+    async create(inputs) {
+        const c = this.client();
+        try {
+            const { user, owned } = await ensureAccount(c, inputs);
+            const feedbackAccess = await grantFeedback(c, inputs.feedbackRepo, user.login);
+            const token = owned ? await mintToken(c, { username: user.login, password: inputs.password }) : undefined;
+            return { id: user.login, outs: outputs(inputs, user, owned, token, feedbackAccess) };
+        } catch (err) {
+            throw explainForge(err, inputs);
+        }
+    },
+
+    async read(id, stored) {
+        try {
+            const c = this.client();
+            const props = stored as ForgeAccountOutputs;
+            const user = await getUser(c, props.login || id);
+            if (!user || (props.userId && user.id !== props.userId)) {
+                // Deleted, or deleted and re-created by someone else: ours is gone.
+                return { id: "", props: {} as ForgeAccountOutputs };
+            }
+            const outs: ForgeAccountOutputs = { ...props, login: user.login, userId: user.id };
+            if (props.createdByTool) {
+                outs.email = user.email || props.email;
+                outs.fullName = user.full_name ?? props.fullName;
+                if (props.tokenId) {
+                    try {
+                        const tokens = await listTokens(c, { username: user.login, password: props.password });
+                        if (!tokens.some((t) => t.id === props.tokenId)) {
+                            Object.assign(outs, { token: "", tokenId: 0, tokenNote: `token ${props.tokenId} was revoked outside the tool; the next update mints a new one` });
+                        }
+                    } catch (err) {
+                        // 401: the user changed their password; the token can't be checked, so it stays as recorded.
+                        if (!isForgeStatus(err, 401)) {
+                            throw err;
+                        }
+                    }
+                }
+            }
+            outs.feedbackAccess = await isCollaborator(c, props.feedbackRepo, user.login);
+            return { id: user.login, props: outs };
+        } catch (err) {
+            throw explainForge(err, stored ?? {});
+        }
+    },
+
+    async update(_id, olds, news) {
+        try {
+            const c = this.client();
+            const login = olds.login;
+            let token: ForgeToken | undefined;
+            if (olds.createdByTool) {
+                const patch: Record<string, unknown> = {};
+                if (news.email !== olds.email) patch.email = news.email;
+                if (news.fullName !== olds.fullName) patch.full_name = news.fullName;
+                if (news.password !== olds.password) patch.password = news.password;
+                if (Object.keys(patch).length > 0) {
+                    await editUser(c, login, patch);
+                }
+                if (!olds.tokenId) {
+                    token = await mintToken(c, { username: login, password: news.password });
+                }
+            }
+            const feedbackAccess =
+                olds.feedbackAccess && news.feedbackRepo === olds.feedbackRepo ? true : await grantFeedback(c, news.feedbackRepo, login);
+            const kept = token ? undefined : { id: olds.tokenId, sha1: olds.token, note: olds.tokenNote };
+            const outs = outputs(news, { id: olds.userId, login }, olds.createdByTool, token, feedbackAccess);
+            if (kept && olds.createdByTool) {
+                Object.assign(outs, { token: kept.sha1, tokenId: kept.id, tokenNote: kept.note });
+            }
+            return { outs };
+        } catch (err) {
+            throw explainForge(err, news);
+        }
+    },
+
+    async delete(id, props) {
+        try {
+            const c = this.client();
+            const login = props.login || id;
+            const user = await getUser(c, login);
+            if (!user || (props.userId && user.id !== props.userId)) {
+                return; // already gone, or the name now belongs to another account: nothing of ours to delete
+            }
+            if (props.createdByTool && this.settings?.purge) {
+                await deleteUser(c, login, true); // its tokens go with it
+                return;
+            }
+            if (props.createdByTool && props.tokenId) {
+                try {
+                    await deleteToken(c, { username: login, password: props.password }, props.tokenId);
+                } catch (err) {
+                    if (isForgeStatus(err, 401)) {
+                        throw explain(
+                            err,
+                            `cannot revoke Forge token ${props.tokenId} ("${TOKEN_NAME}") of "${login}": Forge refused the password this stack set, ` +
+                                `so the user probably changed it; revoke that token in Forge (user settings, Applications) and run again, ` +
+                                `or drop this resource from the stack with \`pulumi state delete\``,
+                        );
+                    }
+                    throw err;
+                }
+            }
+        } catch (err) {
+            throw explainForge(err, props);
+        }
+    },
+};
+
+/** Validates and normalises inputs, offline. Values unknown during preview pass. */
+export function checkForgeAccount(news: Partial<ForgeAccountInputs>): pulumi.dynamic.CheckResult<ForgeAccountInputs> {
+    const inputs = { ...news } as ForgeAccountInputs;
+    const failures: pulumi.dynamic.CheckFailure[] = [];
+    const rules: Array<[keyof ForgeAccountInputs, (v: string) => string | undefined]> = [
+        ["username", (v) => (/^[\da-zA-Z][\w.-]*$/.test(v) && !/[-._]{2,}|[-._]$/.test(v) && v.length <= 40 ? undefined :
+            "must be 1-40 letters, digits, '-', '_' or '.', start with a letter or digit, and not end with or repeat '-', '_' or '.'")],
+        ["email", (v) => (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) ? undefined : "must be an email address")],
+        ["fullName", (v) => (v.length <= 100 ? undefined : "must be at most 100 characters")],
+        ["password", (v) => (v.length > 0 ? undefined : "must not be empty")],
+        ["feedbackRepo", (v) => (/^[\w.-]+\/[\w.-]+$/.test(v) ? undefined : 'must be "owner/repo"')],
+    ];
+    for (const [key, rule] of rules) {
+        const raw = news[key];
+        if (raw === UNKNOWN) continue;
+        if (typeof raw !== "string") {
+            failures.push({ property: key, reason: `${key} is required` });
+            continue;
+        }
+        const value = key === "password" ? raw : raw.trim();
+        inputs[key] = value;
+        const reason = rule(value);
+        if (reason) failures.push({ property: key, reason: `${key} ${reason}` });
+    }
+    return { inputs, failures };
+}
+
+/**
+ * What an update changes, offline. A new username replaces the account (delete
+ * first); email, full name and password are patched in place on accounts we
+ * own and ignored on adopted ones; a token revoked outside the tool or lost
+ * feedback access (seen by refresh) is repaired by an update.
+ */
+export function diffForgeAccount(olds: Partial<ForgeAccountOutputs>, news: Partial<ForgeAccountInputs>): pulumi.dynamic.DiffResult & { changed: string[] } {
+    const differs = (k: keyof ForgeAccountInputs) => news[k] === UNKNOWN || news[k] !== olds[k];
+    if (news.username === UNKNOWN || String(news.username).toLowerCase() !== String(olds.username).toLowerCase()) {
+        return { changes: true, replaces: ["username"], deleteBeforeReplace: true, changed: ["username"] };
+    }
+    const keys: Array<keyof ForgeAccountInputs> = olds.createdByTool ? ["email", "fullName", "password", "feedbackRepo"] : ["feedbackRepo"];
+    const changed: string[] = keys.filter(differs);
+    if (olds.createdByTool && !olds.tokenId) changed.push("token");
+    if (olds.feedbackAccess === false && !changed.includes("feedbackRepo")) changed.push("feedbackAccess");
+    return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false, changed };
+}
+
+/** Finds, claims, adopts or creates the account. Creates are never blind-retried: each attempt looks up first. */
+async function ensureAccount(c: ForgeClientOptions, inputs: ForgeAccountInputs): Promise<{ user: ForgeUser; owned: boolean }> {
+    for (let attempt = 0; ; attempt++) {
+        const existing = await getUser(c, inputs.username);
+        if (existing) {
+            return claimOrAdopt(c, existing, inputs);
+        }
+        try {
+            const created = await createUser(c, {
+                username: inputs.username,
+                email: inputs.email,
+                full_name: inputs.fullName,
+                password: inputs.password,
+                must_change_password: false,
+                send_notify: false,
+            });
+            return { user: await editUser(c, created.login, { description: MARKER_DESCRIPTION }), owned: true };
+        } catch (err) {
+            const raced = isForgeStatus(err, 422) && /already exists/i.test(err.forgeMessage);
+            if (err instanceof ForgeError && (err.retryable || raced) && attempt < 3) {
+                await pause(backoffMs(c, attempt)); // the answer was lost or the name was just taken: look again
+                continue;
+            }
+            throw explainForge(err, inputs);
+        }
+    }
+}
+
+async function claimOrAdopt(c: ForgeClientOptions, user: ForgeUser, inputs: ForgeAccountInputs): Promise<{ user: ForgeUser; owned: boolean }> {
+    const marked = (user.description ?? "").includes(FORGE_MARKER);
+    // Unmarked but accepting the password this stack generated: our own create crashed before marking it.
+    if (marked || (await passwordWorks(c, user.login, inputs.password))) {
+        const patch: Record<string, unknown> = {
+            full_name: inputs.fullName,
+            password: inputs.password,
+            must_change_password: false,
+            description: MARKER_DESCRIPTION,
+        };
+        if (user.email?.toLowerCase() !== inputs.email.toLowerCase()) patch.email = inputs.email;
+        const patched = await editUser(c, user.login, patch).catch((err) => {
+            throw explainForge(err, inputs);
+        });
+        return { user: patched, owned: true };
+    }
+    return { user, owned: false };
+}
+
+async function passwordWorks(c: ForgeClientOptions, login: string, password: string): Promise<boolean> {
+    try {
+        const me = await whoAmI(c, { username: login, password });
+        return me.login.toLowerCase() === login.toLowerCase();
+    } catch (err) {
+        if (isForgeStatus(err, 401)) return false;
+        if (isForgeStatus(err, 403) && /change your password/i.test(err.forgeMessage)) return true;
+        throw err;
+    }
+}
+
+/** Deletes a leftover token of ours, then mints one. A lost answer means a lost token text: look, delete, mint again. */
+async function mintToken(c: ForgeClientOptions, basic: BasicAuth): Promise<ForgeToken> {
+    for (let attempt = 0; ; attempt++) {
+        try {
+            for (const t of await listTokens(c, basic)) {
+                if (t.name === TOKEN_NAME) await deleteToken(c, basic, t.id);
+            }
+            const token = await createToken(c, basic, TOKEN_NAME, TOKEN_SCOPES);
+            if (!token.sha1) throw new ForgeError("POST /users/{username}/tokens", 201, "the answer carries no token text", false);
+            return token;
+        } catch (err) {
+            const leftover = isForgeStatus(err, 400) && /been used/i.test(err.forgeMessage);
+            if (err instanceof ForgeError && (err.retryable || leftover) && attempt < 3) {
+                await pause(backoffMs(c, attempt));
+                continue;
+            }
+            throw explainForge(err, { username: basic.username });
+        }
+    }
+}
+
+/** Read access to the feedback repo: enough to file issues. An existing (maybe higher) permission is left alone. */
+async function grantFeedback(c: ForgeClientOptions, repo: string, login: string): Promise<boolean> {
+    try {
+        if (!(await isCollaborator(c, repo, login))) {
+            await addCollaborator(c, repo, login, "read");
+        }
+        return true;
+    } catch (err) {
+        if (isForgeStatus(err, 404)) {
+            throw explain(err, `feedback repo "${repo}" was not found on Forge; create it, or set config hero-os-grid-deployer:feedbackRepo, and run again`);
+        }
+        throw explainForge(err, { username: login });
+    }
+}
+
+function outputs(inputs: ForgeAccountInputs, user: Pick<ForgeUser, "id" | "login">, owned: boolean, token: ForgeToken | undefined, feedbackAccess: boolean): ForgeAccountOutputs {
+    const tokenNote = token
+        ? `token "${TOKEN_NAME}" (id ${token.id}) minted for ${user.login} with scopes ${TOKEN_SCOPES.join(", ")}`
+        : owned
+          ? "no token yet; the next update mints one"
+          : `${user.login} is an existing Forge account this tool did not create, so no token was minted: the user brings their own Forge token through the cockpit setting`;
+    return {
+        username: inputs.username,
+        email: inputs.email,
+        fullName: inputs.fullName,
+        password: inputs.password,
+        feedbackRepo: inputs.feedbackRepo,
+        login: user.login,
+        userId: user.id,
+        createdByTool: owned,
+        token: token?.sha1 ?? "",
+        tokenId: token?.id ?? 0,
+        tokenNote,
+        feedbackAccess,
+    };
+}
+
+/** Turns Forgejo's 400/401/403/422 answers into something an admin can act on. */
+function explainForge(err: unknown, ctx: Partial<ForgeAccountInputs>): unknown {
+    if (!(err instanceof ForgeError) || err.explanation) return err;
+    const m = err.forgeMessage;
+    const who = `"${ctx.username}"`;
+    if (err.status === 422 && /already exists/i.test(m)) {
+        return explain(err, `username ${who} belongs to an account this tool did not create; it is adopted as is on the next run, or give the user another username in the users file`);
+    }
+    if ((err.status === 422 || err.status === 400) && /e-?mail already in use|EmailUsed/i.test(m)) {
+        return explain(err, `email "${ctx.email}" of ${who} is already used by another Forge account; give ${who} another email in the users file, or that account's login as username to adopt it`);
+    }
+    if ((err.status === 422 || err.status === 400) && /e-?mail invalid|EmailInvalid/i.test(m)) {
+        return explain(err, `email "${ctx.email}" of ${who} is refused by Forge; fix it in the users file`);
+    }
+    if (err.status === 422 && /name is reserved|name is invalid|pattern/i.test(m)) {
+        return explain(err, `username ${who} is not allowed by Forge; give the user another username in the users file`);
+    }
+    if (err.status === 400 && /password/i.test(m)) {
+        return explain(err, `password rejected by Forge policy: ${m}; make the generated password (random.RandomPassword length and character classes) meet the Forge's password rules, then run again`);
+    }
+    if (err.status === 403 && /change your password/i.test(m)) {
+        return explain(err, `Forge account ${who} must change its password before the API accepts it; clear "must change password" for it in Forge's site administration`);
+    }
+    if (err.status === 403) {
+        return explain(err, `the Forge token in config hero-os-grid-deployer:forgeToken is not allowed to do this; it must belong to a site administrator`);
+    }
+    if (err.status === 401 && !/Basic|auth required/i.test(m) && !err.route.includes("/tokens") && err.route !== "GET /user") {
+        return explain(err, `Forge refused the token in config hero-os-grid-deployer:forgeToken (expired or revoked?); set a valid admin token with \`pulumi config set --secret forgeToken\``);
+    }
+    return err;
+}
+
+/** Arguments of a ForgeAccount. */
+export interface ForgeAccountArgs {
+    /** Forge login. A new value replaces the account (delete first). @example "alice" */
+    username: pulumi.Input<string>;
+    /** Primary email; patched in place on accounts the tool created. */
+    email: pulumi.Input<string>;
+    /** Display name; patched in place on accounts the tool created. */
+    fullName: pulumi.Input<string>;
+    /**
+     * Password of an account the tool creates, from `random.RandomPassword` (secret).
+     * A new value rotates it with PATCH, only on accounts the tool created.
+     */
+    password: pulumi.Input<string>;
+    /** Repo the user files feedback in, `"owner/repo"`. @default config feedbackRepo, "lhumina_public/feedback" */
+    feedbackRepo: pulumi.Input<string>;
+}
+
+/** A demo user's Forge account: `pulumi-nodejs:dynamic/hero:ForgeAccount`. */
+export class ForgeAccount extends pulumi.dynamic.Resource {
+    declare readonly username: pulumi.Output<string>;
+    declare readonly email: pulumi.Output<string>;
+    declare readonly fullName: pulumi.Output<string>;
+    declare readonly feedbackRepo: pulumi.Output<string>;
+    declare readonly login: pulumi.Output<string>;
+    declare readonly userId: pulumi.Output<number>;
+    declare readonly createdByTool: pulumi.Output<boolean>;
+    /** The cockpit's Forge token (secret); "" for an adopted account. */
+    declare readonly token: pulumi.Output<string>;
+    declare readonly tokenId: pulumi.Output<number>;
+    declare readonly tokenNote: pulumi.Output<string>;
+    declare readonly feedbackAccess: pulumi.Output<boolean>;
+
+    constructor(name: string, args: ForgeAccountArgs, opts?: pulumi.CustomResourceOptions) {
+        const outs = { login: undefined, userId: undefined, createdByTool: undefined, token: undefined, tokenId: undefined, tokenNote: undefined, feedbackAccess: undefined };
+        super(
+            forgeAccountProvider,
+            name,
+            { ...args, ...outs },
+            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "token"] },
+            "hero",
+            "ForgeAccount",
+        );
+    }
+}
