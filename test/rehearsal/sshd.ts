@@ -1,7 +1,7 @@
 /**
- * A throwaway local sshd for the engine's own test: root login by key only,
+ * A local sshd standing in for a VM's: root login by key only,
  * on 127.0.0.1 and a free port, AcceptEnv *, host key and authorized_keys in a
- * temp dir. (The scenarios use the bootstrap tests' harness under test/ssh/.)
+ * temp dir. One per fake VM in the scenarios, on that VM's own 127.0.0.x.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
@@ -17,14 +17,17 @@ export interface Sshd {
     stop(): Promise<void>;
 }
 
-/** `keyFiles`: more authorized_keys files (they may appear later; sshd reads them at each login). */
-export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1"): Promise<Sshd> {
+/**
+ * `keyFiles`: more authorized_keys files (they may appear later; sshd reads them
+ * at each login). `port`: a fixed port (one per loopback address), else a free one.
+ */
+export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fixedPort?: number): Promise<Sshd> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-sshd-"));
     fs.mkdirSync("/run/sshd", { recursive: true });
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]);
     const authorizedKeys = path.join(dir, "authorized_keys");
     fs.writeFileSync(authorizedKeys, "", { mode: 0o600 });
-    const port = await freePort(host);
+    const port = fixedPort ?? (await freePort(host));
     fs.writeFileSync(
         path.join(dir, "sshd_config"),
         [`ListenAddress ${host}:${port}`, `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${[authorizedKeys, ...keyFiles].join(" ")}`, `PidFile ${dir}/sshd.pid`,
@@ -52,7 +55,7 @@ export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1"): Pr
     };
 }
 
-function freePort(host: string): Promise<number> {
+export function freePort(host: string): Promise<number> {
     return new Promise((resolve, reject) => {
         const s = net.createServer().listen(0, host, () => {
             const { port } = s.address() as net.AddressInfo;

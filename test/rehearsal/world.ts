@@ -1,0 +1,125 @@
+/**
+ * The world a rehearsal deploys into, all on loopback: the fake Forgejo, the
+ * fake Hero Compute, and per user a fake VM (the bootstrap harness's stub root
+ * and local server) reached through its own sshd on its own 127.0.0.x. The
+ * compute fake answers with that address as the VM's mycelium IP, and the
+ * moment a VM comes up its `ssh_keys` become that sshd's authorized_keys.
+ *
+ * The program is pointed at the fake VMs through one test-only stack config key,
+ * `bootstrapOverrides` (JSON): `{ port, users: { <username>: Partial<StepEnv> } }`.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { gridName } from "../../components/naming";
+import { FakeCompute } from "../fakes/compute";
+import { FakeForgejo } from "../fakes/forgejo";
+import { createFakeVm, type FakeVm } from "../ssh/harness";
+import { rehearse, RunResult } from "./runner";
+import { freePort, startSshd, Sshd } from "./sshd";
+
+export const PREFIX = "rh";
+export const FEEDBACK_REPO = "lhumina_public/feedback";
+
+export interface UserSpec {
+    username: string;
+    services?: string[];
+}
+
+export interface Machine {
+    host: string;
+    sshd: Sshd;
+    vm: FakeVm;
+    keysFile: string;
+}
+
+export class World {
+    readonly machines = new Map<string, Machine>();
+    private constructor(
+        readonly dir: string,
+        readonly forge: FakeForgejo,
+        readonly compute: FakeCompute,
+        readonly sshPort: number,
+    ) {}
+
+    /** Starts the fakes and one fake VM + sshd per username that may be deployed. */
+    static async start(usernames: string[], opts: { provisionMs?: number } = {}): Promise<World> {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
+        const forge = await FakeForgejo.start();
+        forge.addRepo(FEEDBACK_REPO);
+        let world: World | undefined;
+        const compute = await FakeCompute.start({
+            provisionMs: opts.provisionMs ?? 0,
+            allowLoopbackBackend: true,
+            myceliumIpFor: (name, id) => world!.vmCameUp(name, id),
+        });
+        world = new World(dir, forge, compute, await freePort());
+        await Promise.all(usernames.map((u, i) => world!.addMachine(u, `127.0.0.${10 + i}`)));
+        return world;
+    }
+
+    private async addMachine(username: string, host: string): Promise<void> {
+        const keysFile = path.join(this.dir, `${username}.authorized_keys`);
+        fs.writeFileSync(keysFile, "", { mode: 0o600 });
+        const [sshd, vm] = await Promise.all([startSshd([keysFile], host, this.sshPort), createFakeVm()]);
+        this.machines.set(username, { host, sshd, vm, keysFile });
+    }
+
+    /** The compute fake's hook: the VM is up; its sshd now accepts the VM's keys. */
+    private vmCameUp(name: string, id: string): string {
+        const m = [...this.machines.entries()].find(([u]) => gridName(PREFIX, u) === name)?.[1];
+        if (!m) throw new Error(`rehearsal world: no fake VM for ${name}`);
+        fs.writeFileSync(m.keysFile, this.compute.vms.get(id)!.ssh_keys.join("\n") + "\n");
+        return m.host;
+    }
+
+    get usersFile(): string {
+        return path.join(this.dir, "users.yaml");
+    }
+
+    get stateFile(): string {
+        return path.join(this.dir, "state.json");
+    }
+
+    writeUsers(users: UserSpec[]): void {
+        const lines = ["users:"];
+        for (const u of users) {
+            lines.push(`  - username: ${u.username}`, `    email: ${u.username}@example.org`, `    fullName: ${u.username} Example`);
+            if (u.services) lines.push(`    services: [${u.services.join(", ")}]`);
+        }
+        fs.writeFileSync(this.usersFile, lines.join("\n") + "\n");
+    }
+
+    config(extra: Record<string, string> = {}): Record<string, string> {
+        const users = Object.fromEntries([...this.machines].map(([u, m]) => [u, { ...m.vm.env(), readyTimeoutSec: 10, healthTimeoutSec: 10 }]));
+        return {
+            usersFile: this.usersFile,
+            forgeUrl: this.forge.url,
+            forgeToken: this.forge.adminToken,
+            computeUrl: this.compute.httpUrl,
+            namePrefix: PREFIX,
+            feedbackRepo: FEEDBACK_REPO,
+            booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
+            computeConcurrency: "3",
+            computePollSeconds: "0.1",
+            computeAllowLoopbackBackend: "true",
+            bootstrapOverrides: JSON.stringify({ port: this.sshPort, users }),
+            ...extra,
+        };
+    }
+
+    run(mode: "up" | "preview" | "destroy", extra?: Record<string, string>): Promise<RunResult> {
+        return rehearse(mode, { stateFile: this.stateFile, config: this.config(extra), secretKeys: ["forgeToken"] });
+    }
+
+    /** Requests the two backends have seen so far. */
+    requestCount(): number {
+        return this.forge.requests.length + this.compute.requests.length;
+    }
+
+    async stop(): Promise<void> {
+        await Promise.all([...this.machines.values()].map(async (m) => Promise.all([m.sshd.stop(), m.vm.close()])));
+        await Promise.all([this.forge.stop(), this.compute.stop()]);
+        fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+}
