@@ -72,7 +72,12 @@ export class ForgeError extends Error {
     /** `explanation`, when given, leads the message: what the admin should do about it. */
     constructor(route: string, status: number, forgeMessage: string, retryable: boolean, explanation?: string) {
         const what = `Forge ${route} ${status === 0 ? "failed" : `answered ${status}`}: ${forgeMessage}`;
-        super(explanation ? `${explanation} (${what})` : what);
+        const message = explanation ? `${explanation} (${what})` : what;
+        super(message);
+        // Pulumi's closure serializer turns `super(...)` into `Error.call(this, ...)`, which sets
+        // nothing on `this`: without these lines the stored provider throws errors with no message.
+        this.message = message;
+        if (!this.stack) this.stack = `ForgeError: ${message}`;
         this.name = "ForgeError";
         this.route = route;
         this.status = status;
