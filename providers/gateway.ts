@@ -91,7 +91,7 @@ export class HeroGateway extends pulumi.dynamic.Resource {
 }
 
 /** Validates inputs: no network. Loopback backends are refused (the grid refuses them too). */
-export function checkGateway(news: Record<string, unknown>, allowLoopback = false): pulumi.dynamic.CheckResult {
+export function checkGateway(news: Record<string, unknown>, allowLoopback = false): { inputs: Record<string, unknown>; failures: pulumi.dynamic.CheckFailure[] } {
     const failures: pulumi.dynamic.CheckFailure[] = [];
     if (typeof news.name !== "string" || !/^[a-z0-9]{3,36}$/.test(news.name)) {
         failures.push({ property: "name", reason: `must match ^[a-z0-9]{3,36}$, not ${JSON.stringify(news.name)}` });

@@ -127,7 +127,7 @@ export class HeroVm extends pulumi.dynamic.Resource {
 }
 
 /** Validates and normalises inputs: no network. Keys are trimmed and de-duplicated, order kept. */
-export function checkVm(news: Record<string, unknown>): pulumi.dynamic.CheckResult {
+export function checkVm(news: Record<string, unknown>): { inputs: Record<string, unknown>; failures: pulumi.dynamic.CheckFailure[] } {
     const failures: pulumi.dynamic.CheckFailure[] = [];
     const fail = (property: string, reason: string) => failures.push({ property, reason });
     const isInt = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;

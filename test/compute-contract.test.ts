@@ -93,7 +93,7 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
     });
 
     it("a JSON-RPC error becomes an RpcError naming method, user, code and the server's message", async () => {
-        const err = await rpc.call(conn({ token: "s3cret-token" }), "get_vm", { vm_id: "zzzz" }, { user: "alice" }).catch((e) => e);
+        const err = await rpc.call<never>(conn({ token: "s3cret-token" }), "get_vm", { vm_id: "zzzz" }, { user: "alice" }).catch((e: rpc.RpcError) => e);
         expect(err).toBeInstanceOf(rpc.RpcError);
         expect(err.message).toBe("Hero Compute get_vm for alice failed (-32004): vm zzzz not found");
         expect(rpc.isRpcCode(err, rpc.ERRORS.NotFound)).toBe(true);
@@ -101,7 +101,7 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
 
     it("HTTP 401 is not retried and the token never appears in the error", async () => {
         const before = fake.requests.length;
-        const err = await rpc.call(conn({ token: "wrong-token-123" }), "list_vms").catch((e) => e);
+        const err = await rpc.call<never>(conn({ token: "wrong-token-123" }), "list_vms").catch((e: rpc.RpcError) => e);
         expect(err).toMatchObject({ name: "RpcError", code: "HTTP 401", transient: false });
         expect(fake.requests.length - before).toBe(0); // refused before parsing: nothing logged, one request
         expect(err.message).not.toContain("wrong-token-123");

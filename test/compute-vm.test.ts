@@ -166,7 +166,7 @@ describe("create", () => {
 
 describe("check and diff (preview): no network", () => {
     it("check refuses bad inputs with one failure per property", async () => {
-        const { failures } = await vmProvider.check!({}, { name: "Dev-Alice", username: "", memoryMb: 100, cpu: 64, diskGb: 0, node: -1, sshKeys: ["not a key"], flist: "http://x" });
+        const { failures } = checkVm({ name: "Dev-Alice", username: "", memoryMb: 100, cpu: 64, diskGb: 0, node: -1, sshKeys: ["not a key"], flist: "http://x" });
         expect(failures.map((f) => f.property)).toEqual(["name", "username", "memoryMb", "cpu", "diskGb", "node", "flist", "sshKeys"]);
         expect(checkVm({ ...inputs(), sshKeys: [] }).failures).toEqual([{ property: "sshKeys", reason: "must list at least the deployer's public key" }]);
     });
