@@ -62,8 +62,6 @@ export interface RecordedRequest {
     path: string;
     /** How the caller authenticated: never the credential itself. */
     auth: "token" | "basic" | "none";
-    /** Raw Authorization header, for redaction tests only. */
-    authorization?: string;
     status: number;
 }
 
@@ -221,7 +219,6 @@ export class FakeForgejo {
             method: req.method ?? "GET",
             path,
             auth: !header ? "none" : /^basic /i.test(header) ? "basic" : "token",
-            authorization: header,
             status: 0,
         };
         this.requests.push(record);
