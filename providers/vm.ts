@@ -74,6 +74,10 @@ export const vmProvider: Provider = {
         const user = inputs.username;
         const vm = await rpc.withSlot(this.concurrency ?? 3, async () => {
             const found = await adoptable(conn, inputs, endpoint);
+            if (found) {
+                // The leftover may predate a new deployer key: make sure every key is on it (adding keeps the rest).
+                await rpc.call(conn, "inject_ssh_keys", { vm_id: found.id, ssh_keys: inputs.sshKeys }, { user });
+            }
             const deployed = found ?? (await deployVm(conn, inputs));
             return waitReady(conn, inputs, deployed, this.readyTimeoutMs ?? 15 * 60_000, this.pollMs ?? 10_000, this.progressMs ?? 30_000);
         });
@@ -129,9 +133,10 @@ export class HeroVm extends pulumi.dynamic.Resource {
 /** Validates and normalises inputs: no network. Keys are trimmed and de-duplicated, order kept. */
 export function checkVm(news: Record<string, unknown>): { inputs: Record<string, unknown>; failures: pulumi.dynamic.CheckFailure[] } {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    const fail = (property: string, reason: string) => failures.push({ property, reason });
-    const isInt = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
     const unknown = (v: unknown) => v === "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // pulumi's unknown value, seen in previews
+    // A value still unknown in a preview is checked at `up`, when it is known.
+    const fail = (property: string, reason: string) => unknown(news[property]) || failures.push({ property, reason });
+    const isInt = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
     if (typeof news.name !== "string" || !/^[a-z0-9]{3,36}$/.test(news.name)) fail("name", `must match ^[a-z0-9]{3,36}$, not ${JSON.stringify(news.name)}`);
     if (typeof news.username !== "string" || news.username === "") fail("username", "must be a non-empty string");
     if (!isInt(news.memoryMb, 250, 1 << 20)) fail("memoryMb", `must be a whole number of MB, at least 250, not ${JSON.stringify(news.memoryMb)}`);
@@ -140,12 +145,13 @@ export function checkVm(news: Record<string, unknown>): { inputs: Record<string,
     if (news.node !== undefined && news.node !== null && !isInt(news.node, 1, 2 ** 31)) fail("node", `must be a grid node id, not ${JSON.stringify(news.node)}`);
     const flist = news.flist ?? DEFAULT_FLIST;
     if (typeof flist !== "string" || !/^https:\/\/\S+\.flist$/.test(flist)) fail("flist", `must be an https URL ending in .flist, not ${JSON.stringify(flist)}`);
-    let sshKeys: unknown[] = [];
+    let sshKeys: unknown = news.sshKeys;
     if (!Array.isArray(news.sshKeys) || news.sshKeys.length === 0) {
         fail("sshKeys", "must list at least the deployer's public key");
     } else {
-        sshKeys = [...new Set(news.sshKeys.map((k) => (typeof k === "string" ? k.trim() : k)))];
-        for (const k of sshKeys) {
+        const keys = [...new Set(news.sshKeys.map((k) => (typeof k === "string" ? k.trim() : k)))];
+        sshKeys = keys;
+        for (const k of keys) {
             if (!unknown(k) && (typeof k !== "string" || !/^(ssh-|ecdsa-|sk-)\S+ \S+/.test(k))) fail("sshKeys", `not an OpenSSH public key: ${String(k).slice(0, 30)}…`);
         }
     }
@@ -157,9 +163,10 @@ export function checkVm(news: Record<string, unknown>): { inputs: Record<string,
 /** Decides update or replace: no network. */
 export function diffVm(olds: VmOutputs, news: VmInputs): pulumi.dynamic.DiffResult {
     const replaces = (["name", "memoryMb", "cpu", "diskGb", "node", "flist"] as const).filter((k) => olds[k] !== news[k]);
-    const removedKey = olds.sshKeys.some((k) => !news.sshKeys.includes(k));
+    const keys: string[] = Array.isArray(news.sshKeys) ? news.sshKeys : []; // not an array: unknown in a preview
+    const removedKey = !Array.isArray(news.sshKeys) || olds.sshKeys.some((k) => !keys.includes(k));
     if (removedKey) replaces.push("sshKeys" as never);
-    const addedKey = news.sshKeys.some((k) => !olds.sshKeys.includes(k));
+    const addedKey = keys.some((k) => !olds.sshKeys.includes(k));
     const changes = replaces.length > 0 || addedKey || olds.username !== news.username;
     return { changes, replaces, deleteBeforeReplace: replaces.length > 0 };
 }

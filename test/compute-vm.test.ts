@@ -105,6 +105,7 @@ describe("create", () => {
         expect(fake.vms.size).toBe(1);
         expect(fake.calls.deploy_vm).toBe(1);
         expect(outs.vmId).toBe(fake.vm("devalice")!.id);
+        expect(fake.requests.find((r) => r.method === "inject_ssh_keys")!.params).toEqual({ vm_id: outs.vmId, ssh_keys: [KEY] });
     });
 
     it("regression: deploy_vm is never blindly retried: when its answer is lost, the VM is looked up and adopted", async () => {
@@ -169,6 +170,14 @@ describe("check and diff (preview): no network", () => {
         const { failures } = checkVm({ name: "Dev-Alice", username: "", memoryMb: 100, cpu: 64, diskGb: 0, node: -1, sshKeys: ["not a key"], flist: "http://x" });
         expect(failures.map((f) => f.property)).toEqual(["name", "username", "memoryMb", "cpu", "diskGb", "node", "flist", "sshKeys"]);
         expect(checkVm({ ...inputs(), sshKeys: [] }).failures).toEqual([{ property: "sshKeys", reason: "must list at least the deployer's public key" }]);
+    });
+
+    it("regression: values still unknown in a preview (a new tls key) pass check, and an unknown key list replaces", () => {
+        const U = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+        expect(checkVm({ ...inputs(), sshKeys: U }).failures).toEqual([]);
+        expect(checkVm({ ...inputs(), sshKeys: [U, OWN] }).failures).toEqual([]);
+        const olds: VmOutputs = { ...inputs(), vmId: "00aa", computeEndpoint: "x", nodeId: 7, myceliumIp: "5a1::1", state: "running" };
+        expect(diffVm(olds, { ...inputs(), sshKeys: U as never })).toEqual({ changes: true, replaces: ["sshKeys"], deleteBeforeReplace: true });
     });
 
     it("check and diff make no request to the service", async () => {
