@@ -61,7 +61,7 @@ export function renderAssignments(params: Readonly<Record<string, string>>): str
 const FORGE_LOGIN_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
 const HOST_RE = /^(?:[0-9a-fA-F:]{2,39}|(?:\d{1,3}\.){3}\d{1,3}|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)$/;
 const HTTP_URL_RE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/;
-const REPO_PATH_RE = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const REPO_PATH_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const GIT_URL_RE = /^(?:https?|ssh|git):\/\/[A-Za-z0-9.@:-]+(?:\/[A-Za-z0-9._~%/-]*)?$/;
 
 function must(ok: boolean, what: string, value: string): void {

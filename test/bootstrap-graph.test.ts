@@ -43,6 +43,12 @@ function user(services: DemoUser["services"]): DemoUser {
     };
 }
 
+class FakeVm extends pulumi.CustomResource {
+    constructor(name: string, opts: pulumi.CustomResourceOptions) {
+        super("hero:index:Vm", name, {}, opts);
+    }
+}
+
 class Env extends pulumi.ComponentResource {
     constructor(name: string) {
         super("hero:index:DemoEnvironment", name, {}, {});
@@ -51,7 +57,7 @@ class Env extends pulumi.ComponentResource {
 
 async function build(u: DemoUser, overrides: Partial<BootstrapArgs> = {}) {
     const env = new Env(u.username);
-    const vm = new pulumi.CustomResource("hero:index:Vm", childName(u.username, "vm"), {}, { parent: env });
+    const vm = new FakeVm(childName(u.username, "vm"), { parent: env });
     const steps = createBootstrap(env, {
         user: u,
         vm,

@@ -30,7 +30,8 @@ else
         hb_say "hero_proc: storing the Forge token as secret $HB_TOKEN_KEY"
         printf -- '--- storing secret %s\n' "$HB_TOKEN_KEY" >>"$HB_LOG"
         rc=0
-        printf '%s' "$HB_FORGE_TOKEN" | hc_proc_secret_set "$HB_TOKEN_KEY" >>"$HB_LOG" 2>&1 || rc=$?
+        # The tool's own output goes through hb_redact too: it may echo what it was given.
+        printf '%s' "$HB_FORGE_TOKEN" | hc_proc_secret_set "$HB_TOKEN_KEY" 2>&1 | hb_redact >>"$HB_LOG" || rc=$?
         ((rc == 0)) || hb_fail "hero_proc: storing secret $HB_TOKEN_KEY (exit $rc)"
         hb_mark forge-token.sha256 "$token_sum"
     fi

@@ -199,7 +199,7 @@ me=${name}
 S=${state}
 printf '%s\\n' "$me $*" >>"$S/calls"
 if [[ -f $S/fail ]]; then
-    while IFS= read -r pat; do
+    while IFS= read -r -u 3 pat; do
         [[ -n $pat ]] || continue
         # shellcheck disable=SC2053
         if [[ "$me $*" == $pat ]]; then
@@ -208,7 +208,7 @@ if [[ -f $S/fail ]]; then
             echo "$me: error: simulated failure of '$me $*'\${input:+ (value \$input rejected)}" >&2
             exit 1
         fi
-    done <"$S/fail"
+    done 3<"$S/fail"
 fi
 `;
 }

@@ -1,0 +1,250 @@
+/**
+ * Rendering of the bootstrap, with no engine and no SSH: the quoting function (run
+ * through a real bash), validation of hostile values, the Hero Proc service definition,
+ * the Hero Proxy routes, the cockpit settings, step parameters and triggers.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { DEMO_NOTICE, FORGE_TOKEN_SECRET, FRONT_DOOR_PORT } from "../components/hero-cli";
+import {
+    STEPS,
+    defaultEnv,
+    renderAssignments,
+    renderCockpitSettings,
+    renderProxyRoutes,
+    renderServiceDefinition,
+    renderStep,
+    renderTriggers,
+    shellQuote,
+    stepParams,
+    validateValues,
+    type StepValues,
+} from "../components/render";
+import { resolveServices } from "../users/catalog";
+
+const HOSTILE = [
+    "'",
+    "it's",
+    "'; touch PWNED; '",
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "a\nb\ntouch PWNED",
+    "; touch PWNED",
+    "\\",
+    '"$HOME"',
+    "${IFS}",
+    "!x",
+    "*",
+    "",
+    "ümlaut — ✓",
+    "trailing newline\n",
+];
+
+function values(over: Partial<StepValues> = {}, services = resolveServices(["slides"])): StepValues {
+    return {
+        user: { username: "alice", fullName: "Alice Example", email: "alice@example.org", services },
+        host: "400:1234::5",
+        gatewayUrl: "https://devalice.gent02.grid.tf",
+        forgeUrl: "https://forge.example.org",
+        forgeLogin: "alice",
+        feedbackRepo: "lhumina_public/feedback",
+        booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
+        labChannel: "latest",
+        ...over,
+    };
+}
+
+/** Evaluates `script` in bash in a scratch directory; returns stdout and what files appeared. */
+function bash(script: string): { stdout: string; files: string[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hb-quote-"));
+    try {
+        const r = spawnSync("bash", ["-s"], { input: script, cwd: dir, encoding: "utf8" });
+        expect(r.status, r.stderr).toBe(0);
+        return { stdout: r.stdout, files: fs.readdirSync(dir) };
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+describe("shellQuote", () => {
+    for (const value of HOSTILE) {
+        it(`keeps ${JSON.stringify(value)} literal through bash, running nothing`, () => {
+            const { stdout, files } = bash(`v=${shellQuote(value)}\nprintf '%s' "$v"\n`);
+            expect(stdout).toBe(value);
+            expect(files).toEqual([]);
+        });
+    }
+
+    it("refuses a NUL byte, which no shell string can hold", () => {
+        expect(() => shellQuote("a\0b")).toThrow(/NUL/);
+    });
+
+    it("renderAssignments quotes every value and refuses parameter names that are not HB_*", () => {
+        const { stdout, files } = bash(`${renderAssignments({ HB_A: HOSTILE[2], HB_B: HOSTILE[5] })}\nprintf '%s|%s' "$HB_A" "$HB_B"\n`);
+        expect(stdout).toBe(`${HOSTILE[2]}|${HOSTILE[5]}`);
+        expect(files).toEqual([]);
+        expect(() => renderAssignments({ "HB_A; touch x": "v" })).toThrow(/parameter name/);
+        expect(() => renderAssignments({ PATH: "/tmp" })).toThrow(/parameter name/);
+    });
+});
+
+describe("validation of values that reach the scripts", () => {
+    const hostile = ["al ice", "alice;id", "$(id)", "`id`", "a'b", "a\nb"];
+    for (const bad of hostile) {
+        it(`refuses ${JSON.stringify(bad)} as username, Forge login, repo or URL part`, () => {
+            expect(() => validateValues(values({ user: { ...values().user, username: bad } }))).toThrow(/username/);
+            expect(() => validateValues(values({ forgeLogin: bad }))).toThrow(/Forge login/);
+            expect(() => validateValues(values({ feedbackRepo: `org/${bad}` }))).toThrow(/feedback repo/);
+            expect(() => validateValues(values({ gatewayUrl: `https://x.grid.tf/${bad}` }))).toThrow(/gateway URL/);
+            expect(() => validateValues(values({ booksRepo: `https://forge.example.org/${bad}.git` }))).toThrow(/books repo/);
+            expect(() => validateValues(values({ host: bad }))).toThrow(/VM host/);
+        });
+    }
+
+    it("refuses a leading dash (an option to the tool) in username, Forge login, repo and host", () => {
+        expect(() => validateValues(values({ user: { ...values().user, username: "-rf" } }))).toThrow(/username/);
+        expect(() => validateValues(values({ forgeLogin: "--help" }))).toThrow(/Forge login/);
+        expect(() => validateValues(values({ feedbackRepo: "org/-rf" }))).toThrow(/feedback repo/);
+        expect(() => validateValues(values({ host: "-oProxyCommand=x" }))).toThrow(/VM host/);
+    });
+
+    it("refuses a service that is not in the catalog and a lab channel that does not exist", () => {
+        expect(() => validateValues(values({}, ["proc", "office" as never]))).toThrow(/service/);
+        expect(() => validateValues(values({ labChannel: "nightly" as never }))).toThrow(/lab channel/);
+    });
+
+    for (const value of HOSTILE.filter((v) => v !== "")) {
+        it(`carries full name and email ${JSON.stringify(value)} into the cockpit settings unchanged, running nothing`, () => {
+            const v = values({ user: { ...values().user, fullName: value, email: value } });
+            const params = stepParams("cockpit-settings", v, defaultEnv(v.host, v.labChannel), { forgeToken: value });
+            const { stdout, files } = bash(`${renderAssignments(params)}\nprintf '%s' "$HB_COCKPIT_SETTINGS"; printf '\\0%s' "$HB_FORGE_TOKEN"\n`);
+            const [settings, token] = stdout.split("\0");
+            expect(JSON.parse(settings).user).toEqual({ login: "alice", full_name: value, email: value });
+            expect(token).toBe(value);
+            expect(files).toEqual([]);
+        });
+    }
+});
+
+describe("Hero Proc service definition", () => {
+    it("core services: everything but hero_proc (the manager), in catalog order, with dependencies among them", () => {
+        const def = renderServiceDefinition(resolveServices([]));
+        expect(def.services.map((s) => s.name)).toEqual(["hero_router", "hero_proxy", "hero_cockpit", "hero_embedder", "hero_books"]);
+        const byName = Object.fromEntries(def.services.map((s) => [s.name, s]));
+        expect(byName.hero_router.depends_on).toEqual([]);
+        expect(byName.hero_books.depends_on).toEqual(["hero_router", "hero_embedder"]);
+        expect(byName.hero_embedder.actions[0].args).toEqual(["--profile", "small"]);
+        expect(byName.hero_cockpit.actions.map((a) => a.name)).toEqual(["hero_cockpit_server", "hero_cockpit_web"]);
+        for (const s of def.services) for (const a of s.actions) expect(a.exec).toMatch(/^\/root\/hero\/bin\/hero_[a-z]+_(server|web)$/);
+    });
+
+    it("optional services are added after the core ones, only when chosen", () => {
+        const names = (chosen: Parameters<typeof resolveServices>[0]) => renderServiceDefinition(resolveServices(chosen)).services.map((s) => s.name);
+        expect(names(["voice", "slides"])).toEqual(["hero_router", "hero_proxy", "hero_cockpit", "hero_embedder", "hero_books", "hero_slides", "hero_voice"]);
+        expect(names(["agents"])).toContain("hero_agents");
+        expect(names(["agents"])).not.toContain("hero_slides");
+    });
+
+    it("a deselected service leaves the definition and the list the services step starts (the step stops it; see the SSH test)", () => {
+        const withSlides = stepParams("services", values(), defaultEnv("400:1234::5", "latest"));
+        const without = stepParams("services", values({}, resolveServices([])), defaultEnv("400:1234::5", "latest"));
+        expect(withSlides.HB_PROC_SERVICES).toMatch(/^hero_slides [0-9a-f]{12}$/m);
+        expect(without.HB_PROC_SERVICES).not.toMatch(/hero_slides/);
+        expect(without.HB_PROC_DEF).not.toMatch(/hero_slides/);
+    });
+});
+
+describe("Hero Proxy routes", () => {
+    const routerUrl = "http://[400:1234::5]:9988";
+    it("lands / on Hero Cockpit, routes each enabled service, and requires Forge login with only this user allowed", () => {
+        const cfg = renderProxyRoutes({ services: resolveServices(["slides", "whiteboard"]), gatewayUrl: "https://devalice.gent02.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl });
+        expect(cfg.domain).toBe("devalice.gent02.grid.tf");
+        expect(cfg.listen).toBe(`[::]:${FRONT_DOOR_PORT}`);
+        expect(cfg.auth).toEqual({ mode: "oauth", provider: "forge", forge_url: "https://forge.example.org", allowed_users: ["alice"] });
+        expect(cfg.routes[0]).toEqual({ path: "/", redirect: "/hero_cockpit/web/", auth_mode: "oauth" });
+        const paths = cfg.routes.map((r) => r.path);
+        for (const web of ["/hero_cockpit/web/", "/hero_books/web/", "/hero_slides/web/", "/hero_whiteboard/web/"]) expect(paths).toContain(web);
+        expect(cfg.routes.find((r) => r.path === "/hero_slides/web/")!.upstream).toBe(`${routerUrl}/hero_slides/web/`);
+        expect(cfg.routes.every((r) => r.auth_mode === "oauth")).toBe(true);
+    });
+
+    it("has no route for a service that is not enabled", () => {
+        const cfg = renderProxyRoutes({ services: resolveServices([]), gatewayUrl: "https://a.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl });
+        expect(JSON.stringify(cfg)).not.toMatch(/slides|whiteboard|callup|agents|voice/);
+    });
+
+    it("allows the VM's own address and loopback on hero_router (the proxy forwards the gateway from there)", () => {
+        const p = stepParams("front-door", values(), defaultEnv("400:1234::5", "latest"));
+        expect(p.HB_ROUTER_ALLOW.split("\n")).toEqual(["400:1234::5", "127.0.0.1", "::1"]);
+    });
+});
+
+describe("cockpit settings", () => {
+    it("hold the feedback repo, the Forge token slot, empty BYO slots and the demo notice, and no secret", () => {
+        const s = renderCockpitSettings(values());
+        expect(s.notice).toBe(DEMO_NOTICE);
+        expect(s.notice.toLowerCase()).toContain("this is a demo environment and data may be lost");
+        expect(s.production).toBe(false);
+        expect(s.feedback).toEqual({ forge_url: "https://forge.example.org", repo: "lhumina_public/feedback" });
+        expect(s.forge.token_secret).toBe(FORGE_TOKEN_SECRET);
+        expect(s.ai_keys.map((k) => k.provider)).toEqual(["openrouter", "groq", "sambanova"]);
+        for (const k of s.ai_keys) expect(Object.keys(k).sort()).toEqual(["label", "provider", "secret"]);
+    });
+});
+
+describe("steps", () => {
+    const env = defaultEnv("400:1234::5", "latest");
+    it("run a constant command; the parameters travel on stdin", () => {
+        for (const step of STEPS) {
+            const r = renderStep(step, values(), env, { forgeToken: "tok-123" });
+            expect(r.command).toBe(`bash -s -- ${step}`);
+            expect(r.stdin).toContain(`HB_STEP='${step}'`);
+            expect(r.stdin.trimEnd().endsWith("} </dev/null")).toBe(true);
+        }
+    });
+
+    it("carry the Forge token only in cockpit-settings' stdin", () => {
+        for (const step of STEPS) {
+            const r = renderStep(step, values(), env, { forgeToken: "tok-123" });
+            expect(r.stdin.includes("tok-123"), step).toBe(step === "cockpit-settings");
+        }
+    });
+
+    it("point hero_router at the VM's mycelium address, bracketed", () => {
+        expect(env.routerUrl).toBe("http://[400:1234::5]:9988");
+        expect(defaultEnv("10.0.0.2", "latest").routerUrl).toBe("http://10.0.0.2:9988");
+    });
+
+    it("do not carry values a step does not use, so their change does not re-run it", () => {
+        const a = values();
+        const b = values({ gatewayUrl: "https://other.grid.tf", booksRepo: "https://forge.example.org/x/y.git", feedbackRepo: "x/y" });
+        for (const step of ["ready", "install", "services"] as const) {
+            expect(renderStep(step, a, env).stdin).toBe(renderStep(step, b, env).stdin);
+        }
+    });
+});
+
+describe("triggers", () => {
+    const base = { host: "400:1234::5", labChannel: "latest" as "latest" | "latest-dev", services: resolveServices(["slides"]), gatewayUrl: "https://a.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", feedbackRepo: "o/feedback", booksRepo: "https://forge.example.org/o/books.git" };
+    const changed = (over: Partial<typeof base>) => {
+        const a = renderTriggers(base);
+        const b = renderTriggers({ ...base, ...over });
+        return STEPS.filter((s) => JSON.stringify(a[s]) !== JSON.stringify(b[s]));
+    };
+    it("a change re-runs the step it affects and every later step, never an earlier one", () => {
+        expect(changed({ host: "400:1234::6" })).toEqual([...STEPS]);
+        expect(changed({ labChannel: "latest-dev" })).toEqual(STEPS.slice(1));
+        expect(changed({ services: resolveServices([]) })).toEqual(STEPS.slice(2));
+        expect(changed({ forgeLogin: "bob" })).toEqual(STEPS.slice(3));
+        expect(changed({ feedbackRepo: "o/other" })).toEqual(STEPS.slice(4));
+        expect(changed({ booksRepo: "https://forge.example.org/o/other.git" })).toEqual(STEPS.slice(5));
+    });
+
+    it("include each step's script digest", () => {
+        const t = renderTriggers(base);
+        expect(t.health.filter((x) => /\.sh=[0-9a-f]{12}$/.test(x))).toHaveLength(STEPS.length);
+    });
+});

@@ -1,0 +1,58 @@
+/**
+ * shellcheck over every bootstrap script, and over every payload exactly as a step
+ * sends it on stdin (parameters + Hero command forms + lib + script). Skipped with a
+ * message only when shellcheck is absent outside CI; in CI (CI=true) absence fails.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { describe, expect, it } from "vitest";
+import { STEPS, defaultEnv, renderStep } from "../components/render";
+import { resolveServices } from "../users/catalog";
+
+const SCRIPTS = path.join(__dirname, "..", "components", "scripts");
+const have = spawnSync("shellcheck", ["--version"]).status === 0;
+if (!have && process.env.CI === "true") throw new Error("CI: shellcheck is missing; .ci/run must install it (apt-get install shellcheck)");
+if (!have) console.warn("SKIPPED bootstrap shellcheck tests: shellcheck is not installed (apt-get install shellcheck)");
+
+function shellcheck(args: string[], input?: string): { status: number | null; out: string } {
+    const r = spawnSync("shellcheck", args, { input, encoding: "utf8" });
+    return { status: r.status, out: r.stdout + r.stderr };
+}
+
+describe.skipIf(!have)("shellcheck", () => {
+    const files = fs.readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh"));
+
+    it("finds the lib and one script per step", () => {
+        expect(files.sort()).toEqual(["lib.sh", ...STEPS.map((s) => `${s}.sh`)].sort());
+    });
+
+    for (const file of files) {
+        it(`${file} is clean and starts with set -euo pipefail`, () => {
+            const text = fs.readFileSync(path.join(SCRIPTS, file), "utf8");
+            expect(text).toMatch(/^#!\/usr\/bin\/env bash\n(#.*\n)*set -euo pipefail\n/);
+            const r = shellcheck(["-s", "bash", path.join(SCRIPTS, file)]);
+            expect(r.out).toBe("");
+            expect(r.status).toBe(0);
+        });
+    }
+
+    for (const step of STEPS) {
+        it(`the ${step} payload, as sent on stdin, is clean (SC2016 excluded: literal $ in quoted values is the point)`, () => {
+            const v = {
+                user: { username: "alice", fullName: "A 'quoted' $(name)", email: "a@example.org", services: resolveServices(["slides", "voice"]) },
+                host: "400:1234::5",
+                gatewayUrl: "https://devalice.gent02.grid.tf",
+                forgeUrl: "https://forge.example.org",
+                forgeLogin: "alice",
+                feedbackRepo: "lhumina_public/feedback",
+                booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
+                labChannel: "latest" as const,
+            };
+            const { stdin } = renderStep(step, v, defaultEnv(v.host, v.labChannel), { forgeToken: "tok`$x'" });
+            const r = shellcheck(["-s", "bash", "-e", "SC2016", "-"], stdin);
+            expect(r.out).toBe("");
+            expect(r.status).toBe(0);
+        });
+    }
+});
