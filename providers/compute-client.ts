@@ -82,6 +82,8 @@ export class RpcError extends Error {
         readonly transient: boolean,
     ) {
         super(`Hero Compute ${method}${user ? ` for ${user}` : ""} failed (${code}): ${serverMessage}`);
+        // Set again: the closure serializer turns super() into Error.call(this, …), which sets nothing.
+        this.message = `Hero Compute ${method}${user ? ` for ${user}` : ""} failed (${code}): ${serverMessage}`;
         this.name = "RpcError";
     }
 }

@@ -30,7 +30,7 @@ function config(url: string, over: Record<string, string> = {}): Record<string, 
 
 /** The same host process, speaking for the other provider (the engine puts each resource's own `__provider` in). */
 function asProvider(h: DynamicHost, serialized: string): DynamicHost {
-    return Object.assign(Object.create(h), { provider: serialized });
+    return h.forProvider(serialized);
 }
 
 async function until(what: string, ok: () => boolean): Promise<void> {
@@ -141,5 +141,15 @@ describe("VM lifecycle in the real host, over the Unix socket", () => {
         const err = await gwHost.create(inputs).catch((e: Error) => e);
         expect((err as Error).message).toContain('erin: the gateway name "taken" is already taken on the grid by someone else. Set gatewayName for erin');
         expect((err as Error).message).not.toContain(TOKEN);
+    });
+
+    it("regression: an RpcError keeps its message through the serialized provider (super() sets nothing there)", async () => {
+        const down = await DynamicHost.start(vmText, config("http://127.0.0.1:9/rpc", { computeRequestTimeoutSeconds: "1" }));
+        try {
+            const err = await down.read("http://127.0.0.1:9/rpc#005o", { ...VM, vmId: "005o", computeEndpoint: "http://127.0.0.1:9/rpc" }).catch((e: Error) => e);
+            expect((err as Error).message).toMatch(/Hero Compute get_vm for alice failed \(ECONNREFUSED\)/);
+        } finally {
+            await down.stop();
+        }
     });
 });

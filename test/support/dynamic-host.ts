@@ -54,6 +54,11 @@ export class DynamicHost {
         readonly stderr: () => string,
     ) {}
 
+    /** The same host process, speaking for another provider (the engine sends each resource's own `__provider`). */
+    forProvider(provider: string): DynamicHost {
+        return Object.assign(Object.create(this), { provider }) as DynamicHost;
+    }
+
     /** Starts the host, and sends Configure with `config` keyed `<project>:<key>`. */
     static async start(provider: string, config: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<DynamicHost> {
         const child = spawn(process.execPath, [HOST, "127.0.0.1:0"], {
@@ -151,7 +156,7 @@ export class DynamicHost {
 
     async stop(): Promise<void> {
         this.client.close();
-        if (this.child.exitCode === null) {
+        if (this.child.exitCode === null && this.child.signalCode === null) {
             const exited = new Promise((resolve) => this.child.once("exit", resolve));
             this.child.kill();
             await exited;
