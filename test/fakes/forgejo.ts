@@ -5,9 +5,13 @@
  * ../shared/reference). State is plain data that tests inspect and seed.
  *
  * Covered: users (get, current, admin create/edit/delete with purge), access
- * tokens (list/create/delete, Basic auth only, text shown once), repositories
- * (get) and collaborators (check/add/remove). Each route lists the statuses it
- * can answer in `ROUTES`, and a test checks them against the swagger.
+ * tokens (list/create/delete, Basic auth only, text shown once), organizations
+ * (list, get, create, delete, list repos), repositories (get, create in an org,
+ * delete), file contents (get file or directory, create, update, with git blob
+ * SHAs) and collaborators (check/add/remove). Each route lists the statuses it
+ * can answer in `ROUTES`, and a test checks them against the swagger; the few
+ * statuses Forgejo's handlers answer without documenting them are listed apart,
+ * in `undocumented`, each with the reason.
  *
  * Fault injection: `inject()` makes the next matching requests answer 5xx/429,
  * reset the connection, or answer slowly, either before or after the handler
@@ -47,8 +51,31 @@ export interface FakeRepo {
     owner: string;
     name: string;
     private: boolean;
+    description: string;
+    default_branch: string;
+    /** No commit yet: the contents API answers 404 until a file is created. */
+    empty: boolean;
     /** login (lowercase) → permission */
     collaborators: Map<string, "read" | "write" | "admin">;
+    /** Path → content on the default branch. */
+    files: Map<string, FakeFile>;
+}
+
+export interface FakeFile {
+    content: Buffer;
+    /** The git blob SHA-1 of `content`, as Forgejo reports it. */
+    sha: string;
+}
+
+/** An organization: in Forgejo a user of type "organization", sharing the users' namespace. */
+export interface FakeOrg {
+    id: number;
+    name: string;
+    full_name: string;
+    description: string;
+    visibility: "public" | "limited" | "private";
+    /** Logins (lowercase) in the Owners team; the creator is put there. */
+    owners: Set<string>;
 }
 
 /** A fault for the next requests matching `method` and `path` (regexp on the path without query). */
@@ -82,7 +109,7 @@ interface Answer {
 type Handler = (ctx: Ctx) => Answer;
 
 /** The routes the fake serves, with every status it can answer (checked against the swagger). */
-export const ROUTES: Array<{ route: string; statuses: number[] }> = [
+export const ROUTES: Array<{ route: string; statuses: number[]; undocumented?: Array<[number, string]> }> = [
     { route: "GET /version", statuses: [200] },
     { route: "GET /user", statuses: [200, 401, 403] },
     { route: "GET /users/{username}", statuses: [200, 404] },
@@ -96,6 +123,30 @@ export const ROUTES: Array<{ route: string; statuses: number[] }> = [
     { route: "GET /repos/{owner}/{repo}/collaborators/{collaborator}", statuses: [204, 404, 422] },
     { route: "PUT /repos/{owner}/{repo}/collaborators/{collaborator}", statuses: [204, 403, 404, 422] },
     { route: "DELETE /repos/{owner}/{repo}/collaborators/{collaborator}", statuses: [204, 404, 422] },
+    { route: "GET /orgs", statuses: [200] },
+    { route: "POST /orgs", statuses: [201, 403, 422] },
+    { route: "GET /orgs/{org}", statuses: [200, 404] },
+    {
+        route: "DELETE /orgs/{org}",
+        statuses: [204, 404],
+        undocumented: [
+            [403, "reqOrgOwnership refuses a non-owner"],
+            [500, "org.DeleteOrganization fails with ErrUserOwnRepos while the org owns repositories, and the API handler answers 500"],
+        ],
+    },
+    { route: "GET /orgs/{org}/repos", statuses: [200, 404] },
+    {
+        route: "POST /orgs/{org}/repos",
+        statuses: [201, 403, 404],
+        undocumented: [
+            [409, "CreateUserRepo answers 409 when the name is taken"],
+            [422, "binding errors and reserved names"],
+        ],
+    },
+    { route: "DELETE /repos/{owner}/{repo}", statuses: [204, 403, 404] },
+    { route: "GET /repos/{owner}/{repo}/contents/{filepath}", statuses: [200, 404] },
+    { route: "POST /repos/{owner}/{repo}/contents/{filepath}", statuses: [201, 403, 404, 422] },
+    { route: "PUT /repos/{owner}/{repo}/contents/{filepath}", statuses: [200, 403, 404, 422] },
 ];
 
 /** Forgejo's token scopes (`models/auth/access_token_scope.go`). */
@@ -108,6 +159,10 @@ export class FakeForgejo {
     readonly users = new Map<string, FakeUser>();
     readonly tokens: FakeToken[] = [];
     readonly repos = new Map<string, FakeRepo>();
+    /** name (lowercase) → organization */
+    readonly orgs = new Map<string, FakeOrg>();
+    /** Whether non-admin users may create organizations (Forgejo's `service.DEFAULT_ALLOW_CREATE_ORGANIZATION`). */
+    allowCreateOrganization = true;
     readonly requests: RecordedRequest[] = [];
     readonly adminToken: string;
     /** Passwords the fake's "breach list" holds (PasswordPwned). */
@@ -168,11 +223,53 @@ export class FakeForgejo {
         return this.users.get(login.toLowerCase());
     }
 
-    addRepo(full: string, opts: { private?: boolean } = {}): FakeRepo {
+    /** Seeds a repository; `files` (path → text) are on its default branch. */
+    addRepo(full: string, opts: { private?: boolean; description?: string; empty?: boolean; files?: Record<string, string> } = {}): FakeRepo {
         const [owner, name] = full.split("/");
-        const repo: FakeRepo = { id: this.nextId++, owner, name, private: opts.private ?? false, collaborators: new Map() };
+        const repo: FakeRepo = {
+            id: this.nextId++,
+            owner,
+            name,
+            private: opts.private ?? false,
+            description: opts.description ?? "",
+            default_branch: "main",
+            empty: opts.empty ?? false,
+            collaborators: new Map(),
+            files: new Map(),
+        };
+        for (const [p, text] of Object.entries(opts.files ?? {})) {
+            repo.files.set(p, blob(Buffer.from(text, "utf8")));
+            repo.empty = false;
+        }
         this.repos.set(full.toLowerCase(), repo);
         return repo;
+    }
+
+    /** Seeds an organization. */
+    addOrg(name: string, opts: Partial<Omit<FakeOrg, "id" | "name" | "owners">> & { owners?: string[] } = {}): FakeOrg {
+        const org: FakeOrg = {
+            id: this.nextId++,
+            name,
+            full_name: opts.full_name ?? "",
+            description: opts.description ?? "",
+            visibility: opts.visibility ?? "public",
+            owners: new Set((opts.owners ?? []).map((o) => o.toLowerCase())),
+        };
+        this.orgs.set(name.toLowerCase(), org);
+        return org;
+    }
+
+    org(name: string): FakeOrg | undefined {
+        return this.orgs.get(name.toLowerCase());
+    }
+
+    repo(full: string): FakeRepo | undefined {
+        return this.repos.get(full.toLowerCase());
+    }
+
+    /** The text of a file on a repo's default branch. */
+    file(full: string, filepath: string): string | undefined {
+        return this.repo(full)?.files.get(filepath)?.content.toString("utf8");
     }
 
     tokensOf(login: string): FakeToken[] {
@@ -203,7 +300,8 @@ export class FakeForgejo {
     /** Registers a handler; `pattern` like "GET /repos/{owner}/{repo}" (relative to /api/v1). */
     route(method: string, pattern: string, handler: Handler): void {
         const names: string[] = [];
-        const re = new RegExp(`^${pattern.replace(/\{(\w+)\}/g, (_m, n: string) => (names.push(n), "([^/]+)"))}$`);
+        // `{filepath}` spans slashes, as Forgejo's `/contents/*` does.
+        const re = new RegExp(`^${pattern.replace(/\{(\w+)\}/g, (_m, n: string) => (names.push(n), n === "filepath" ? "(.+)" : "([^/]+)"))}$`);
         this.routes.push({ method, re, names, handler });
     }
 
@@ -359,7 +457,10 @@ export class FakeForgejo {
 
         this.route("GET", "/users/{username}", (ctx) => {
             const user = this.user(ctx.params.username);
-            return user ? json(200, this.toUser(user, ctx.doer)) : this.notFound();
+            if (user) return json(200, this.toUser(user, ctx.doer));
+            // An organization is a user of another type: GET /users/{name} finds it too.
+            const org = this.visibleOrg(ctx.params.username, ctx.doer);
+            return org ? json(200, { id: org.id, login: org.name, full_name: org.full_name, email: "", description: org.description, is_admin: false, visibility: org.visibility, created: new Date(0).toISOString() }) : this.notFound();
         });
 
         this.route("POST", "/admin/users", (ctx) => {
@@ -375,7 +476,7 @@ export class FakeForgejo {
             if (!/^[\da-zA-Z][\w.-]*$/.test(name) || /[-._]{2,}|[-._]$/.test(name)) {
                 return fail(422, `name is invalid [${name}]: must be valid alpha or numeric or dash(-_) or dot characters`, this.url);
             }
-            if (this.user(name)) return fail(422, `user already exists [name: ${name}]`, this.url);
+            if (this.user(name) || this.org(name)) return fail(422, `user already exists [name: ${name}]`, this.url);
             const email = String(b.email);
             if (!/^[^\s@]+@[^\s@]+$/.test(email)) return fail(422, `e-mail invalid [email: ${email}]`, this.url);
             if ([...this.users.values()].some((x) => x.email.toLowerCase() === email.toLowerCase())) {
@@ -501,14 +602,25 @@ export class FakeForgejo {
 
         // Repositories and collaborators.
         const repoOf = (ctx: Ctx) => {
-            const repo = this.repos.get(`${ctx.params.owner}/${ctx.params.repo}`.toLowerCase());
+            const repo = this.repo(`${ctx.params.owner}/${ctx.params.repo}`);
             if (!repo) return undefined;
-            const seen = !repo.private || (!!ctx.doer && (ctx.doer.is_admin || repo.collaborators.has(ctx.doer.login.toLowerCase())));
+            const org = this.org(repo.owner);
+            if (org && !this.visibleOrg(org.name, ctx.doer)) return undefined;
+            const seen = !repo.private || this.repoAccess(repo, ctx.doer) !== "none";
             return seen ? repo : undefined;
         };
         this.route("GET", "/repos/{owner}/{repo}", (ctx) => {
             const repo = repoOf(ctx);
-            return repo ? json(200, { id: repo.id, name: repo.name, full_name: `${repo.owner}/${repo.name}`, private: repo.private, owner: { login: repo.owner } }) : this.notFound();
+            return repo ? json(200, this.toRepo(repo)) : this.notFound();
+        });
+        // repoDelete: reqToken + reqOwner (repo owner, org owner or site admin).
+        this.route("DELETE", "/repos/{owner}/{repo}", (ctx) => {
+            if (!ctx.doer) return fail(401, "token is required", this.url);
+            const repo = repoOf(ctx);
+            if (!repo) return this.notFound();
+            if (this.repoAccess(repo, ctx.doer) !== "owner") return fail(403, "user should be the owner of the repo", this.url);
+            this.repos.delete(`${repo.owner}/${repo.name}`.toLowerCase());
+            return { status: 204 };
         });
         this.route("GET", "/repos/{owner}/{repo}/collaborators/{collaborator}", (ctx) => {
             const repo = repoOf(ctx);
@@ -537,7 +649,238 @@ export class FakeForgejo {
             repo.collaborators.delete(who.login.toLowerCase());
             return { status: 204 };
         });
+
+        this.defineOrgRoutes(repoOf);
+        this.defineContentRoutes(repoOf);
     }
+
+    /** Forgejo's `convert.ToRepo`, the fields a client reads. */
+    toRepo(repo: FakeRepo): Record<string, unknown> {
+        const owner = this.user(repo.owner) ?? this.org(repo.owner);
+        const full = `${repo.owner}/${repo.name}`;
+        return {
+            id: repo.id,
+            name: repo.name,
+            full_name: full,
+            owner: { id: owner?.id ?? 0, login: owner && "login" in owner ? owner.login : (owner?.name ?? repo.owner) },
+            description: repo.description,
+            private: repo.private,
+            empty: repo.empty,
+            default_branch: repo.default_branch,
+            html_url: `${this.url}/${full}`,
+            clone_url: `${this.url}/${full}.git`,
+        };
+    }
+
+    /** Forgejo's `convert.ToOrganization`. */
+    toOrg(org: FakeOrg): Record<string, unknown> {
+        return {
+            id: org.id,
+            name: org.name,
+            username: org.name,
+            full_name: org.full_name,
+            description: org.description,
+            visibility: org.visibility,
+            avatar_url: "",
+            website: "",
+            location: "",
+            email: "",
+            repo_admin_change_team_access: false,
+        };
+    }
+
+    /** The organization, when `doer` may see it (private: members and admins; limited: signed-in users). */
+    visibleOrg(name: string, doer?: FakeUser): FakeOrg | undefined {
+        const org = this.org(name);
+        if (!org) return undefined;
+        if (org.visibility === "public") return org;
+        if (!doer) return undefined;
+        if (org.visibility === "limited" || doer.is_admin || org.owners.has(doer.login.toLowerCase())) return org;
+        return undefined;
+    }
+
+    /** What `doer` may do in `repo`: owner (owner, org owner, site admin), write, read or none. */
+    repoAccess(repo: FakeRepo, doer?: FakeUser): "owner" | "write" | "read" | "none" {
+        if (!doer) return repo.private ? "none" : "read";
+        const login = doer.login.toLowerCase();
+        if (doer.is_admin || repo.owner.toLowerCase() === login || this.org(repo.owner)?.owners.has(login)) return "owner";
+        const p = repo.collaborators.get(login);
+        if (p === "admin" || p === "write") return "write";
+        if (p === "read" || !repo.private) return "read";
+        return "none";
+    }
+
+    private defineOrgRoutes(repoOf: (ctx: Ctx) => FakeRepo | undefined): void {
+        const page = <T>(ctx: Ctx, all: T[]): T[] => {
+            const limit = Math.max(1, Number(ctx.query.get("limit") ?? 30));
+            const n = Math.max(1, Number(ctx.query.get("page") ?? 1));
+            return all.slice((n - 1) * limit, n * limit);
+        };
+        this.route("GET", "/orgs", (ctx) => {
+            const seen = [...this.orgs.values()].filter((o) => this.visibleOrg(o.name, ctx.doer));
+            return json(200, page(ctx, seen).map((o) => this.toOrg(o)));
+        });
+
+        // orgCreate: reqToken; the doer must be allowed to create organizations and becomes an owner.
+        this.route("POST", "/orgs", (ctx) => {
+            if (!ctx.doer) return fail(401, "token is required", this.url);
+            if (!ctx.doer.is_admin && !this.allowCreateOrganization) return fail(403, "user not allowed to create organizations", this.url);
+            const b = ctx.body ?? {};
+            if (!b.username) return fail(422, "[Username]: Required", this.url);
+            const name = String(b.username);
+            if (RESERVED.has(name.toLowerCase())) return fail(422, `name is reserved [name: ${name}]`, this.url);
+            if (!/^[\da-zA-Z][\w.-]*$/.test(name) || /[-._]{2,}|[-._]$/.test(name) || name.length > 40) {
+                return fail(422, `name is invalid [${name}]: must be valid alpha or numeric or dash(-_) or dot characters`, this.url);
+            }
+            const visibility = b.visibility ?? "public";
+            if (!["", "public", "limited", "private"].includes(visibility)) return fail(422, "[Visibility]: invalid", this.url);
+            if (this.user(name) || this.org(name)) return fail(422, `user already exists [name: ${name}]`, this.url);
+            const org = this.addOrg(name, {
+                full_name: String(b.full_name ?? ""),
+                description: String(b.description ?? ""),
+                visibility: (visibility || "public") as FakeOrg["visibility"],
+                owners: [ctx.doer.login],
+            });
+            return json(201, this.toOrg(org));
+        });
+
+        this.route("GET", "/orgs/{org}", (ctx) => {
+            const org = this.visibleOrg(ctx.params.org, ctx.doer);
+            return org ? json(200, this.toOrg(org)) : this.notFound();
+        });
+
+        this.route("DELETE", "/orgs/{org}", (ctx) => {
+            if (!ctx.doer) return fail(401, "token is required", this.url);
+            const org = this.visibleOrg(ctx.params.org, ctx.doer);
+            if (!org) return this.notFound();
+            if (!ctx.doer.is_admin && !org.owners.has(ctx.doer.login.toLowerCase())) return fail(403, "Must be an organization owner", this.url);
+            if ([...this.repos.values()].some((r) => r.owner.toLowerCase() === org.name.toLowerCase())) {
+                // Forgejo: org.DeleteOrganization → ErrUserOwnRepos, answered as a 500 by the API handler.
+                return fail(500, `user still has ownership of repositories [uid: ${org.id}]`, this.url);
+            }
+            this.orgs.delete(org.name.toLowerCase());
+            return { status: 204 };
+        });
+
+        this.route("GET", "/orgs/{org}/repos", (ctx) => {
+            const org = this.visibleOrg(ctx.params.org, ctx.doer);
+            if (!org) return this.notFound();
+            const mine = [...this.repos.values()].filter(
+                (r) => r.owner.toLowerCase() === org.name.toLowerCase() && repoOf({ ...ctx, params: { owner: r.owner, repo: r.name } }),
+            );
+            return json(200, page(ctx, mine).map((r) => this.toRepo(r)));
+        });
+
+        // createOrgRepo: a site admin, or a member allowed to create repos in the org (here: its owners).
+        this.route("POST", "/orgs/{org}/repos", (ctx) => {
+            if (!ctx.doer) return fail(401, "token is required", this.url);
+            const org = this.visibleOrg(ctx.params.org, ctx.doer);
+            if (!org) return this.notFound();
+            if (!ctx.doer.is_admin && !org.owners.has(ctx.doer.login.toLowerCase())) {
+                return fail(403, "Given user is not allowed to create repository in organization.", this.url);
+            }
+            const b = ctx.body ?? {};
+            if (!b.name) return fail(422, "[Name]: Required", this.url);
+            const name = String(b.name);
+            if (!/^[\w.-]+$/.test(name) || name.length > 100) {
+                return fail(422, "[Name]: should contain only alphanumeric, dash ('-'), underscore ('_') and dot ('.') characters", this.url);
+            }
+            if ([".", "..", "-"].includes(name)) return fail(422, `name is reserved [name: ${name}]`, this.url);
+            const pattern = ["*.git", "*.rss", "*.atom", "*.wiki"].find((p) => name.toLowerCase().endsWith(p.slice(1)));
+            if (pattern) return fail(422, `name pattern is not allowed [pattern: ${pattern}]`, this.url);
+            if (this.repo(`${org.name}/${name}`)) return fail(409, "The repository with the same name already exists.", this.url);
+            const repo = this.addRepo(`${org.name}/${name}`, { private: !!b.private, description: String(b.description ?? ""), empty: true });
+            repo.default_branch = String(b.default_branch || "main");
+            if (b.auto_init) {
+                repo.files.set("README.md", blob(Buffer.from(`# ${name}\n\n${repo.description}\n`, "utf8")));
+                repo.empty = false;
+            }
+            return json(201, this.toRepo(repo));
+        });
+    }
+
+    /** The contents API on the default branch (other refs and branches answer 404, as a missing branch does). */
+    private defineContentRoutes(repoOf: (ctx: Ctx) => FakeRepo | undefined): void {
+        const entry = (repo: FakeRepo, p: string, f?: FakeFile): Record<string, unknown> => {
+            const base = `${this.url}/api/v1/repos/${repo.owner}/${repo.name}/contents/${p}`;
+            const common = { name: p.split("/").pop(), path: p, url: `${base}?ref=${repo.default_branch}`, html_url: `${this.url}/${repo.owner}/${repo.name}/src/branch/${repo.default_branch}/${p}` };
+            return f
+                ? { ...common, type: "file", sha: f.sha, size: f.content.length, encoding: "base64", content: f.content.toString("base64"), download_url: `${this.url}/${repo.owner}/${repo.name}/raw/branch/${repo.default_branch}/${p}` }
+                : { ...common, type: "dir", sha: "", size: 0, encoding: null, content: null, download_url: null };
+        };
+        const badPath = (p: string) => p.startsWith("/") || p.split("/").some((seg) => seg === "" || seg === "." || seg === ".." || seg === ".git");
+        const writeGate = (ctx: Ctx): { repo?: FakeRepo; answer?: Answer } => {
+            if (!ctx.doer) return { answer: fail(401, "token is required", this.url) };
+            const repo = repoOf(ctx);
+            if (!repo) return { answer: this.notFound() };
+            if (!["owner", "write"].includes(this.repoAccess(repo, ctx.doer))) return { answer: fail(403, "user should have a permission to write to a repo", this.url) };
+            const b = ctx.body ?? {};
+            if (typeof b.content !== "string") return { answer: fail(422, "[Content]: Required", this.url) };
+            if (b.branch && b.branch !== repo.default_branch && !repo.empty) return { answer: fail(404, `branch does not exist [name: ${b.branch}]`, this.url) };
+            if (badPath(ctx.params.filepath)) return { answer: fail(422, `path contains a malformed path component [path: ${ctx.params.filepath}]`, this.url) };
+            if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b.content.replace(/\s/g, ""))) return { answer: fail(422, "illegal base64 data", this.url) };
+            return { repo };
+        };
+        const written = (repo: FakeRepo, p: string, f: FakeFile, message: string) => ({
+            content: entry(repo, p, f),
+            commit: { sha: require("crypto").randomBytes(20).toString("hex"), message: `${message}\n` },
+        });
+
+        this.route("GET", "/repos/{owner}/{repo}/contents/{filepath}", (ctx) => {
+            const repo = repoOf(ctx);
+            if (!repo || repo.empty) return this.notFound();
+            const ref = ctx.query.get("ref");
+            if (ref && ref !== repo.default_branch) return this.notFound();
+            const p = ctx.params.filepath.replace(/\/+$/, "");
+            const f = repo.files.get(p);
+            if (f) return json(200, entry(repo, p, f));
+            const children = new Map<string, FakeFile | undefined>();
+            for (const [q, qf] of repo.files) {
+                if (!q.startsWith(`${p}/`)) continue;
+                const rest = q.slice(p.length + 1);
+                const slash = rest.indexOf("/");
+                children.set(`${p}/${slash < 0 ? rest : rest.slice(0, slash)}`, slash < 0 ? qf : undefined);
+            }
+            if (children.size === 0) return this.notFound();
+            return json(200, [...children].sort(([a], [b]) => a.localeCompare(b)).map(([q, qf]) => entry(repo, q, qf)));
+        });
+
+        this.route("POST", "/repos/{owner}/{repo}/contents/{filepath}", (ctx) => {
+            const { repo, answer } = writeGate(ctx);
+            if (answer) return answer;
+            const p = ctx.params.filepath;
+            if (repo!.files.has(p)) return fail(422, `repository file already exists [path: ${p}]`, this.url);
+            const parts = p.split("/");
+            for (let i = 1; i < parts.length; i++) {
+                const dir = parts.slice(0, i).join("/");
+                if (repo!.files.has(dir)) return fail(422, `a file exists where you’re trying to create a subdirectory [path: ${dir}]`, this.url);
+            }
+            if ([...repo!.files.keys()].some((q) => q.startsWith(`${p}/`))) return fail(422, `a directory exists where you’re trying to create a file [path: ${p}]`, this.url);
+            const f = blob(Buffer.from(ctx.body.content, "base64"));
+            repo!.files.set(p, f);
+            repo!.empty = false;
+            return json(201, written(repo!, p, f, ctx.body.message || `Add ${p}`));
+        });
+
+        this.route("PUT", "/repos/{owner}/{repo}/contents/{filepath}", (ctx) => {
+            const { repo, answer } = writeGate(ctx);
+            if (answer) return answer;
+            const p = ctx.params.filepath;
+            if (!ctx.body.sha) return fail(422, "[SHA]: Required", this.url);
+            const old = repo!.files.get(p);
+            if (!old) return fail(404, `repository file does not exist [path: ${p}]`, this.url);
+            if (old.sha !== ctx.body.sha) return fail(422, `sha does not match [given: ${ctx.body.sha}, expected: ${old.sha}]`, this.url);
+            const f = blob(Buffer.from(ctx.body.content, "base64"));
+            repo!.files.set(p, f);
+            return json(200, written(repo!, p, f, ctx.body.message || `Update ${p}`));
+        });
+    }
+}
+
+/** A file with its git blob SHA-1 (`sha1("blob <size>\0" + content)`), as git and Forgejo name it. */
+export function blob(content: Buffer): FakeFile {
+    const sha = require("crypto").createHash("sha1").update(`blob ${content.length}\0`).update(content).digest("hex") as string;
+    return { content, sha };
 }
 
 export function json(status: number, body: unknown): Answer {
