@@ -1,7 +1,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
+import { ForgeAccount } from "../providers/forge";
+import { HeroGateway } from "../providers/gateway";
+import { HeroVm } from "../providers/vm";
 import type { DemoUser } from "../users/types";
+import { createBootstrap, type BootstrapArgs } from "./bootstrap";
+import { FRONT_DOOR_PORT } from "./hero-cli";
 import { childName } from "./naming";
 import type { DeployerSettings } from "./settings";
 
@@ -13,6 +18,10 @@ export interface DemoEnvironmentArgs {
     user: DemoUser;
     /** Stack settings (Forge URL, feedback repo, Books repo, lab channel). */
     settings: DeployerSettings;
+    /** Resources every user's account waits for, e.g. the stack's feedback hub. @default [] */
+    accountDependsOn?: pulumi.Resource[];
+    /** Where and how the bootstrap reaches the VM, when not root@<mycelium ip>:22. @default {} */
+    ssh?: Pick<BootstrapArgs, "port" | "sshUser" | "env">;
 }
 
 /** What an admin needs to know about one environment; nothing secret. */
@@ -22,11 +31,13 @@ export interface EnvironmentSummary {
     forgeLogin: string;
     vmId: string;
     computeEndpoint: string;
-    node: number;
+    node: number | null;
     myceliumIp: string;
     gatewayFqdn: string;
     services: string[];
     expires?: string;
+    /** Empty, or why the user has no minted Forge token (an adopted account). */
+    forgeTokenNote: string;
 }
 
 /** What the user is handed; every field is secret. */
@@ -35,6 +46,9 @@ export interface EnvironmentCredentials {
     sshPrivateKey: string;
     forgeToken: string;
 }
+
+/** Hero Cockpit's path behind Hero Proxy: the gateway URL lands there. */
+export const COCKPIT_PATH = "/hero_cockpit/web/";
 
 /**
  * One user's Hero OS demo environment: Forge account, SSH key, VM, web gateway
@@ -47,24 +61,44 @@ export class DemoEnvironment extends pulumi.ComponentResource {
 
     constructor(name: string, args: DemoEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("hero:demo:Environment", name, {}, opts);
-        const { user } = args;
+        const { user, settings } = args;
         const sshKey = this.createSshKey(user);
         const password = this.createPassword(user);
+        const account = this.createAccount(user, password, settings, args.accountDependsOn ?? []);
+        const vm = this.createVm(user, sshKey);
+        const gateway = this.createGateway(user, vm);
+        const steps = createBootstrap(this, {
+            user,
+            vm,
+            host: vm.myceliumIp,
+            privateKey: sshKey.privateKeyOpenssh,
+            gatewayUrl: gateway.url,
+            forgeUrl: settings.forgeUrl,
+            forgeLogin: account.login,
+            forgeToken: account.token,
+            feedbackRepo: settings.feedbackRepo,
+            booksRepo: settings.booksRepo,
+            labChannel: settings.labChannel,
+            ...args.ssh,
+        });
 
-        this.username = user.username;
+        this.username = user.username.toLowerCase();
+        // The cockpit URL resolves only once the health step has passed.
+        const cockpitUrl = pulumi.all([gateway.url, steps.health.stdout]).apply(([url]) => `${url.replace(/\/+$/, "")}${COCKPIT_PATH}`);
         this.summary = pulumi.output({
-            cockpitUrl: "",
-            forgeUrl: args.settings.forgeUrl,
-            forgeLogin: user.username,
-            vmId: "",
-            computeEndpoint: "",
-            node: 0,
-            myceliumIp: "",
-            gatewayFqdn: "",
+            cockpitUrl,
+            forgeUrl: settings.forgeUrl,
+            forgeLogin: account.login,
+            vmId: vm.vmId,
+            computeEndpoint: vm.computeEndpoint,
+            node: vm.nodeId,
+            myceliumIp: vm.myceliumIp,
+            gatewayFqdn: gateway.fqdn,
             services: user.services,
             expires: user.expires,
+            forgeTokenNote: account.tokenNote,
         });
-        this.credentials = pulumi.secret({ password: password.result, sshPrivateKey: sshKey.privateKeyOpenssh, forgeToken: "" });
+        this.credentials = pulumi.secret({ password: password.result, sshPrivateKey: sshKey.privateKeyOpenssh, forgeToken: account.token });
         this.registerOutputs({ summary: this.summary, credentials: this.credentials });
     }
 
@@ -78,6 +112,46 @@ export class DemoEnvironment extends pulumi.ComponentResource {
         return new random.RandomPassword(
             childName(user.username, "password"),
             { length: 24, special: true, overrideSpecial: "-_.~!", minLower: 2, minUpper: 2, minNumeric: 2, minSpecial: 1 },
+            { parent: this },
+        );
+    }
+
+    /** Checks the Forge account, creates it if missing, mints the cockpit's token and grants feedback access. */
+    private createAccount(user: DemoUser, password: random.RandomPassword, settings: DeployerSettings, dependsOn: pulumi.Resource[]): ForgeAccount {
+        return new ForgeAccount(
+            childName(user.username, "forge-account"),
+            { username: user.username, email: user.email, fullName: user.fullName, password: password.result, feedbackRepo: settings.feedbackRepo },
+            { parent: this, dependsOn },
+        );
+    }
+
+    /** The user's one VM: the deployer's key first, then the person's own keys. */
+    private createVm(user: DemoUser, sshKey: tls.PrivateKey): HeroVm {
+        return new HeroVm(
+            childName(user.username, "vm"),
+            {
+                name: user.gridName,
+                username: user.username,
+                memoryMb: user.vm.memoryMb,
+                cpu: user.vm.cpu,
+                diskGb: user.vm.diskGb,
+                node: user.vm.node,
+                sshKeys: sshKey.publicKeyOpenssh.apply((deployer) => [deployer.trim(), ...user.sshKeys]),
+            },
+            { parent: this },
+        );
+    }
+
+    /** The public URL: the gateway points at Hero Proxy, the VM's front door. */
+    private createGateway(user: DemoUser, vm: HeroVm): HeroGateway {
+        return new HeroGateway(
+            childName(user.username, "gateway"),
+            {
+                name: user.gatewayName,
+                username: user.username,
+                backend: vm.myceliumIp.apply((ip) => `http://${ip.includes(":") ? `[${ip}]` : ip}:${FRONT_DOOR_PORT}`),
+                vmId: vm.vmId,
+            },
             { parent: this },
         );
     }

@@ -1,8 +1,9 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { preflight } from "../providers/compute-client";
 import { loadUsersFile, UsersFileError } from "../users/load";
 import type { DemoUser } from "../users/types";
-import type { DeployerSettings } from "./settings";
+import { CONFIG_NAMESPACE, type DeployerSettings } from "./settings";
 
 /**
  * Loads the stack's users file, logs who expired and who expires soon, and
@@ -36,4 +37,22 @@ export function summaryLine(u: DemoUser): string {
     const gb = (mb: number) => `${Number((mb / 1024).toFixed(2))} GB`;
     const expiry = u.expires ? `, expires ${u.expires}` : "";
     return `${u.username}: forge account, vm ${gb(u.vm.memoryMb)} ${u.vm.cpu} cpu ${u.vm.diskGb} GB disk${u.vm.node ? ` on node ${u.vm.node}` : ""}, gateway ${u.gatewayName}, services [${u.optional.join(", ")}]${expiry}`;
+}
+
+/**
+ * During `pulumi up` (never in a preview), checks that Hero Compute offers every
+ * method and param the providers use, so a contract mismatch stops the run
+ * before anything deploys. Skipped when there is no user to deploy.
+ */
+export async function preflightCompute(settings: DeployerSettings, userCount: number): Promise<void> {
+    if (pulumi.runtime.isDryRun() || userCount === 0) {
+        return;
+    }
+    const secret = new pulumi.Config(CONFIG_NAMESPACE).getSecret("computeToken");
+    const token = secret ? await new Promise<string>((resolve) => secret.apply(resolve)) : undefined;
+    try {
+        await preflight(settings.computeUrl, token || undefined);
+    } catch (err) {
+        throw new pulumi.RunError((err as Error).message);
+    }
 }

@@ -5,7 +5,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeCompute } from "./fakes/compute";
 import { BASE_CONFIG, runProgram, type ProgramRun } from "./support/program";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "program-test-"));
@@ -14,6 +15,9 @@ function usersFile(name: string, text: string): string {
     fs.writeFileSync(file, text);
     return file;
 }
+
+/** Sentinels: stack secrets that must never reach a resource. */
+const SECRETS = { forgeToken: "forge-admin-token-5e1f", computeToken: "compute-token-9c2d" };
 
 const THREE_USERS = `users:
   - username: alice
@@ -33,11 +37,61 @@ const THREE_USERS = `users:
     expires: "2020-01-01"
 `;
 
-describe("the program under mocks, with a users file of three live users and one expired", () => {
+let compute: FakeCompute;
+beforeAll(async () => {
+    compute = await FakeCompute.start();
+});
+afterAll(async () => {
+    await compute?.stop();
+});
+
+describe("the program under mocks (an update, not a preview), with a users file of three live users and one expired", () => {
     let run: ProgramRun;
     beforeAll(async () => {
-        run = await runProgram({ ...BASE_CONFIG, usersFile: usersFile("three.yaml", THREE_USERS) });
+        run = await runProgram({ ...BASE_CONFIG, ...SECRETS, computeUrl: compute.httpUrl, usersFile: usersFile("three.yaml", THREE_USERS) });
         expect(run.error).toBeUndefined();
+    });
+    const find = (name: string) => {
+        const r = run.registrations.find((x) => x.name === name);
+        expect(r, `${name} is registered`).toBeDefined();
+        return r!;
+    };
+
+    it("builds each user's account, VM, gateway and the seven bootstrap steps, in order", () => {
+        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+        for (const user of ["alice", "bob", "carol"]) {
+            const children = run.registrations.filter((r) => r.parent.endsWith(`::${user}`)).map((r) => r.name);
+            expect(children.sort()).toEqual(roles.map((role) => `${user}-${role}`).sort());
+        }
+        const urn = (name: string) => find(name).urn;
+        expect(find("alice-forge-account").type).toBe("pulumi-nodejs:dynamic/hero:ForgeAccount");
+        expect(find("alice-vm").type).toBe("pulumi-nodejs:dynamic/hero:Vm");
+        expect(find("alice-gateway").type).toBe("pulumi-nodejs:dynamic/hero:Gateway");
+        expect(find("alice-vm").dependencies).toContain(urn("alice-ssh-key"));
+        expect(find("alice-gateway").dependencies).toContain(urn("alice-vm"));
+        expect(find("alice-forge-account").dependencies).toContain(urn("alice-password"));
+        const steps = ["ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+        steps.forEach((step, i) => {
+            const r = find(`alice-${step}`);
+            expect(r.type).toBe("command:remote:Command");
+            expect(r.deletedWith, `alice-${step} goes with the VM`).toBe(urn("alice-vm"));
+            expect(r.dependencies).toContain(i === 0 ? urn("alice-vm") : urn(`alice-${steps[i - 1]}`));
+        });
+    });
+
+    it("sizes the VM from the users file and gives it the deployer's key, and points the gateway at the front door", () => {
+        expect(find("alice-vm").object).toMatchObject({ name: "devalice", username: "alice", memoryMb: 8192, cpu: 4, diskGb: 50, sshKeys: ["ssh-ed25519 AAAAalice-ssh-key"] });
+        expect(find("alice-gateway").object).toMatchObject({ name: "devalice", backend: "http://[5a3:1b2::7]:9997", vmId: "vm-devalice" });
+    });
+
+    it("never puts the Forge admin token or the compute token into any resource", () => {
+        const text = JSON.stringify(run.registrations);
+        expect(text).not.toContain(SECRETS.forgeToken);
+        expect(text).not.toContain(SECRETS.computeToken);
+    });
+
+    it("checked Hero Compute's contract with rpc.discover before registering anything", () => {
+        expect(compute.requests.map((r: { method: string }) => r.method)).toContain("rpc.discover");
     });
 
     const components = () => run.registrations.filter((r) => r.type === "hero:demo:Environment");
@@ -69,6 +123,10 @@ describe("the program under mocks, with a users file of three live users and one
     });
 
     it("keeps the password and private key secret, and exports credentials as a secret", () => {
+        const account = find("alice-forge-account");
+        expect(account.additionalSecretOutputs).toEqual(expect.arrayContaining(["password", "token"]));
+        expect(account.object.password).toEqual({ secret: "password-of-alice-password" });
+        expect(run.outputs.credentials.secret.alice.forgeToken).toBe("token-of-alice-forge-account");
         const key = run.registrations.find((r) => r.name === "alice-ssh-key")!;
         expect(key.type).toBe("tls:index/privateKey:PrivateKey");
         expect(key.object).toEqual({ algorithm: "ED25519" });
@@ -84,7 +142,13 @@ describe("the program under mocks, with a users file of three live users and one
         const text = JSON.stringify(run.outputs.environments);
         expect(text).not.toContain("password-of");
         expect(text).not.toContain("PRIVATE KEY");
+        expect(text).not.toContain("token-of");
         expect(run.outputs.environments.alice).toMatchObject({
+            cockpitUrl: "https://devalice.gent02.grid.tf/hero_cockpit/web/",
+            gatewayFqdn: "devalice.gent02.grid.tf",
+            vmId: "vm-devalice",
+            node: 7,
+            myceliumIp: "5a3:1b2::7",
             forgeLogin: "alice",
             forgeUrl: "https://forge.example.org",
             services: ["proc", "router", "proxy", "cockpit", "embedder", "books", "slides", "agents"],
@@ -98,7 +162,29 @@ describe("the program under mocks, with a users file of three live users and one
     });
 });
 
-describe("the program under mocks, with a bad users file", () => {
+describe("the program under mocks: what stops it before any resource", () => {
+    it("a Hero Compute without a method the providers use stops the update, naming the method", async () => {
+        const lacking = await FakeCompute.start({
+            discover: (doc: any) => ({ ...doc, methods: doc.methods.filter((m: { name: string }) => m.name !== "delete_vm") }),
+        });
+        try {
+            const run = await runProgram({ ...BASE_CONFIG, computeUrl: lacking.httpUrl, usersFile: usersFile("one.yaml", "users:\n  - { username: alice, email: a@example.org, fullName: A }\n") });
+            expect(run.registrations).toEqual([]);
+            expect(run.error).toContain("does not offer what this deployer needs");
+            expect(run.error).toContain("delete_vm");
+        } finally {
+            await lacking.stop();
+        }
+    });
+
+    it("a preview makes no call to Hero Compute at all", async () => {
+        const before = compute.requests.length;
+        const run = await runProgram({ ...BASE_CONFIG, computeUrl: compute.httpUrl, usersFile: usersFile("three.yaml", THREE_USERS) }, { preview: true });
+        expect(run.error).toBeUndefined();
+        expect(run.registrations.some((r) => r.name === "alice-vm")).toBe(true);
+        expect(compute.requests.length).toBe(before);
+    });
+
     it("registers nothing and reports every problem with file and line", async () => {
         const bad = usersFile("bad.yaml", "users:\n  - username: alice\n    email: nope\n    fullName: A\n    services: [office]\n");
         const run = await runProgram({ ...BASE_CONFIG, usersFile: bad });

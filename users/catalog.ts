@@ -6,7 +6,7 @@
  * used to refuse selections that cannot fit the user's VM.
  *
  * What `lab` installs and what Hero Proc runs for each entry lives in
- * `components/bootstrap.ts`, keyed by these names.
+ * `components/hero-cli.ts`, keyed by these names.
  */
 
 export const CORE_SERVICES = ["proc", "router", "proxy", "cockpit", "embedder", "books"] as const;

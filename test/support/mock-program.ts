@@ -51,6 +51,14 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, privateKeyOpenssh: `PRIVATE KEY OF ${name}`, publicKeyOpenssh: `ssh-ed25519 AAAA${name}\n` };
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: `password-of-${name}` };
+        case "pulumi-nodejs:dynamic/hero:ForgeAccount":
+            return { ...inputs, login: inputs.username, userId: 1, createdByTool: true, token: `token-of-${name}`, tokenId: 1, tokenNote: "", feedbackAccess: true };
+        case "pulumi-nodejs:dynamic/hero:Vm":
+            return { ...inputs, vmId: `vm-${inputs.name}`, computeEndpoint: "http://127.0.0.1:9/rpc", nodeId: 7, myceliumIp: "5a3:1b2::7", state: "running" };
+        case "pulumi-nodejs:dynamic/hero:Gateway":
+            return { ...inputs, computeEndpoint: "http://127.0.0.1:9/rpc", fqdn: `${inputs.name}.gent02.grid.tf`, url: `https://${inputs.name}.gent02.grid.tf` };
+        case "command:remote:Command":
+            return { ...inputs, stdout: `ran ${name}`, stderr: "" };
         default:
             return { ...inputs };
     }
@@ -58,6 +66,7 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
 
 async function main(): Promise<void> {
     const registrations: Registration[] = [];
+    const secretOutputs = new Map<string, string[]>();
     const original = MockMonitor.prototype.registerResource;
     MockMonitor.prototype.registerResource = function (req: any, callback: any) {
         const parent = req.getParent();
@@ -73,11 +82,21 @@ async function main(): Promise<void> {
             aliases: req.getAliasesList().map((a: any) => a.toObject()),
             object: markSecrets(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
         });
+        secretOutputs.set(`${req.getType()}::${req.getName()}`, req.getAdditionalsecretoutputsList());
         return original.call(this, req, callback);
     };
     await pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({ id: `${args.name}-id`, state: fakeState(args.type, args.name, args.inputs) }),
+            newResource: (args) => {
+                // Mocks do not apply additionalSecretOutputs; the engine does, so do it here.
+                const state = fakeState(args.type, args.name, args.inputs);
+                for (const key of secretOutputs.get(`${args.type}::${args.name}`) ?? []) {
+                    if (key in state) {
+                        state[key] = pulumi.secret(state[key]);
+                    }
+                }
+                return { id: `${args.name}-id`, state };
+            },
             call: (args) => {
                 throw new Error(`unexpected call to ${args.token}`);
             },
@@ -89,7 +108,9 @@ async function main(): Promise<void> {
     let error: string | undefined;
     let outputs: Record<string, unknown> = {};
     try {
-        const program = require(path.resolve(__dirname, "..", "..", "index.ts"));
+        const mod = require(path.resolve(__dirname, "..", "..", "index.ts"));
+        // Like Pulumi's runtime: a program that exports a function is called, and its result is the stack's outputs.
+        const program = typeof mod === "function" ? await mod() : mod;
         for (const [key, value] of Object.entries(program)) {
             const out: pulumi.Output<unknown> = pulumi.output(value as pulumi.Input<unknown>);
             const plain = await new Promise((resolve) => out.apply(resolve));
