@@ -62,7 +62,7 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
         booksRepo: config.get("booksRepo") ?? DEFAULTS.booksRepo,
         labChannel,
         computeConcurrency: config.getNumber("computeConcurrency", { min: 1, max: 20 }) ?? DEFAULTS.computeConcurrency,
-        vmReadyTimeoutMinutes: config.getNumber("vmReadyTimeoutMinutes", { min: 1, max: 120 }) ?? DEFAULTS.vmReadyTimeoutMinutes,
+        vmReadyTimeoutMinutes: config.getNumber("vmReadyTimeoutMinutes", { min: 0.01, max: 120 }) ?? DEFAULTS.vmReadyTimeoutMinutes,
         purgeAccountsOnTeardown: config.getBoolean("purgeAccountsOnTeardown") ?? DEFAULTS.purgeAccountsOnTeardown,
         namePrefix,
     };

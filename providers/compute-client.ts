@@ -253,7 +253,10 @@ export interface ComputeSettings {
 
 /** Reads the provider settings. Fractions are allowed so tests can use short deadlines. */
 export function settingsFrom(config: { get(key: string): string | undefined }): ComputeSettings {
-    const get = (k: string) => config.get(`hero-os-grid-deployer:${k}`);
+    const get = (k: string): string | undefined => {
+        const v: unknown = config.get(`hero-os-grid-deployer:${k}`);
+        return v === undefined || v === null ? undefined : String(v);
+    };
     const num = (k: string, dflt: number) => {
         const v = get(k);
         const n = v === undefined || v === "" ? dflt : Number(v);
@@ -271,7 +274,7 @@ export function settingsFrom(config: { get(key: string): string | undefined }): 
         progressMs: num("computeProgressSeconds", 30) * 1000,
         requestTimeoutMs: num("computeRequestTimeoutSeconds", 30) * 1000,
         backoffMs: num("computeBackoffSeconds", 0.5) * 1000,
-        allowLoopbackBackend: get("computeAllowLoopbackBackend") === "true",
+        allowLoopbackBackend: String(get("computeAllowLoopbackBackend")) === "true", // a YAML boolean arrives as true, a CLI value as "true"
     };
 }
 

@@ -158,3 +158,18 @@ describe("the process-global deploy slots", () => {
         expect((globalThis as any).__heroComputeSlots).toMatchObject({ active: 0, waiting: [] });
     });
 });
+
+describe("provider settings from stack config", () => {
+    it("regression: typed YAML values (numbers, booleans) read the same as the CLI's strings", async () => {
+        const { settingsFrom } = await import("../providers/compute-client");
+        const typed: Record<string, unknown> = {
+            "hero-os-grid-deployer:computeUrl": "http://127.0.0.1:1/rpc",
+            "hero-os-grid-deployer:computeConcurrency": 5,
+            "hero-os-grid-deployer:vmReadyTimeoutMinutes": 2,
+            "hero-os-grid-deployer:computeAllowLoopbackBackend": true,
+        };
+        const s = settingsFrom({ get: (k: string) => typed[k] as string | undefined });
+        expect(s).toMatchObject({ concurrency: 5, readyTimeoutMs: 120_000, allowLoopbackBackend: true });
+        expect(settingsFrom({ get: (k: string) => (k.endsWith("computeAllowLoopbackBackend") ? "false" : undefined) }).allowLoopbackBackend).toBe(false);
+    });
+});
