@@ -1,0 +1,212 @@
+/**
+ * Drift: what `pulumi refresh` notices, for every dynamic resource (ForgeAccount,
+ * FeedbackHub, Vm, Gateway). Refresh calls each provider's `read` with the stored
+ * state; this file does the same, through Pulumi's own dynamic-provider host over
+ * gRPC, with all four serialized providers in one host process and one stack
+ * config, as the engine runs them. For each resource: something changed outside
+ * the tool shows up in read's properties, and something deleted outside the tool
+ * comes back with an empty id (the engine then drops it from state, and the next
+ * `pulumi up` creates it again). Where a refreshed change matters, `diff` against
+ * the program's inputs says whether the next `up` repairs it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEMPLATES } from "../providers/feedback-hub";
+import { DynamicHost, serializeProvider } from "./support/dynamic-host";
+import { FakeCompute } from "./fakes/compute";
+import { FakeForgejo } from "./fakes/forgejo";
+
+const COMPUTE_TOKEN = "compute-token-drift-5d1e";
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer";
+const PATHS = Object.keys(TEMPLATES);
+const HUB = "driftorg/feedback";
+
+let forge: FakeForgejo;
+let compute: FakeCompute;
+let host: DynamicHost;
+/** The one host process, speaking for each provider in turn (the engine sends each resource's own `__provider`). */
+const as: Record<"account" | "hub" | "vm" | "gateway", DynamicHost> = {} as never;
+
+function view(h: DynamicHost, serialized: string): DynamicHost {
+    return Object.assign(Object.create(h), { provider: serialized });
+}
+
+/** `pulumi refresh` for one resource: read with the stored state. */
+function refresh(h: DynamicHost, created: { id: string; outs: Record<string, unknown> }) {
+    return h.read(created.id, created.outs);
+}
+
+async function createChecked(h: DynamicHost, inputs: Record<string, unknown>) {
+    const checked = await h.check({}, inputs);
+    expect(checked.failures).toEqual([]);
+    const { __provider: _p, ...news } = checked.inputs;
+    return { news, created: await h.create(news) };
+}
+
+beforeAll(async () => {
+    const [account, hub, vm, gateway] = await Promise.all([
+        serializeProvider("providers/forge.ts", "forgeAccountProvider"),
+        serializeProvider("providers/feedback-hub.ts", "feedbackHubProvider"),
+        serializeProvider("providers/vm.ts", "vmProvider"),
+        serializeProvider("providers/gateway.ts", "gatewayProvider"),
+    ]);
+    forge = await FakeForgejo.start();
+    compute = await FakeCompute.start({ token: COMPUTE_TOKEN });
+    host = await DynamicHost.start(account, {
+        forgeUrl: forge.url,
+        forgeToken: forge.adminToken,
+        forgeRetryBaseMs: "1",
+        computeUrl: compute.httpUrl,
+        computeToken: COMPUTE_TOKEN,
+        computePollSeconds: "0.01",
+        computeBackoffSeconds: "0.01",
+    });
+    Object.assign(as, { account: view(host, account), hub: view(host, hub), vm: view(host, vm), gateway: view(host, gateway) });
+});
+
+afterAll(async () => {
+    await host?.stop();
+    await forge?.stop();
+    await compute?.stop();
+});
+
+describe("FeedbackHub", () => {
+    it("refresh sees templates deleted or edited and the repo made private; the next up puts back only the missing template", async () => {
+        const { news, created } = await createChecked(as.hub, { repo: HUB });
+        expect((await refresh(as.hub, created)).outs).toMatchObject({ templates: PATHS, customizedTemplates: [], private: false });
+
+        const repo = forge.repo(HUB)!;
+        repo.files.delete(PATHS[1]);
+        repo.files.set(PATHS[0], { content: Buffer.from("rewritten by a maintainer"), sha: "edited" });
+        repo.private = true;
+        const read = await refresh(as.hub, created);
+        expect(read.id).toBe(HUB);
+        expect(read.outs).toMatchObject({ templates: [PATHS[0], PATHS[2]], customizedTemplates: [PATHS[0]], private: true });
+
+        expect((await as.hub.diff(read.id, read.outs, news)).changes).toBe("some");
+        const updated = await as.hub.update(read.id, read.outs, news);
+        expect(updated.outs).toMatchObject({ templates: PATHS, customizedTemplates: [PATHS[0]], private: true });
+        expect(forge.file(HUB, PATHS[0])).toBe("rewritten by a maintainer");
+    });
+
+    it("refresh of a repo deleted outside the tool answers an empty id", async () => {
+        const { created } = await createChecked(as.hub, { repo: "driftgone/feedback" });
+        forge.repos.delete("driftgone/feedback");
+        expect((await refresh(as.hub, created)).id).toBe("");
+    });
+
+    it("refresh of a repo deleted and re-created by someone else (another repo id) answers an empty id: ours is gone", async () => {
+        const { created } = await createChecked(as.hub, { repo: "driftnew/feedback" });
+        forge.repos.delete("driftnew/feedback");
+        forge.addRepo("driftnew/feedback");
+        expect((await refresh(as.hub, created)).id).toBe("");
+    });
+});
+
+describe("ForgeAccount", () => {
+    const account = (username: string) => ({
+        username,
+        email: `${username}@demo.test`,
+        fullName: `Demo ${username}`,
+        password: `generated-${username}-Password-42`,
+        feedbackRepo: HUB,
+    });
+
+    it("refresh sees a new email, a revoked token and lost feedback access; the next up repairs token and access and restores the email", async () => {
+        const { news, created } = await createChecked(as.account, account("driftann"));
+        const user = forge.user("driftann")!;
+        user.email = "ann@elsewhere.test";
+        user.full_name = "Ann, renamed";
+        forge.tokens.splice(forge.tokens.findIndex((t) => t.userId === user.id), 1);
+        forge.repo(HUB)!.collaborators.delete("driftann");
+
+        const read = await refresh(as.account, created);
+        expect(read.id).toBe("driftann");
+        expect(read.outs).toMatchObject({ email: "ann@elsewhere.test", fullName: "Ann, renamed", token: "", tokenId: 0, feedbackAccess: false });
+        expect(read.outs.tokenNote).toMatch(/was revoked outside the tool; the next update mints a new one/);
+
+        expect(await as.account.diff(read.id, read.outs, news)).toMatchObject({ changes: "some", replaces: [] });
+        const updated = await as.account.update(read.id, read.outs, news);
+        expect(updated.outs).toMatchObject({ email: "driftann@demo.test", feedbackAccess: true });
+        expect(updated.outs.tokenId).not.toBe(0);
+        expect(forge.user("driftann")!.email).toBe("driftann@demo.test");
+    });
+
+    it("refresh of an account deleted outside the tool answers an empty id", async () => {
+        const { created } = await createChecked(as.account, account("driftbob"));
+        forge.users.delete("driftbob");
+        expect((await refresh(as.account, created)).id).toBe("");
+    });
+
+    it("refresh of an adopted account sees lost feedback access, and an empty id once it is deleted", async () => {
+        forge.addUser({ login: "driftcat", email: "cat@team.test", password: "cats-own-password" });
+        const { created } = await createChecked(as.account, account("driftcat"));
+        expect(created.outs.createdByTool).toBe(false);
+        forge.repo(HUB)!.collaborators.delete("driftcat");
+        expect((await refresh(as.account, created)).outs.feedbackAccess).toBe(false);
+        forge.users.delete("driftcat");
+        expect((await refresh(as.account, created)).id).toBe("");
+    });
+});
+
+describe("Vm", () => {
+    const vm = (name: string) => ({ name, username: name.slice(3), memoryMb: 2048, cpu: 1, diskGb: 10, sshKeys: [KEY] });
+
+    it("refresh sees a VM stopped outside the tool; the next up does not restart it (state is not an input)", async () => {
+        const { news, created } = await createChecked(as.vm, vm("vmsdave"));
+        expect(created.outs.state).toBe("running");
+        compute.stopVm("vmsdave");
+        const read = await refresh(as.vm, created);
+        expect(read.id).toBe(created.id);
+        expect(read.outs).toMatchObject({ state: "stopped", vmId: created.outs.vmId });
+        expect(await as.vm.diff(read.id, read.outs, news)).toEqual({ changes: "none", replaces: [], deleteBeforeReplace: false });
+    });
+
+    it("refresh of a VM deleted outside the tool answers an empty id", async () => {
+        const { created } = await createChecked(as.vm, vm("vmseve"));
+        compute.vanish("vmseve");
+        expect((await refresh(as.vm, created)).id).toBe("");
+    });
+
+    it("refresh of a VM whose id now names another workload answers an empty id", async () => {
+        const { created } = await createChecked(as.vm, vm("vmsfay"));
+        compute.vms.get(String(created.outs.vmId))!.name = "vmssomeoneelse";
+        expect((await refresh(as.vm, created)).id).toBe("");
+    });
+});
+
+describe("Gateway", () => {
+    const gw = (name: string) => ({ name, username: name.slice(2), backend: "http://[5a1::3]:9988" });
+
+    it("refresh of a gateway deleted outside the tool answers an empty id", async () => {
+        const { created } = await createChecked(as.gateway, gw("gwgina"));
+        expect((await refresh(as.gateway, created)).id).toBe(created.id);
+        compute.gateways.delete("gwgina");
+        expect((await refresh(as.gateway, created)).id).toBe("");
+    });
+
+    it("refresh sees a gateway whose FQDN changed outside the tool", async () => {
+        const { created } = await createChecked(as.gateway, gw("gwhal"));
+        compute.gateways.get("gwhal")!.fqdn = "gwhal.other.grid.tf";
+        const read = await refresh(as.gateway, created);
+        expect(read.outs).toMatchObject({ fqdn: "gwhal.other.grid.tf", url: "https://gwhal.other.grid.tf" });
+    });
+
+    // KNOWN GAP (providers/gateway.ts, not this file's to change): read() keeps the recorded backend instead of the
+    // live one, so a gateway re-pointed outside the tool looks unchanged after refresh and the next up does not
+    // repair it. Fix: in gateway.ts outsOf(), take `backend: gw.backend` from the service. This test then passes:
+    // remove `.fails`.
+    it.fails("KNOWN GAP: refresh sees a gateway re-pointed to another backend outside the tool, and the next up replaces it", async () => {
+        const { news, created } = await createChecked(as.gateway, gw("gwivy"));
+        compute.gateways.get("gwivy")!.backend = "http://[5a1::99]:9988";
+        const read = await refresh(as.gateway, created);
+        expect(read.outs.backend).toBe("http://[5a1::99]:9988");
+        expect(await as.gateway.diff(read.id, read.outs, news)).toMatchObject({ changes: "some", replaces: ["backend"] });
+    });
+});
+
+describe("the host", () => {
+    it("leaks neither the Forge admin token nor the compute token into its log", () => {
+        expect(host.stderr()).not.toContain(forge.adminToken);
+        expect(host.stderr()).not.toContain(COMPUTE_TOKEN);
+    });
+});
