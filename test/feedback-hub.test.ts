@@ -58,9 +58,9 @@ function posts(full: string): number {
 describe("check and diff, offline", () => {
     it("defaults the repo, trims it, refuses what Forge would refuse, and lets a preview's unknown through", () => {
         expect(checkFeedbackHub({})).toEqual({ inputs: { repo: DEFAULT_FEEDBACK_REPO }, failures: [] });
-        expect(checkFeedbackHub({ repo: " org/feedback " }).inputs.repo).toBe("org/feedback");
+        expect(checkFeedbackHub({ repo: " org/feedback " }).inputs?.repo).toBe("org/feedback");
         for (const bad of ["feedback", "org/", "-org/x", "org/x.git", "a/b/c", "org__x/y"]) {
-            expect(checkFeedbackHub({ repo: bad }).failures.map((f) => f.property), bad).toEqual(["repo"]);
+            expect(checkFeedbackHub({ repo: bad }).failures?.map((f) => f.property), bad).toEqual(["repo"]);
         }
         expect(checkFeedbackHub({ repo: UNKNOWN }).failures).toEqual([]);
     });
@@ -76,7 +76,7 @@ describe("check and diff, offline", () => {
 
     it("makes no network call in check or diff", async () => {
         const before = fake.requests.length;
-        await provider.check!({}, { repo: "nets/feedback" });
+        await provider.check!({} as never, { repo: "nets/feedback" });
         await provider.diff!("nets/feedback", { repo: "nets/feedback", templates: [] } as never, { repo: "nets/other" });
         expect(fake.requests.length).toBe(before);
     });
