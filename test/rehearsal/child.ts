@@ -38,7 +38,7 @@ async function main(): Promise<void> {
         require("@pulumi/pulumi/runtime/settings").setMockOptions(engine.monitor(), args.project, args.stack, args.mode === "preview");
         const ns = (k: string) => `${args.project}:${k}`;
         pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(args.config).map(([k, v]) => [ns(k), v])), args.secretKeys.map(ns));
-        try {
+        const program = (async () => {
             await pulumi.runtime.runInPulumiStack(async () => {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
                 const mod = require(args.program);
@@ -46,6 +46,11 @@ async function main(): Promise<void> {
             });
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             await require("@pulumi/pulumi/runtime/settings").waitForRPCs();
+        })();
+        try {
+            // After a failed step the engine ends the update, as Pulumi's does: registrations
+            // waiting on the failed resource would otherwise wait forever.
+            await Promise.race([program, engine.failedAndIdle()]);
         } catch (err) {
             programError = err;
         }

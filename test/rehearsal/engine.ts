@@ -184,6 +184,7 @@ export class Engine {
         } catch (err) {
             if (old && !(urn in this.next.resources) && !this.removed.has(urn)) this.save(old);
             const msg = `${urn}: ${err instanceof Error ? err.message : String(err)}`;
+            if (process.env.REHEARSAL_DEBUG) process.stderr.write(`rehearsal: FAILED ${msg}\n`);
             this.errors.push(msg);
             throw new Error(msg);
         }
@@ -203,8 +204,10 @@ export class Engine {
             }
             news = checked.inputs;
         }
-        const record = (op: OpKind, detail?: string) =>
+        const record = (op: OpKind, detail?: string) => {
             this.ops.push({ op, urn: rec.urn, type: rec.type, name: rec.name, preview: this.opts.preview, detail });
+            if (process.env.REHEARSAL_DEBUG) process.stderr.write(`rehearsal: ${op} ${rec.name} ${detail ?? ""}\n`);
+        };
         const commit = (id: string, outputs: Props) => {
             this.save({ ...rec, id, inputs: news, outputs });
             return { id, outputs: { ...outputs } };
@@ -259,6 +262,13 @@ export class Engine {
             return commit(old.id, (await host.update(old.id, old.outputs, news)).outs);
         }
         return commit(old.id, builtin.update ? await builtin.update(old.id, old.outputs, news, log) : { ...old.outputs, ...news });
+    }
+
+    /** Resolves once a step has failed and no step is in flight. */
+    async failedAndIdle(): Promise<void> {
+        while (this.errors.length === 0 || this.inflight.size > 0) {
+            await new Promise((r) => setTimeout(r, 50).unref());
+        }
     }
 
     /** After the program: wait for steps in flight, then delete what was not registered. */

@@ -37,6 +37,8 @@ export interface RehearsalOptions {
     /** @default "rehearsal" */
     stack?: string;
     env?: NodeJS.ProcessEnv;
+    /** The child is killed after this long (a hung run fails the test instead of hanging it). @default 240000 */
+    timeoutMs?: number;
 }
 
 /** One run. Resolves with the result even when the run failed (`ok: false`); rejects only when the child crashed. */
@@ -58,7 +60,7 @@ export async function rehearse(mode: ChildArgs["mode"], o: RehearsalOptions): Pr
             execFile(
                 process.execPath,
                 ["-r", "ts-node/register/transpile-only", path.join(__dirname, "child.ts"), path.join(dir, "args.json")],
-                { cwd: REPO_ROOT, env: { ...process.env, TS_NODE_PROJECT: path.join(REPO_ROOT, "tsconfig.json"), ...o.env }, maxBuffer: 256 << 20 },
+                { cwd: REPO_ROOT, env: { ...process.env, TS_NODE_PROJECT: path.join(REPO_ROOT, "tsconfig.json"), ...o.env }, maxBuffer: 256 << 20, timeout: o.timeoutMs ?? 240_000 },
                 (err, _stdout, stderr) => (fs.existsSync(args.resultFile) ? resolve(stderr) : reject(new Error(`rehearsal child failed: ${err?.message}\n${stderr}`))),
             );
         });

@@ -21,7 +21,7 @@ export interface Sshd {
  * `keyFiles`: more authorized_keys files (they may appear later; sshd reads them
  * at each login). `port`: a fixed port (one per loopback address), else a free one.
  */
-export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fixedPort?: number): Promise<Sshd> {
+export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fixedPort?: number, extraConfig: string[] = []): Promise<Sshd> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-sshd-"));
     fs.mkdirSync("/run/sshd", { recursive: true });
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]);
@@ -32,7 +32,7 @@ export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fix
         path.join(dir, "sshd_config"),
         [`ListenAddress ${host}:${port}`, `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${[authorizedKeys, ...keyFiles].join(" ")}`, `PidFile ${dir}/sshd.pid`,
             "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
-            "StrictModes no", "AcceptEnv *", "LogLevel ERROR"].join("\n") + "\n",
+            "StrictModes no", "AcceptEnv *", "LogLevel ERROR", ...extraConfig].join("\n") + "\n",
     );
     const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";

@@ -5,10 +5,18 @@
  * compute fake answers with that address as the VM's mycelium IP, and the
  * moment a VM comes up its `ssh_keys` become that sshd's authorized_keys.
  *
+ * The fake grid gateway is one HTTPS server on 127.0.0.1 (a fixture certificate
+ * for `*.gw.rehearsal.test`) answering 302 to a login page, as hero_proxy does;
+ * the fake VMs' curl reaches it through a `.curlrc` (CURL_HOME, set by their
+ * sshd) that maps each gateway FQDN there and trusts that certificate: the
+ * fake world's DNS, without touching the program.
+ *
  * The program is pointed at the fake VMs through one test-only stack config key,
  * `bootstrapOverrides` (JSON): `{ port, users: { <username>: Partial<StepEnv> } }`.
  */
 import * as fs from "fs";
+import * as https from "https";
+import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { gridName } from "../../components/naming";
@@ -18,8 +26,12 @@ import { createFakeVm, type FakeVm } from "../ssh/harness";
 import { rehearse, RunResult } from "./runner";
 import { freePort, startSshd, Sshd } from "./sshd";
 
+/** The program under rehearsal. PROVISIONAL until components/environment.ts wires every child; then "index.ts". */
+export const PROGRAM = "test/rehearsal/provisional-program.ts";
 export const PREFIX = "rh";
 export const FEEDBACK_REPO = "lhumina_public/feedback";
+export const GATEWAY_DOMAIN = "gw.rehearsal.test";
+const FIXTURES = path.join(__dirname, "fixtures");
 
 export interface UserSpec {
     username: string;
@@ -35,6 +47,9 @@ export interface Machine {
 
 export class World {
     readonly machines = new Map<string, Machine>();
+    /** Host headers the fake gateway was asked for, in order. */
+    readonly gatewayHits: string[] = [];
+    private gateway!: https.Server;
     private constructor(
         readonly dir: string,
         readonly forge: FakeForgejo,
@@ -52,16 +67,32 @@ export class World {
             provisionMs: opts.provisionMs ?? 0,
             allowLoopbackBackend: true,
             myceliumIpFor: (name, id) => world!.vmCameUp(name, id),
+            gatewayDomain: GATEWAY_DOMAIN,
         });
-        world = new World(dir, forge, compute, await freePort());
+        world = new World(dir, forge, compute, await freePort("127.0.0.1"));
+        await world.startGateway(usernames);
         await Promise.all(usernames.map((u, i) => world!.addMachine(u, `127.0.0.${10 + i}`)));
         return world;
+    }
+
+    private async startGateway(usernames: string[]): Promise<void> {
+        const tls = { cert: fs.readFileSync(path.join(FIXTURES, "gateway-cert.pem")), key: fs.readFileSync(path.join(FIXTURES, "gateway-key.pem")) };
+        this.gateway = https.createServer(tls, (req, res) => {
+            this.gatewayHits.push(String(req.headers.host));
+            res.writeHead(302, { location: "/login" }).end();
+        });
+        await new Promise<void>((r) => this.gateway.listen(0, "127.0.0.1", r));
+        const port = (this.gateway.address() as AddressInfo).port;
+        fs.mkdirSync(path.join(this.dir, "curl"));
+        const rc = [`cacert = "${path.join(FIXTURES, "gateway-cert.pem")}"`];
+        for (const u of usernames) rc.push(`connect-to = "${gridName(PREFIX, u)}.${GATEWAY_DOMAIN}:443:127.0.0.1:${port}"`);
+        fs.writeFileSync(path.join(this.dir, "curl", ".curlrc"), rc.join("\n") + "\n");
     }
 
     private async addMachine(username: string, host: string): Promise<void> {
         const keysFile = path.join(this.dir, `${username}.authorized_keys`);
         fs.writeFileSync(keysFile, "", { mode: 0o600 });
-        const [sshd, vm] = await Promise.all([startSshd([keysFile], host, this.sshPort), createFakeVm()]);
+        const [sshd, vm] = await Promise.all([startSshd([keysFile], host, this.sshPort, [`SetEnv CURL_HOME=${path.join(this.dir, "curl")}`]), createFakeVm()]);
         this.machines.set(username, { host, sshd, vm, keysFile });
     }
 
@@ -103,13 +134,14 @@ export class World {
             computeConcurrency: "3",
             computePollSeconds: "0.1",
             computeAllowLoopbackBackend: "true",
+            purgeAccountsOnTeardown: "true",
             bootstrapOverrides: JSON.stringify({ port: this.sshPort, users }),
             ...extra,
         };
     }
 
     run(mode: "up" | "preview" | "destroy", extra?: Record<string, string>): Promise<RunResult> {
-        return rehearse(mode, { stateFile: this.stateFile, config: this.config(extra), secretKeys: ["forgeToken"] });
+        return rehearse(mode, { program: PROGRAM, stateFile: this.stateFile, config: this.config(extra), secretKeys: ["forgeToken"] });
     }
 
     /** Requests the two backends have seen so far. */
@@ -119,7 +151,8 @@ export class World {
 
     async stop(): Promise<void> {
         await Promise.all([...this.machines.values()].map(async (m) => Promise.all([m.sshd.stop(), m.vm.close()])));
-        await Promise.all([this.forge.stop(), this.compute.stop()]);
+        this.gateway.closeAllConnections();
+        await Promise.all([this.forge.stop(), this.compute.stop(), new Promise((r) => this.gateway.close(r))]);
         fs.rmSync(this.dir, { recursive: true, force: true });
     }
 }

@@ -1,0 +1,158 @@
+/**
+ * Whole runs of the program, rehearsed (see test/rehearsal/engine.ts): the fake
+ * Forgejo, the fake Hero Compute answering loopback mycelium IPs, one sshd per
+ * fake VM with the bootstrap harness's stub Hero tools. The scenarios build on
+ * each other, in order, on one world and one state file.
+ */
+import * as fs from "fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadState } from "./rehearsal/engine";
+import type { RunResult } from "./rehearsal/runner";
+import { GATEWAY_DOMAIN, World } from "./rehearsal/world";
+
+let world: World;
+const changed = (r: RunResult) => r.ops.filter((o) => o.op !== "same");
+const names = (r: RunResult, user: string) => changed(r).filter((o) => o.name === user || o.name.startsWith(`${user}-`));
+const THREE = [{ username: "alice" }, { username: "bob", services: ["slides"] }, { username: "carol" }];
+
+beforeAll(async () => {
+    world = await World.start(["alice", "bob", "carol", "dave", "erin"]);
+});
+
+afterAll(async () => {
+    await world?.stop();
+});
+
+describe.sequential("rehearsal of whole runs", () => {
+    it("1. three users end up with Forge accounts, VMs, gateways and bootstrapped services", async () => {
+        world.writeUsers(THREE);
+        const r = await world.run("up");
+        expect(r.errors).toEqual([]);
+        for (const u of ["alice", "bob", "carol"]) {
+            expect(world.forge.user(u)?.email).toBe(`${u}@example.org`);
+            expect(world.forge.tokensOf(u)).toHaveLength(1);
+            expect(world.forge.collaborators("lhumina_public/feedback")[u]).toBeDefined();
+            const m = world.machines.get(u)!;
+            const vm = world.compute.vm(`rh${u}`);
+            expect(vm).toMatchObject({ state: "running", mycelium_ip: m.host });
+            expect(world.compute.gateways.get(`rh${u}`)).toMatchObject({ backend: `http://${m.host}:9988`, vm_id: vm!.id });
+            expect(m.vm.running()).toEqual(expect.arrayContaining(["hero_router", "hero_proxy", "hero_cockpit", "hero_embedder", "hero_books"]));
+            expect(m.vm.calls()).toContain("hero_proc secret set cockpit/USER_FORGE_TOKEN");
+            expect(world.gatewayHits).toContain(`rh${u}.${GATEWAY_DOMAIN}`);
+            expect(r.outputs.environments[u]).toMatchObject({ myceliumIp: m.host, gatewayFqdn: `rh${u}.${GATEWAY_DOMAIN}` });
+        }
+        expect(world.machines.get("bob")!.vm.running()).toContain("hero_slides");
+        expect(world.machines.get("alice")!.vm.running()).not.toContain("hero_slides");
+        // Every SSH command went to its own user's VM.
+        for (const c of r.commands) {
+            const user = /Environment\$command:remote:Command::([a-z]+)-/.exec(c.urn)![1];
+            expect(c.line).toContain(`@${world.machines.get(user)!.host}:`);
+        }
+    });
+
+    it("2. a second run changes nothing: no create, no update, no remote command", async () => {
+        const forgeWrites = world.forge.requests.filter((q) => q.method !== "GET").length;
+        const deploys = (world.compute.calls.deploy_vm ?? 0) + (world.compute.calls.deploy_webgateway ?? 0);
+        const stubCalls = world.machines.get("alice")!.vm.changes().length;
+        const r = await world.run("up");
+        expect(r.errors).toEqual([]);
+        expect(changed(r)).toEqual([]);
+        expect(r.commands).toEqual([]);
+        expect(world.forge.requests.filter((q) => q.method !== "GET").length).toBe(forgeWrites);
+        expect((world.compute.calls.deploy_vm ?? 0) + (world.compute.calls.deploy_webgateway ?? 0)).toBe(deploys);
+        expect(world.machines.get("alice")!.vm.changes()).toHaveLength(stubCalls);
+    });
+
+    it("3. a backend failing after its change is made, then a re-run: converges, nothing leaked or duplicated", async () => {
+        world.writeUsers([...THREE, { username: "dave" }]);
+        // Answers lost after the change was made: Hero Compute's deploy_vm and Forge's user creation
+        // (the providers look up and adopt within the run) ...
+        world.compute.fault("drop", { method: "deploy_vm" });
+        world.forge.inject("POST", "/admin/users", { kind: "reset", when: "after" });
+        // ... and dave's VM failing mid-bootstrap, after install changed it: this one stops the run.
+        world.machines.get("dave")!.vm.failOn("hero_proc service start hero_cockpit");
+        const crashed = await world.run("up");
+        expect(crashed.ok).toBe(false);
+        expect(crashed.errors.join("\n")).toMatch(/dave-services: Process exited/);
+        expect(world.compute.calls.deploy_vm).toBeGreaterThan(3);
+        expect(world.compute.vm("rhdave")).toBeDefined();
+        expect(loadState(world.stateFile).resources).not.toHaveProperty([Object.keys(loadState(world.stateFile).resources).find((u) => u.endsWith("::dave-services")) ?? "none"]);
+        world.machines.get("dave")!.vm.failOn();
+        const again = await world.run("up");
+        expect(again.errors).toEqual([]);
+        expect(names(again, "dave").map((o) => `${o.op} ${o.name}`)).toEqual(
+            ["services", "front-door", "cockpit-settings", "books", "health"].map((s) => `create dave-${s}`),
+        );
+        expect([...world.compute.vms.values()].filter((v) => v.name === "rhdave")).toHaveLength(1);
+        expect([...world.compute.gateways.keys()].filter((g) => g === "rhdave")).toHaveLength(1);
+        expect([...world.forge.users.values()].filter((u) => u.login === "dave")).toHaveLength(1);
+        expect(world.forge.tokensOf("dave")).toHaveLength(1);
+        expect(world.compute.vms.size).toBe(4);
+        expect(world.machines.get("dave")!.vm.running()).toContain("hero_cockpit");
+        // Only dave was touched, and a third run is quiet.
+        expect(changed(crashed).concat(changed(again)).every((o) => o.name.startsWith("dave"))).toBe(true);
+        expect(changed(await world.run("up"))).toEqual([]);
+    });
+
+    it("4. one service added to one user re-runs only that user's affected steps", async () => {
+        world.writeUsers([THREE[0], { username: "bob", services: ["slides", "whiteboard"] }, THREE[2], { username: "dave" }]);
+        const before = world.machines.get("alice")!.vm.changes().length;
+        const r = await world.run("up");
+        expect(r.errors).toEqual([]);
+        expect(changed(r).length).toBeGreaterThan(0);
+        expect(changed(r).every((o) => o.name.startsWith("bob-"))).toBe(true);
+        const touched = new Set(changed(r).map((o) => o.name));
+        for (const untouched of ["bob-vm", "bob-gateway", "bob-forge-account", "bob-ssh-key", "bob-password", "bob-ready"]) {
+            expect(touched.has(untouched)).toBe(false);
+        }
+        expect(touched.has("bob-services")).toBe(true);
+        expect(world.machines.get("bob")!.vm.running()).toContain("hero_whiteboard");
+        expect(r.commands.every((c) => c.line.includes(`@${world.machines.get("bob")!.host}:`))).toBe(true);
+        expect(world.machines.get("alice")!.vm.changes()).toHaveLength(before);
+    });
+
+    it("5. teardown of one user: reverse dependency order, nothing of theirs left, the others untouched", async () => {
+        const state = loadState(world.stateFile);
+        world.writeUsers([THREE[0], { username: "bob", services: ["slides", "whiteboard"] }, { username: "dave" }]);
+        const r = await world.run("up");
+        expect(r.errors).toEqual([]);
+        expect(changed(r).every((o) => o.name === "carol" || o.name.startsWith("carol-"))).toBe(true);
+        const done = r.ops.filter((o) => o.op === "delete" || o.op === "skip-delete").map((o) => o.urn);
+        const carol = Object.values(state.resources).filter((x) => x.name === "carol" || x.name.startsWith("carol-"));
+        expect(new Set(done)).toEqual(new Set(carol.map((x) => x.urn)));
+        // Each resource goes after everything that depends on it (or is its child).
+        for (const x of carol) {
+            for (const dep of [...x.deps, ...(x.parent ? [x.parent] : [])].filter((d) => done.includes(d))) {
+                expect(done.indexOf(x.urn), `${x.name} before ${dep}`).toBeLessThan(done.indexOf(dep));
+            }
+        }
+        // Bootstrap steps go with the VM (deletedWith): no SSH to a VM being deleted.
+        expect(r.commands).toEqual([]);
+        expect(r.ops.filter((o) => o.op === "skip-delete").map((o) => o.name)).toContain("carol-install");
+        expect(world.compute.vm("rhcarol")).toBeUndefined();
+        expect(world.compute.gateways.has("rhcarol")).toBe(false);
+        expect(world.forge.user("carol")).toBeUndefined();
+        expect(world.compute.vms.size).toBe(3);
+        expect(Object.keys(loadState(world.stateFile).resources).filter((u) => u.includes("carol"))).toEqual([]);
+    });
+
+    it("6. a preview makes no create call and no network call at all", async () => {
+        world.writeUsers([THREE[0], { username: "bob", services: ["slides"] }, { username: "erin" }]);
+        const requests = world.requestCount();
+        const stateBefore = fs.readFileSync(world.stateFile, "utf8");
+        const stubCalls = world.machines.get("bob")!.vm.calls().length;
+        const r = await world.run("preview");
+        expect(r.errors).toEqual([]);
+        expect(world.requestCount()).toBe(requests);
+        expect(r.commands).toEqual([]);
+        expect(world.machines.get("bob")!.vm.calls()).toHaveLength(stubCalls);
+        expect(fs.readFileSync(world.stateFile, "utf8")).toBe(stateBefore);
+        expect(r.ops.every((o) => o.preview)).toBe(true);
+        // What it would do: create erin, change bob's services, delete dave.
+        expect(names(r, "erin").map((o) => o.op)).toEqual(expect.arrayContaining(["create"]));
+        expect(names(r, "erin").every((o) => o.op === "create")).toBe(true);
+        expect(names(r, "bob").map((o) => o.name)).toContain("bob-services");
+        expect(names(r, "dave").every((o) => o.op === "delete" || o.op === "skip-delete")).toBe(true);
+        expect(names(r, "alice")).toEqual([]);
+    });
+});
