@@ -4,7 +4,7 @@
  * process (ts-node, CommonJS, as `pulumi up` runs the program), so memory
  * figures are that child's peak RSS.
  *
- * 1. Program cost: index.ts under mocks (canned outputs, no engine work) for
+ * 1. Program cost: the rehearsed program (test/rehearsal/world.ts PROGRAM) under mocks (canned outputs, no engine work) for
  *    10, 100, 1000 users, against a bare-SDK baseline that registers the same
  *    resource set (same types, names and parents) with trivial inputs.
  * 2. State cost: serialized provider code per user, and state-like bytes per user
@@ -79,12 +79,14 @@ async function partProgram(n: number): Promise<ProgramFigures> {
     fs.writeFileSync(path.join(dir, "users.yaml"), usersYaml(n));
     const regs: { type: string; name: string; inputs: any }[] = [];
     await withMocks(false, (a) => regs.push({ type: a.type, name: a.name, inputs: a.inputs }));
-    const config = { usersFile: path.join(dir, "users.yaml"), forgeUrl: "https://forge.example.org", computeUrl: "https://compute.example.org/rpc", namePrefix: "b" };
+    const config = { usersFile: path.join(dir, "users.yaml"), forgeUrl: "https://forge.example.org", computeUrl: "https://compute.example.org/rpc", namePrefix: "b", bootstrapOverrides: "{}" };
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])), []);
     // Compile the program's modules first: ts-node's compile time is not the program's cost.
-    for (const m of ["components/environment", "components/program", "components/settings"]) require(path.join(REPO, m));
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PROGRAM } = require("../test/rehearsal/world");
+    for (const m of ["components/environment", "components/bootstrap", "components/program", "components/settings", "providers/forge", "providers/vm", "providers/gateway"]) require(path.join(REPO, m));
     const started = process.hrtime.bigint();
-    await pulumi.runtime.runInPulumiStack(async () => require(path.join(REPO, "index.ts")));
+    await pulumi.runtime.runInPulumiStack(async () => require(path.join(REPO, PROGRAM)));
     await settle();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     fs.rmSync(dir, { recursive: true, force: true });
@@ -185,6 +187,7 @@ async function driver(argv: string[]): Promise<void> {
     const t0 = Date.now();
     console.log(`# bench on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GB, node ${process.version}, ${os.platform()} ${os.release()}\n`);
 
+    console.log(`program: ${require("../test/rehearsal/world").PROGRAM}\n`);
     console.log("## 1. Program cost under mocks (evaluation + registration), against the bare SDK\n");
     console.log("| users | resources | program s | program peak MB | bare SDK s | bare peak MB | time ratio | ms/user program | ms/user bare |");
     console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
