@@ -123,7 +123,8 @@ export function diffGateway(olds: GatewayOutputs, news: GatewayInputs): pulumi.d
 }
 
 function outsOf(inputs: GatewayInputs, gw: rpc.Gateway, endpoint: string): GatewayOutputs {
-    return { ...inputs, computeEndpoint: endpoint, fqdn: gw.fqdn, url: `https://${gw.fqdn}` };
+    // The live backend, so that refresh sees a gateway re-pointed outside the tool.
+    return { ...inputs, backend: gw.backend ?? inputs.backend, computeEndpoint: endpoint, fqdn: gw.fqdn, url: `https://${gw.fqdn}` };
 }
 
 function guardEndpoint(conn: rpc.Conn, props: GatewayOutputs, what: string): void {

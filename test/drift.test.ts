@@ -191,11 +191,8 @@ describe("Gateway", () => {
         expect(read.outs).toMatchObject({ fqdn: "gwhal.other.grid.tf", url: "https://gwhal.other.grid.tf" });
     });
 
-    // KNOWN GAP (providers/gateway.ts, not this file's to change): read() keeps the recorded backend instead of the
-    // live one, so a gateway re-pointed outside the tool looks unchanged after refresh and the next up does not
-    // repair it. Fix: in gateway.ts outsOf(), take `backend: gw.backend` from the service. This test then passes:
-    // remove `.fails`.
-    it.fails("KNOWN GAP: refresh sees a gateway re-pointed to another backend outside the tool, and the next up replaces it", async () => {
+    // Guards against read() keeping the recorded backend instead of the live one.
+    it("regression: refresh sees a gateway re-pointed to another backend outside the tool, and the next up replaces it", async () => {
         const { news, created } = await createChecked(as.gateway, gw("gwivy"));
         compute.gateways.get("gwivy")!.backend = "http://[5a1::99]:9988";
         const read = await refresh(as.gateway, created);
