@@ -18,8 +18,9 @@
  *   in parallel where the graph allows; a delete is skipped when the resource's
  *   `deletedWith` target is deleted in the same run;
  * - after the first failed step no new step starts and nothing is deleted;
- *   steps in flight finish and are saved (what the engine does without
- *   --continue-on-error);
+ *   steps in flight finish and are saved, then the update ends and the
+ *   program's still-waiting registrations are abandoned (what the engine does
+ *   without --continue-on-error);
  * - preview runs Check and Diff only: no Create/Update/Delete, no SSH, no keys;
  *   new and changed resources answer with their inputs, the rest unknown.
  *
