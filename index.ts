@@ -8,13 +8,18 @@ import * as pulumi from "@pulumi/pulumi";
 import { DemoEnvironment } from "./components/environment";
 import { loadUsersForStack, preflightCompute } from "./components/program";
 import { readSettings } from "./components/settings";
+import { FeedbackHub } from "./providers/feedback-hub";
 
 export = async () => {
     const settings = readSettings();
     const users = loadUsersForStack(settings);
     await preflightCompute(settings, users.length);
-    const envs = users.map((user) => new DemoEnvironment(user.username.toLowerCase(), { user, settings }));
+    // Once per stack: the Forge org and public repo where every user's feedback lands.
+    const hub = new FeedbackHub("feedback-hub", { repo: settings.feedbackRepo });
+    const envs = users.map((user) => new DemoEnvironment(user.username.toLowerCase(), { user, settings, accountDependsOn: [hub] }));
     return {
+        /** The feedback repo and what this tool created of it. */
+        feedbackHub: { url: hub.repoUrl, orgCreatedByTool: hub.orgCreatedByTool, repoCreatedByTool: hub.repoCreatedByTool, customizedTemplates: hub.customizedTemplates },
         /** Per user: URLs, logins, VM and gateway records. Not secret. */
         environments: Object.fromEntries(envs.map((e) => [e.username, e.summary])),
         /** Per user: password, SSH private key and Forge token. Secret. */

@@ -30,6 +30,8 @@ export interface DeployerSettings {
     vmReadyTimeoutMinutes: number;
     /** Delete Forge accounts this tool created when their user is torn down. @default false */
     purgeAccountsOnTeardown: boolean;
+    /** Delete the feedback org and repo on teardown, if this tool created them. @default false */
+    purgeFeedbackHubOnTeardown: boolean;
     /** Prefix of VM and gateway names on the grid. @default the stack name, letters and digits, 8 at most */
     namePrefix: string;
 }
@@ -42,6 +44,7 @@ export const DEFAULTS = {
     computeConcurrency: 3,
     vmReadyTimeoutMinutes: 15,
     purgeAccountsOnTeardown: false,
+    purgeFeedbackHubOnTeardown: false,
 };
 
 /** Reads the stack config, applying the documented defaults. */
@@ -64,6 +67,7 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
         computeConcurrency: config.getNumber("computeConcurrency", { min: 1, max: 20 }) ?? DEFAULTS.computeConcurrency,
         vmReadyTimeoutMinutes: config.getNumber("vmReadyTimeoutMinutes", { min: 0.01, max: 120 }) ?? DEFAULTS.vmReadyTimeoutMinutes,
         purgeAccountsOnTeardown: config.getBoolean("purgeAccountsOnTeardown") ?? DEFAULTS.purgeAccountsOnTeardown,
+        purgeFeedbackHubOnTeardown: config.getBoolean("purgeFeedbackHubOnTeardown") ?? DEFAULTS.purgeFeedbackHubOnTeardown,
         namePrefix,
     };
 }

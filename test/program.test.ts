@@ -106,8 +106,17 @@ describe("the program under mocks (an update, not a preview), with a users file 
         expect(Object.keys(run.outputs.environments)).not.toContain("dave");
     });
 
+    it("declares the feedback hub once per stack, and every user's account waits for it", () => {
+        const hubs = run.registrations.filter((r) => r.type === "pulumi-nodejs:dynamic/hero:FeedbackHub");
+        expect(hubs.map((h) => [h.name, h.parent, h.object.repo])).toEqual([["feedback-hub", "", "lhumina_public/feedback"]]);
+        for (const user of ["alice", "bob", "carol"]) {
+            expect(find(`${user}-forge-account`).dependencies).toContain(hubs[0].urn);
+        }
+        expect(run.outputs.feedbackHub.url).toBe("https://forge.example.org/lhumina_public/feedback");
+    });
+
     it("names every child <username>-<role> and parents it to that user's component", () => {
-        const children = run.registrations.filter((r) => r.type !== "hero:demo:Environment");
+        const children = run.registrations.filter((r) => r.type !== "hero:demo:Environment" && r.name !== "feedback-hub");
         expect(children.length).toBeGreaterThanOrEqual(6);
         for (const child of children) {
             const owner = components().find((c) => c.urn === child.parent);

@@ -57,6 +57,8 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, vmId: `vm-${inputs.name}`, computeEndpoint: "http://127.0.0.1:9/rpc", nodeId: 7, myceliumIp: "5a3:1b2::7", state: "running" };
         case "pulumi-nodejs:dynamic/hero:Gateway":
             return { ...inputs, computeEndpoint: "http://127.0.0.1:9/rpc", fqdn: `${inputs.name}.gent02.grid.tf`, url: `https://${inputs.name}.gent02.grid.tf` };
+        case "pulumi-nodejs:dynamic/hero:FeedbackHub":
+            return { ...inputs, repoUrl: `https://forge.example.org/${inputs.repo}`, orgCreatedByTool: true, repoCreatedByTool: true, customizedTemplates: [] };
         case "command:remote:Command":
             return { ...inputs, stdout: `ran ${name}`, stderr: "" };
         default:
