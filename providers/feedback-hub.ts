@@ -18,7 +18,7 @@
  * network calls.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ForgeClientOptions, ForgeError, backoffMs, call, explain, isForgeStatus, pause, splitRepo } from "./forge-client";
+import { ForgeClientOptions, ForgeError, ForgeSettings, backoffMs, call, clientOptionsFrom, explain, forgeSettingsFrom, isForgeStatus, pause, splitRepo } from "./forge-client";
 
 export const DEFAULT_FEEDBACK_REPO = "lhumina_public/feedback";
 /** Text in the org's and repo's description that marks them as created by this tool. */
@@ -103,14 +103,6 @@ export interface FeedbackHubOutputs extends FeedbackHubInputs {
     customizedTemplates: string[];
 }
 
-interface HubSettings {
-    url?: string;
-    token?: string;
-    purge: boolean;
-    timeoutMs?: number;
-    retryBaseMs?: number;
-}
-
 interface ForgeOrg {
     id: number;
     name: string;
@@ -129,7 +121,7 @@ interface ForgeRepo {
 }
 
 interface FeedbackHubProvider extends pulumi.dynamic.ResourceProvider<FeedbackHubInputs, FeedbackHubOutputs> {
-    settings?: HubSettings;
+    settings?: ForgeSettings;
     client(): ForgeClientOptions;
 }
 
@@ -138,26 +130,11 @@ export const feedbackHubProvider: FeedbackHubProvider = {
     settings: undefined,
 
     async configure(req) {
-        const get = (key: string): string | undefined => {
-            const v: unknown = req.config.get(`hero-os-grid-deployer:${key}`);
-            return v === undefined || v === null || v === "" ? undefined : String(v);
-        };
-        const num = (key: string) => (get(key) === undefined ? undefined : Number(get(key)));
-        this.settings = {
-            url: get("forgeUrl"),
-            token: get("forgeToken"),
-            purge: (get("purgeFeedbackHubOnTeardown") ?? "false").toLowerCase() === "true",
-            timeoutMs: num("forgeTimeoutMs"),
-            retryBaseMs: num("forgeRetryBaseMs"),
-        };
+        this.settings = forgeSettingsFrom(req.config, "purgeFeedbackHubOnTeardown");
     },
 
     client() {
-        const s = this.settings;
-        if (!s?.token) {
-            throw new Error("config hero-os-grid-deployer:forgeToken is not set: `pulumi config set --secret forgeToken <admin token>`");
-        }
-        return { baseUrl: s.url ?? "", token: s.token, timeoutMs: s.timeoutMs, retryBaseMs: s.retryBaseMs };
+        return clientOptionsFrom(this.settings);
     },
 
     async check(_olds, news) {

@@ -15,6 +15,40 @@
  */
 
 /** Where and how to reach Forgejo. */
+/** What a Forge provider reads from stack config in `configure()`. The admin token stays here, never in state. */
+export interface ForgeSettings {
+    url?: string;
+    token?: string;
+    /** The provider's purge-on-teardown key is "true". */
+    purge: boolean;
+    timeoutMs?: number;
+    retryBaseMs?: number;
+}
+
+/** Reads the Forge settings from a dynamic provider's config; `purgeKey` names its purge-on-teardown key. */
+export function forgeSettingsFrom(config: { get(key: string): unknown }, purgeKey: string): ForgeSettings {
+    const get = (key: string): string | undefined => {
+        const v: unknown = config.get(`hero-os-grid-deployer:${key}`);
+        return v === undefined || v === null || v === "" ? undefined : String(v);
+    };
+    const num = (key: string) => (get(key) === undefined ? undefined : Number(get(key)));
+    return {
+        url: get("forgeUrl"),
+        token: get("forgeToken"),
+        purge: (get(purgeKey) ?? "false").toLowerCase() === "true",
+        timeoutMs: num("forgeTimeoutMs"),
+        retryBaseMs: num("forgeRetryBaseMs"),
+    };
+}
+
+/** The client options of a configured provider; fails clearly when forgeToken is not set. */
+export function clientOptionsFrom(s: ForgeSettings | undefined): ForgeClientOptions {
+    if (!s?.token) {
+        throw new Error("config hero-os-grid-deployer:forgeToken is not set: `pulumi config set --secret forgeToken <admin token>`");
+    }
+    return { baseUrl: s.url ?? "", token: s.token, timeoutMs: s.timeoutMs, retryBaseMs: s.retryBaseMs };
+}
+
 export interface ForgeClientOptions {
     /** Forge base URL, e.g. `https://forge.ourworld.tf` (a trailing `/api/v1` is accepted). */
     baseUrl: string;

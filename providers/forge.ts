@@ -19,6 +19,9 @@ import * as pulumi from "@pulumi/pulumi";
 import {
     BasicAuth,
     ForgeClientOptions,
+    ForgeSettings,
+    clientOptionsFrom,
+    forgeSettingsFrom,
     ForgeError,
     ForgeToken,
     ForgeUser,
@@ -72,15 +75,6 @@ export interface ForgeAccountOutputs extends ForgeAccountInputs {
     feedbackAccess: boolean;
 }
 
-/** Provider settings, from stack config at configure time. */
-interface ForgeSettings {
-    url?: string;
-    token?: string;
-    purge: boolean;
-    timeoutMs?: number;
-    retryBaseMs?: number;
-}
-
 interface ForgeAccountProvider extends pulumi.dynamic.ResourceProvider<ForgeAccountInputs, ForgeAccountOutputs> {
     settings?: ForgeSettings;
     client(): ForgeClientOptions;
@@ -91,26 +85,11 @@ export const forgeAccountProvider: ForgeAccountProvider = {
     settings: undefined,
 
     async configure(req) {
-        const get = (key: string): string | undefined => {
-            const v: unknown = req.config.get(`hero-os-grid-deployer:${key}`);
-            return v === undefined || v === null || v === "" ? undefined : String(v);
-        };
-        const num = (key: string) => (get(key) === undefined ? undefined : Number(get(key)));
-        this.settings = {
-            url: get("forgeUrl"),
-            token: get("forgeToken"),
-            purge: (get("purgeAccountsOnTeardown") ?? "false").toLowerCase() === "true",
-            timeoutMs: num("forgeTimeoutMs"),
-            retryBaseMs: num("forgeRetryBaseMs"),
-        };
+        this.settings = forgeSettingsFrom(req.config, "purgeAccountsOnTeardown");
     },
 
     client() {
-        const s = this.settings;
-        if (!s?.token) {
-            throw new Error("config hero-os-grid-deployer:forgeToken is not set: `pulumi config set --secret forgeToken <admin token>`");
-        }
-        return { baseUrl: s.url ?? "", token: s.token, timeoutMs: s.timeoutMs, retryBaseMs: s.retryBaseMs };
+        return clientOptionsFrom(this.settings);
     },
 
     async check(_olds, news) {
