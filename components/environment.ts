@@ -5,7 +5,7 @@ import { ForgeAccount } from "../providers/forge";
 import { HeroGateway } from "../providers/gateway";
 import { HeroVm } from "../providers/vm";
 import type { DemoUser } from "../users/types";
-import { createBootstrap, type BootstrapArgs } from "./bootstrap";
+import { createBootstrap } from "./bootstrap";
 import { FRONT_DOOR_PORT } from "./hero-cli";
 import { childName } from "./naming";
 import type { DeployerSettings } from "./settings";
@@ -20,8 +20,6 @@ export interface DemoEnvironmentArgs {
     settings: DeployerSettings;
     /** Resources every user's account waits for, e.g. the stack's feedback hub. @default [] */
     accountDependsOn?: pulumi.Resource[];
-    /** Where and how the bootstrap reaches the VM, when not root@<mycelium ip>:22. @default {} */
-    ssh?: Pick<BootstrapArgs, "port" | "sshUser" | "env">;
 }
 
 /** What an admin needs to know about one environment; nothing secret. */
@@ -79,7 +77,9 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             feedbackRepo: settings.feedbackRepo,
             booksRepo: settings.booksRepo,
             labChannel: settings.labChannel,
-            ...args.ssh,
+            // Unset on a real stack: root@<mycelium ip>:22 with the VM's real paths.
+            port: settings.bootstrapOverrides.port,
+            env: settings.bootstrapOverrides.users?.[user.username],
         });
 
         this.username = user.username.toLowerCase();

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { defaultNamePrefix } from "./naming";
+import type { StepEnv } from "./render";
 
 /** The stack config namespace: the project name in Pulumi.yaml. */
 export const CONFIG_NAMESPACE = "hero-os-grid-deployer";
@@ -34,6 +35,17 @@ export interface DeployerSettings {
     purgeFeedbackHubOnTeardown: boolean;
     /** Prefix of VM and gateway names on the grid. @default the stack name, letters and digits, 8 at most */
     namePrefix: string;
+    /**
+     * Rehearsal only, leave unset: where the bootstrap reaches each fake VM
+     * (its SSH port, and per user a throwaway root and local URLs).
+     * @default {}
+     */
+    bootstrapOverrides: BootstrapOverrides;
+}
+
+export interface BootstrapOverrides {
+    port?: number;
+    users?: Record<string, Partial<StepEnv>>;
 }
 
 export const DEFAULTS = {
@@ -69,5 +81,21 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
         purgeAccountsOnTeardown: config.getBoolean("purgeAccountsOnTeardown") ?? DEFAULTS.purgeAccountsOnTeardown,
         purgeFeedbackHubOnTeardown: config.getBoolean("purgeFeedbackHubOnTeardown") ?? DEFAULTS.purgeFeedbackHubOnTeardown,
         namePrefix,
+        bootstrapOverrides: parseOverrides(config.get("bootstrapOverrides")),
     };
+}
+
+function parseOverrides(text: string | undefined): BootstrapOverrides {
+    if (!text) {
+        return {};
+    }
+    try {
+        const o = JSON.parse(text) as BootstrapOverrides;
+        if (typeof o !== "object" || o === null || (o.port !== undefined && !Number.isInteger(o.port))) {
+            throw new Error("not { port?, users? }");
+        }
+        return o;
+    } catch (err) {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:bootstrapOverrides (rehearsal only; leave it unset) is not valid: ${(err as Error).message}`);
+    }
 }

@@ -78,15 +78,19 @@ async function partProgram(n: number): Promise<ProgramFigures> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
     fs.writeFileSync(path.join(dir, "users.yaml"), usersYaml(n));
     const regs: { type: string; name: string; inputs: any }[] = [];
-    await withMocks(false, (a) => regs.push({ type: a.type, name: a.name, inputs: a.inputs }));
+    // As a preview: the same registrations, and the program's preflight (a network call) is skipped.
+    await withMocks(true, (a) => regs.push({ type: a.type, name: a.name, inputs: a.inputs }));
     const config = { usersFile: path.join(dir, "users.yaml"), forgeUrl: "https://forge.example.org", computeUrl: "https://compute.example.org/rpc", namePrefix: "b", bootstrapOverrides: "{}" };
     pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])), []);
     // Compile the program's modules first: ts-node's compile time is not the program's cost.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { PROGRAM } = require("../test/rehearsal/world");
-    for (const m of ["components/environment", "components/bootstrap", "components/program", "components/settings", "providers/forge", "providers/vm", "providers/gateway"]) require(path.join(REPO, m));
+    for (const m of ["components/environment", "components/bootstrap", "components/program", "components/settings", "providers/forge", "providers/vm", "providers/gateway", "providers/feedback-hub"]) require(path.join(REPO, m));
     const started = process.hrtime.bigint();
-    await pulumi.runtime.runInPulumiStack(async () => require(path.join(REPO, PROGRAM)));
+    await pulumi.runtime.runInPulumiStack(async () => {
+        const mod = require(path.join(REPO, PROGRAM));
+        return typeof mod === "function" ? await mod() : mod; // index.ts exports an async program
+    });
     await settle();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     fs.rmSync(dir, { recursive: true, force: true });

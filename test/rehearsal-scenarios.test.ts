@@ -4,6 +4,7 @@
  * fake VM with the bootstrap harness's stub Hero tools. The scenarios build on
  * each other, in order, on one world and one state file.
  */
+import { FRONT_DOOR_PORT } from "../components/hero-cli";
 import * as fs from "fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadState } from "./rehearsal/engine";
@@ -35,7 +36,7 @@ describe.sequential("rehearsal of whole runs", () => {
             const m = world.machines.get(u)!;
             const vm = world.compute.vm(`rh${u}`);
             expect(vm).toMatchObject({ state: "running", mycelium_ip: m.host });
-            expect(world.compute.gateways.get(`rh${u}`)).toMatchObject({ backend: `http://${m.host}:9988`, vm_id: vm!.id });
+            expect(world.compute.gateways.get(`rh${u}`)).toMatchObject({ backend: `http://${m.host}:${FRONT_DOOR_PORT}`, vm_id: vm!.id });
             expect(m.vm.running()).toEqual(expect.arrayContaining(["hero_router", "hero_proxy", "hero_cockpit", "hero_embedder", "hero_books"]));
             expect(m.vm.calls()).toContain("hero_proc secret set cockpit/USER_FORGE_TOKEN");
             expect(world.gatewayHits).toContain(`rh${u}.${GATEWAY_DOMAIN}`);

@@ -42,7 +42,9 @@ async function main(): Promise<void> {
             await pulumi.runtime.runInPulumiStack(async () => {
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
                 const mod = require(args.program);
-                return typeof mod.default === "function" ? await mod.default() : mod;
+                // Like Pulumi: a program that exports a function (index.ts: `export = async () => …`) is called.
+                const fn = typeof mod === "function" ? mod : typeof mod.default === "function" ? mod.default : undefined;
+                return fn ? await fn() : mod;
             });
             // eslint-disable-next-line @typescript-eslint/no-require-imports
             await require("@pulumi/pulumi/runtime/settings").waitForRPCs();

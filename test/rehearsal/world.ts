@@ -26,8 +26,8 @@ import { createFakeVm, type FakeVm } from "../ssh/harness";
 import { rehearse, RunResult } from "./runner";
 import { freePort, startSshd, Sshd } from "./sshd";
 
-/** The program under rehearsal. PROVISIONAL until components/environment.ts wires every child; then "index.ts". */
-export const PROGRAM = "test/rehearsal/provisional-program.ts";
+/** The program under rehearsal: the real one. */
+export const PROGRAM = "index.ts";
 export const PREFIX = "rh";
 export const FEEDBACK_REPO = "lhumina_public/feedback";
 export const GATEWAY_DOMAIN = "gw.rehearsal.test";
