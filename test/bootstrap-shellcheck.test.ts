@@ -37,6 +37,14 @@ describe.skipIf(!have)("shellcheck", () => {
         });
     }
 
+    for (const file of ["scripts/deploy.sh", ".ci/run"]) {
+        it(`${file} (the deploy wrapper and CI entry point) is clean`, () => {
+            const r = shellcheck(["-s", "bash", path.join(__dirname, "..", file)]);
+            expect(r.out).toBe("");
+            expect(r.status).toBe(0);
+        });
+    }
+
     for (const step of STEPS) {
         it(`the ${step} payload, as sent on stdin, is clean (SC2016 excluded: literal $ in quoted values is the point)`, () => {
             const v = {
