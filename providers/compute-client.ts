@@ -115,8 +115,13 @@ export async function call<T>(
         try {
             return await callOnce<T>(conn, method, params, opts.user);
         } catch (err) {
-            if (!(err as RpcError).transient || attempt >= attempts) {
+            const e = err as RpcError;
+            if (!e.transient) {
                 throw err;
+            }
+            if (attempt >= attempts) {
+                const advice = `gave up after ${attempt} attempts; check that Hero Compute is up and computeUrl (${canonicalEndpoint(conn.url)}) is right, then run pulumi up again: it resumes where it stopped`;
+                throw new RpcError(e.method, e.user, e.code, `${e.serverMessage}; ${advice}`, true);
             }
             const backoff = (conn.backoffMs ?? 500) * 2 ** (attempt - 1);
             await new Promise((resolve) => setTimeout(resolve, backoff));

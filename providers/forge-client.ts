@@ -253,7 +253,8 @@ export async function call<T = unknown>(client: ForgeClientOptions, route: strin
         }
         if (!failure.retryable || attempt >= retries) {
             if (failure.retryable && retries > 0) {
-                throw new ForgeError(route, failure.status, `${failure.forgeMessage} (gave up after ${attempt + 1} attempts)`, true);
+                const advice = `Forge at ${url.origin} is unreachable or failing; check forgeUrl and that Forge is up, then run pulumi up again: it resumes where it stopped`;
+                throw new ForgeError(route, failure.status, `${failure.forgeMessage} (gave up after ${attempt + 1} attempts)`, true, advice);
             }
             throw failure;
         }

@@ -134,7 +134,10 @@ describe("create", () => {
     it("fails with a clear message when Forge keeps failing", async () => {
         fake.inject("GET", "/users/gina", { kind: "status", status: 502 }, 50);
         const err = await rejection(provider.create!(inputs("gina")));
-        expect(err.message).toBe("Forge GET /users/{username} answered 502: injected 502 (gave up after 4 attempts)");
+        expect(err.message).toBe(
+            `Forge at ${fake.url} is unreachable or failing; check forgeUrl and that Forge is up, then run pulumi up again: it resumes where it stopped ` +
+                "(Forge GET /users/{username} answered 502: injected 502 (gave up after 4 attempts))",
+        );
         expect(fake.user("gina")).toBeUndefined();
     });
 
