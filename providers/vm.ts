@@ -284,7 +284,10 @@ async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, timeou
             } catch (err) {
                 cleanup = `deleting it failed too (${(err as Error).message}): delete VM ${vm.id} on Hero Compute by hand`;
             }
-            throw new Error(`${user}: VM ${vm.id} (${vm.name}) did not become ready: ${reason}; ${cleanup}.`);
+            throw new Error(
+                `${user}: VM ${vm.id} (${vm.name}) did not become ready: ${reason}; ${cleanup}. ` +
+                    `Run pulumi up again, or pin another node (vm.node in the users file) or raise vmReadyTimeoutMinutes if it keeps happening.`,
+            );
         }
         if (Date.now() - lastLog >= progressMs) {
             rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ${vm.state} (${rpc.elapsed(started)})`);

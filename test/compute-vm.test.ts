@@ -140,7 +140,7 @@ describe("create", () => {
         fake.stuckNodes.add(9);
         const err = await create({ node: 9 }).catch((e: Error) => e);
         expect(err).toBeInstanceOf(Error);
-        expect((err as Error).message).toMatch(/^alice: VM \w+ \(devalice\) did not become ready: no mycelium IP within 0s \(vmReadyTimeoutMinutes\); last state deploying on node 9; it was deleted\.$/);
+        expect((err as Error).message).toMatch(/^alice: VM \w+ \(devalice\) did not become ready: no mycelium IP within 0s \(vmReadyTimeoutMinutes\); last state deploying on node 9; it was deleted\. Run pulumi up again, or pin another node \(vm\.node in the users file\) or raise vmReadyTimeoutMinutes if it keeps happening\.$/);
         expect(fake.vms.size).toBe(0);
         expect(fake.calls.delete_vm).toBe(1);
         expect(fake.deploysInFlight).toBe(0);
