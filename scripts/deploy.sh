@@ -20,4 +20,9 @@ if [[ $PULUMI_BACKEND_URL == file://* ]]; then
 fi
 echo "deploy: stack ${stack}, backend ${PULUMI_BACKEND_URL}"
 pulumi stack select "$stack" --create
+if ! pulumi config get forgeToken --stack "$stack" >/dev/null 2>&1; then
+    echo "deploy: stack ${stack} has no forgeToken; set the Forge admin token once, then deploy again:" >&2
+    echo "  PULUMI_BACKEND_URL='${PULUMI_BACKEND_URL}' pulumi config set --secret forgeToken --stack ${stack}   # reads the token from stdin" >&2
+    exit 1
+fi
 pulumi up --stack "$stack" "$@"

@@ -1,0 +1,74 @@
+/**
+ * `npm run deploy` (scripts/deploy.sh) against a fake `pulumi` first on PATH
+ * that records its arguments: the real CLI cannot be installed here.
+ */
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { beforeEach, describe, expect, it } from "vitest";
+
+const SCRIPT = path.resolve(__dirname, "..", "scripts", "deploy.sh");
+let bin: string;
+let log: string;
+
+/** A fake pulumi: records argv; `config get forgeToken` succeeds only when HAS_TOKEN=1. */
+function fakePulumi(): void {
+    fs.writeFileSync(
+        path.join(bin, "pulumi"),
+        `#!/usr/bin/env bash\necho "$*" >> "${log}"\nif [[ "$1 $2 $3" == "config get forgeToken" && "\${HAS_TOKEN:-}" != 1 ]]; then exit 1; fi\nexit 0\n`,
+        { mode: 0o755 },
+    );
+}
+
+function deploy(env: Record<string, string>, ...args: string[]) {
+    const r = spawnSync("bash", [SCRIPT, ...args], { encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin`, HOME: bin, ...env } });
+    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : [];
+    return { status: r.status, out: r.stdout, err: r.stderr, calls };
+}
+
+beforeEach(() => {
+    bin = fs.mkdtempSync(path.join(os.tmpdir(), "deploy-test-"));
+    log = path.join(bin, "calls.log");
+});
+
+describe("npm run deploy", () => {
+    it("says so when the Pulumi CLI is missing", () => {
+        const r = deploy({});
+        expect(r.status).toBe(1);
+        expect(r.err).toContain("deploy: the Pulumi CLI is not installed");
+    });
+
+    it("uses a local file backend by default, and refuses to start without a passphrase for its secrets", () => {
+        fakePulumi();
+        const r = deploy({});
+        expect(r.status).toBe(1);
+        expect(r.err).toContain("set PULUMI_CONFIG_PASSPHRASE");
+        expect(r.calls).toEqual([]);
+    });
+
+    it("asks for the Forge admin token once, through stdin, before any update", () => {
+        fakePulumi();
+        const r = deploy({ PULUMI_CONFIG_PASSPHRASE: "x", PULUMI_BACKEND_URL: `file://${bin}/state` });
+        expect(r.status).toBe(1);
+        expect(r.err).toContain("stack dev has no forgeToken");
+        expect(r.err).toContain("pulumi config set --secret forgeToken --stack dev");
+        expect(r.calls).toEqual(["stack select dev --create", "config get forgeToken --stack dev"]);
+    });
+
+    it("selects or creates the stack, then runs pulumi up with the flags given", () => {
+        fakePulumi();
+        const r = deploy({ PULUMI_CONFIG_PASSPHRASE: "x", PULUMI_BACKEND_URL: `file://${bin}/state`, HAS_TOKEN: "1", STACK: "cohort-b" }, "--yes");
+        expect(r.status).toBe(0);
+        expect(r.out).toContain(`deploy: stack cohort-b, backend file://${bin}/state`);
+        expect(r.calls).toEqual(["stack select cohort-b --create", "config get forgeToken --stack cohort-b", "up --stack cohort-b --yes"]);
+        expect(fs.existsSync(path.join(bin, "state"))).toBe(true);
+    });
+
+    it("leaves other backends alone: no passphrase needed for Pulumi Cloud", () => {
+        fakePulumi();
+        const r = deploy({ PULUMI_BACKEND_URL: "https://api.pulumi.com", HAS_TOKEN: "1" });
+        expect(r.status).toBe(0);
+        expect(r.calls.at(-1)).toBe("up --stack dev");
+    });
+});
