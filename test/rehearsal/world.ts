@@ -5,7 +5,7 @@
  * compute fake answers with that address as the VM's mycelium IP, and the
  * moment a VM comes up its `ssh_keys` become that sshd's authorized_keys.
  *
- * The fake grid gateway is one HTTPS server on 127.0.0.1 (a fixture certificate
+ * The fake grid gateway is one HTTPS server on 127.0.0.1 (a throwaway openssl certificate
  * for `*.gw.rehearsal.test`) answering 302 to a login page, as hero_proxy does;
  * the fake VMs' curl reaches it through a `.curlrc` (CURL_HOME, set by their
  * sshd) that maps each gateway FQDN there and trusts that certificate: the
@@ -14,6 +14,7 @@
  * The program is pointed at the fake VMs through one test-only stack config key,
  * `bootstrapOverrides` (JSON): `{ port, users: { <username>: Partial<StepEnv> } }`.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import type { AddressInfo } from "net";
@@ -31,7 +32,6 @@ export const PROGRAM = "index.ts";
 export const PREFIX = "rh";
 export const FEEDBACK_REPO = "lhumina_public/feedback";
 export const GATEWAY_DOMAIN = "gw.rehearsal.test";
-const FIXTURES = path.join(__dirname, "fixtures");
 
 export interface UserSpec {
     username: string;
@@ -76,7 +76,15 @@ export class World {
     }
 
     private async startGateway(usernames: string[]): Promise<void> {
-        const tls = { cert: fs.readFileSync(path.join(FIXTURES, "gateway-cert.pem")), key: fs.readFileSync(path.join(FIXTURES, "gateway-key.pem")) };
+        // A throwaway certificate for the fake gateway, made per world: no private key lives in the repo.
+        const certFile = path.join(this.dir, "gateway-cert.pem");
+        const keyFile = path.join(this.dir, "gateway-key.pem");
+        execFileSync("openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", "/CN=fake grid gateway (rehearsal only)", "-addext", `subjectAltName=DNS:*.${GATEWAY_DOMAIN}`,
+            "-keyout", keyFile, "-out", certFile,
+        ], { stdio: "ignore" });
+        const tls = { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
         this.gateway = https.createServer(tls, (req, res) => {
             this.gatewayHits.push(String(req.headers.host));
             res.writeHead(302, { location: "/login" }).end();
@@ -84,7 +92,7 @@ export class World {
         await new Promise<void>((r) => this.gateway.listen(0, "127.0.0.1", r));
         const port = (this.gateway.address() as AddressInfo).port;
         fs.mkdirSync(path.join(this.dir, "curl"));
-        const rc = [`cacert = "${path.join(FIXTURES, "gateway-cert.pem")}"`];
+        const rc = [`cacert = "${certFile}"`];
         for (const u of usernames) rc.push(`connect-to = "${gridName(PREFIX, u)}.${GATEWAY_DOMAIN}:443:127.0.0.1:${port}"`);
         fs.writeFileSync(path.join(this.dir, "curl", ".curlrc"), rc.join("\n") + "\n");
     }
