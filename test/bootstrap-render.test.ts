@@ -21,9 +21,9 @@ import {
     shellQuote,
     stepParams,
     validateValues,
-    type StepValues,
 } from "../components/render";
 import { resolveServices } from "../users/catalog";
+import { stepValues } from "./support/fixtures";
 
 const HOSTILE = [
     "'",
@@ -43,19 +43,7 @@ const HOSTILE = [
     "trailing newline\n",
 ];
 
-function values(over: Partial<StepValues> = {}, services = resolveServices(["slides"])): StepValues {
-    return {
-        user: { username: "alice", fullName: "Alice Example", email: "alice@example.org", services },
-        host: "400:1234::5",
-        gatewayUrl: "https://devalice.gent02.grid.tf",
-        forgeUrl: "https://forge.example.org",
-        forgeLogin: "alice",
-        feedbackRepo: "lhumina_public/feedback",
-        booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
-        labChannel: "latest",
-        ...over,
-    };
-}
+const values = stepValues;
 
 /** Evaluates `script` in bash in a scratch directory; returns stdout and what files appeared. */
 function bash(script: string): { stdout: string; files: string[] } {

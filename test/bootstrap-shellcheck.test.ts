@@ -3,6 +3,7 @@
  * sends it on stdin (parameters + Hero command forms + lib + script). Skipped with a
  * message only when shellcheck is absent outside CI; in CI (CI=true) absence fails.
  */
+import { stepValues } from "./support/fixtures";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
@@ -47,16 +48,8 @@ describe.skipIf(!have)("shellcheck", () => {
 
     for (const step of STEPS) {
         it(`the ${step} payload, as sent on stdin, is clean (SC2016 excluded: literal $ in quoted values is the point)`, () => {
-            const v = {
-                user: { username: "alice", fullName: "A 'quoted' $(name)", email: "a@example.org", services: resolveServices(["slides", "voice"]) },
-                host: "400:1234::5",
-                gatewayUrl: "https://devalice.gent02.grid.tf",
-                forgeUrl: "https://forge.example.org",
-                forgeLogin: "alice",
-                feedbackRepo: "lhumina_public/feedback",
-                booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
-                labChannel: "latest" as const,
-            };
+            const v = stepValues({}, resolveServices(["slides", "voice"]));
+            v.user.fullName = "A 'quoted' $(name)";
             const { stdin } = renderStep(step, v, defaultEnv(v.host, v.labChannel), { forgeToken: "tok`$x'" });
             const r = shellcheck(["-s", "bash", "-e", "SC2016", "-"], stdin);
             expect(r.out).toBe("");

@@ -12,6 +12,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STEPS, type StepName, type StepValues } from "../components/render";
 import { resolveServices } from "../users/catalog";
+import { stepValues } from "./support/fixtures";
 import { createFakeVm, generateClientKey, runStep, sshdAvailable, startSshd, type ClientKey, type FakeVm, type Sshd } from "./ssh/harness";
 
 const TOKEN = "tok-9f8e7d6c5b4a-SECRET";
@@ -40,16 +41,9 @@ afterAll(async () => {
 });
 
 function values(vm: FakeVm, chosen: Parameters<typeof resolveServices>[0]): StepValues {
-    return {
-        user: { username: "alice", fullName: "Alice 'O$(x)` Example", email: "alice@example.org", services: resolveServices(chosen) },
-        host: "127.0.0.1",
-        gatewayUrl: vm.gatewayUrl,
-        forgeUrl: "https://forge.example.org",
-        forgeLogin: "alice",
-        feedbackRepo: "lhumina_public/feedback",
-        booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
-        labChannel: "latest",
-    };
+    const v = stepValues({ host: "127.0.0.1", gatewayUrl: vm.gatewayUrl }, resolveServices(chosen));
+    v.user.fullName = "Alice 'O$(x)` Example";
+    return v;
 }
 
 async function step(vm: FakeVm, name: StepName, v: StepValues, token = TOKEN, env = vm.env()) {

@@ -9,6 +9,7 @@
  * `pulumi up` creates it again). Where a refreshed change matters, `diff` against
  * the program's inputs says whether the next `up` repairs it.
  */
+import { accountInputs } from "./support/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEMPLATES } from "../providers/feedback-hub";
 import { DynamicHost, serializeProvider } from "./support/dynamic-host";
@@ -103,13 +104,7 @@ describe("FeedbackHub", () => {
 });
 
 describe("ForgeAccount", () => {
-    const account = (username: string) => ({
-        username,
-        email: `${username}@demo.test`,
-        fullName: `Demo ${username}`,
-        password: `generated-${username}-Password-42`,
-        feedbackRepo: HUB,
-    });
+    const account = (username: string) => accountInputs(username, HUB);
 
     it("refresh sees a new email, a revoked token and lost feedback access; the next up repairs token and access and restores the email", async () => {
         const { news, created } = await createChecked(as.account, account("driftann"));

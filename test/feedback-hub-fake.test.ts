@@ -5,8 +5,8 @@
  * test/forge-fake.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ForgeClientOptions, ForgeError, call } from "../providers/forge-client";
-import { FakeForgejo, blob } from "./fakes/forgejo";
+import { ForgeClientOptions, call } from "../providers/forge-client";
+import { FakeForgejo, blob, forgeStatus } from "./fakes/forgejo";
 
 let fake: FakeForgejo;
 let c: ForgeClientOptions;
@@ -27,14 +27,7 @@ afterAll(async () => {
     await fake.stop();
 });
 
-async function status(p: Promise<{ status: number }>): Promise<{ status: number; message: string }> {
-    try {
-        return { status: (await p).status, message: "" };
-    } catch (err) {
-        if (err instanceof ForgeError) return { status: err.status, message: err.forgeMessage };
-        throw err;
-    }
-}
+const status = forgeStatus;
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 

@@ -5,6 +5,7 @@
  * only when config says so. (test/feedback-hub-host.test.ts runs it serialized,
  * in Pulumi's own host.)
  */
+import { providerConfig } from "./support/fixtures";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
     DEFAULT_FEEDBACK_REPO,
@@ -36,8 +37,7 @@ beforeEach(async () => {
 
 async function configure(extra: Record<string, string> = {}): Promise<void> {
     const values: Record<string, string> = { forgeUrl: fake.url, forgeToken: fake.adminToken, forgeRetryBaseMs: "1", forgeTimeoutMs: "1000", ...extra };
-    const get = (k: string) => values[k.replace(/^hero-os-grid-deployer:/, "")];
-    await provider.configure!({ config: { get, require: (k: string) => get(k) ?? "" } });
+    await provider.configure!({ config: providerConfig(values) });
 }
 
 async function create(repo: string): Promise<FeedbackHubOutputs> {

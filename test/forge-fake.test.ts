@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as path from "path";
-import { ForgeClientOptions, ForgeError, call } from "../providers/forge-client";
-import { FakeForgejo, ROUTES } from "./fakes/forgejo";
+import { ForgeClientOptions, call } from "../providers/forge-client";
+import { FakeForgejo, ROUTES, forgeStatus } from "./fakes/forgejo";
 
 const SWAGGER = path.resolve(__dirname, "../../shared/reference/forgejo-api-v1-swagger-2025-06.json");
 
@@ -21,14 +21,7 @@ afterAll(async () => {
     await fake.stop();
 });
 
-async function status(p: Promise<{ status: number }>): Promise<{ status: number; message: string }> {
-    try {
-        return { status: (await p).status, message: "" };
-    } catch (err) {
-        if (err instanceof ForgeError) return { status: err.status, message: err.forgeMessage };
-        throw err;
-    }
-}
+const status = forgeStatus;
 
 describe.skipIf(!fs.existsSync(SWAGGER))("follows the swagger", () => {
     it("serves only documented operations, answering only documented statuses (401 from the auth middleware aside)", () => {

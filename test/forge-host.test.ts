@@ -5,6 +5,7 @@
  * fake Forgejo. The admin token must appear in no property the host returns
  * and not in `__provider`.
  */
+import { accountInputs } from "./support/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamicHost, serializeProvider } from "./support/dynamic-host";
 import { FakeForgejo } from "./fakes/forgejo";
@@ -17,16 +18,7 @@ let purgingHost: DynamicHost;
 /** Everything the hosts returned, to search for the admin token at the end. */
 const returned: unknown[] = [];
 
-function inputs(username: string, over: Record<string, string> = {}) {
-    return {
-        username,
-        email: `${username}@demo.test`,
-        fullName: `Demo ${username}`,
-        password: `generated-${username}-Password-42`,
-        feedbackRepo: FEEDBACK,
-        ...over,
-    };
-}
+const inputs = (username: string, over: Record<string, string> = {}) => accountInputs(username, FEEDBACK, over);
 
 function keep<T>(v: T): T {
     returned.push(v);

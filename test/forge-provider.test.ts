@@ -2,6 +2,7 @@
  * The ForgeAccount provider's lifecycle, in-process, against the fake Forgejo.
  * (test/forge-host.test.ts runs the same provider serialized, in Pulumi's host.)
  */
+import { accountInputs, providerConfig } from "./support/fixtures";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
     FORGE_MARKER,
@@ -39,19 +40,11 @@ async function configure(extra: Record<string, string> = {}): Promise<void> {
         forgeTimeoutMs: "1000",
         ...extra,
     };
-    const get = (k: string) => values[k.replace(/^hero-os-grid-deployer:/, "")];
-    await provider.configure!({ config: { get, require: (k: string) => get(k) ?? "" } });
+    await provider.configure!({ config: providerConfig(values) });
 }
 
 function inputs(username: string, over: Partial<ForgeAccountInputs> = {}): ForgeAccountInputs {
-    return {
-        username,
-        email: `${username}@demo.test`,
-        fullName: `Demo ${username}`,
-        password: `generated-${username}-Password-42`,
-        feedbackRepo: FEEDBACK,
-        ...over,
-    };
+    return { ...accountInputs(username, FEEDBACK), ...over };
 }
 
 async function create(i: ForgeAccountInputs): Promise<ForgeAccountOutputs> {

@@ -22,6 +22,7 @@
  */
 import * as http from "http";
 import type { AddressInfo, Socket } from "net";
+import { ForgeError } from "../../providers/forge-client";
 
 export interface FakeUser {
     id: number;
@@ -890,4 +891,14 @@ export function json(status: number, body: unknown): Answer {
 /** Forgejo's error body: `{ message, url }`. */
 export function fail(status: number, message: string, url: string): Answer {
     return { status, body: { message, url: `${url}/api/swagger` } };
+}
+
+/** A client call's HTTP status and Forgejo's message, whether it succeeded or threw a ForgeError. */
+export async function forgeStatus(p: Promise<{ status: number }>): Promise<{ status: number; message: string }> {
+    try {
+        return { status: (await p).status, message: "" };
+    } catch (err) {
+        if (err instanceof ForgeError) return { status: err.status, message: err.forgeMessage };
+        throw err;
+    }
 }

@@ -9,7 +9,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { STEPS, type StepValues } from "../../components/render";
+import { STEPS } from "../../components/render";
+import { stepValues } from "../support/fixtures";
 import { OPTIONAL_SERVICES, resolveServices, type OptionalService } from "../../users/catalog";
 import { BLOB_BYTES, createFakeVm, generateClientKey, runStep, startSshd } from "./harness";
 
@@ -21,16 +22,7 @@ async function main(): Promise<void> {
     const sshd = await startSshd(key.publicKey);
     const vm = await createFakeVm();
     try {
-        const values: StepValues = {
-            user: { username: "alice", fullName: "Alice Example", email: "alice@example.org", services: resolveServices(chosen) },
-            host: "127.0.0.1",
-            gatewayUrl: vm.gatewayUrl,
-            forgeUrl: "https://forge.example.org",
-            forgeLogin: "alice",
-            feedbackRepo: "lhumina_public/feedback",
-            booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
-            labChannel: "latest",
-        };
+        const values = stepValues({ host: "127.0.0.1", gatewayUrl: vm.gatewayUrl }, resolveServices(chosen));
         console.log(`services: ${values.user.services.join(", ")}; release blob ${BLOB_BYTES} bytes each`);
         for (const run of ["first", "second"]) {
             const bytesBefore = vm.downloads.bytes;

@@ -1,0 +1,41 @@
+/**
+ * Test fixtures shared by several files: one demo user's step values, a Forge
+ * account's inputs, and the config object a dynamic provider's configure() gets.
+ */
+import type { StepValues } from "../../components/render";
+import { resolveServices } from "../../users/catalog";
+
+export const BOOKS_REPO = "https://forge.example.org/lhumina_public/ourworld_public.git";
+
+/** What the bootstrap renders for alice, with `services` (default: core plus slides), on a mycelium-style host. */
+export function stepValues(over: Partial<StepValues> = {}, services = resolveServices(["slides"])): StepValues {
+    return {
+        user: { username: "alice", fullName: "Alice Example", email: "alice@example.org", services },
+        host: "400:1234::5",
+        gatewayUrl: "https://devalice.gent02.grid.tf",
+        forgeUrl: "https://forge.example.org",
+        forgeLogin: "alice",
+        feedbackRepo: "lhumina_public/feedback",
+        booksRepo: BOOKS_REPO,
+        labChannel: "latest",
+        ...over,
+    };
+}
+
+/** A ForgeAccount's inputs for `username`, with a password Forge's default policy accepts. */
+export function accountInputs(username: string, feedbackRepo: string, over: Record<string, string> = {}) {
+    return {
+        username,
+        email: `${username}@demo.test`,
+        fullName: `Demo ${username}`,
+        password: `generated-${username}-Password-42`,
+        feedbackRepo,
+        ...over,
+    };
+}
+
+/** The `config` of a ConfigureRequest holding `values` under the project namespace. */
+export function providerConfig(values: Record<string, string>) {
+    const get = (k: string) => values[k.replace(/^hero-os-grid-deployer:/, "")];
+    return { get, require: (k: string) => get(k) ?? "" };
+}
