@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DemoEnvironment } from "./components/environment";
 import { loadUsersForStack, preflightCompute } from "./components/program";
 import { readSettings } from "./components/settings";
-import { FeedbackHub } from "./providers/feedback-hub";
+import { FeedbackHub } from "./providers/forge/feedback-hub";
 
 export = async () => {
     const settings = readSettings();

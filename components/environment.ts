@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
-import { ForgeAccount } from "../providers/forge";
-import { HeroGateway } from "../providers/gateway";
-import { HeroVm } from "../providers/vm";
+import { ForgeAccount } from "../providers/forge/account";
+import { HeroGateway } from "../providers/compute/gateway";
+import { HeroVm } from "../providers/compute/vm";
 import type { DemoUser } from "../users/types";
 import { createBootstrap } from "./bootstrap";
 import { FRONT_DOOR_PORT } from "./hero-cli";

@@ -1,6 +1,6 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { preflight } from "../providers/compute-client";
+import { preflight } from "../providers/compute/client";
 import { loadUsersFile, UsersFileError } from "../users/load";
 import type { DemoUser } from "../users/types";
 import { CONFIG_NAMESPACE, type DeployerSettings } from "./settings";

@@ -85,7 +85,7 @@ async function partProgram(n: number): Promise<ProgramFigures> {
     // Compile the program's modules first: ts-node's compile time is not the program's cost.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { PROGRAM } = require("../test/rehearsal/world");
-    for (const m of ["components/environment", "components/bootstrap", "components/program", "components/settings", "providers/forge", "providers/vm", "providers/gateway", "providers/feedback-hub"]) require(path.join(REPO, m));
+    for (const m of ["components/environment", "components/bootstrap", "components/program", "components/settings", "providers/forge/account", "providers/compute/vm", "providers/compute/gateway", "providers/forge/feedback-hub"]) require(path.join(REPO, m));
     const started = process.hrtime.bigint();
     await pulumi.runtime.runInPulumiStack(async () => {
         const mod = require(path.join(REPO, PROGRAM));

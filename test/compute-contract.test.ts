@@ -1,9 +1,9 @@
 /**
- * The contract (providers/compute.openrpc.json), the client's compact copy of it,
+ * The contract (providers/compute/openrpc.json), the client's compact copy of it,
  * the fake that follows it, the preflight, and the client's transport rules.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as rpc from "../providers/compute-client";
+import * as rpc from "../providers/compute/client";
 import { FakeCompute, loadContract } from "./fakes/compute";
 
 const doc = loadContract();
@@ -161,7 +161,7 @@ describe("the process-global deploy slots", () => {
 
 describe("provider settings from stack config", () => {
     it("regression: typed YAML values (numbers, booleans) read the same as the CLI's strings", async () => {
-        const { settingsFrom } = await import("../providers/compute-client");
+        const { settingsFrom } = await import("../providers/compute/client");
         const typed: Record<string, unknown> = {
             "hero-os-grid-deployer:computeUrl": "http://127.0.0.1:1/rpc",
             "hero-os-grid-deployer:computeConcurrency": 5,

@@ -2,7 +2,7 @@
  * HeroGateway's provider against the fake ComputeService, in process.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { checkGateway, diffGateway, GatewayInputs, GatewayOutputs, gatewayProvider, isLoopback } from "../providers/gateway";
+import { checkGateway, diffGateway, GatewayInputs, GatewayOutputs, gatewayProvider, isLoopback } from "../providers/compute/gateway";
 import { configRequest, FakeCompute } from "./fakes/compute";
 
 const BACKEND = "http://[5a1:2b::7]:9988";

@@ -41,7 +41,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 }
 
 beforeAll(async () => {
-    [vmText, gwText] = await Promise.all([serializeProvider("providers/vm.ts", "vmProvider"), serializeProvider("providers/gateway.ts", "gatewayProvider")]);
+    [vmText, gwText] = await Promise.all([serializeProvider("providers/compute/vm.ts", "vmProvider"), serializeProvider("providers/compute/gateway.ts", "gatewayProvider")]);
     fake = await FakeCompute.start({ token: TOKEN, provisionMs: 150, gatewayDeployMs: 40 });
     host = await DynamicHost.start(vmText, config(fake.unixUrl));
 });
@@ -54,7 +54,7 @@ describe("serialized providers", () => {
     it("are small, self-contained, and carry no token", () => {
         for (const text of [vmText, gwText]) {
             expect(text).not.toContain(TOKEN);
-            expect(text).not.toMatch(/require\("zod"\)|compute\.openrpc\.json|"openrpc"/);
+            expect(text).not.toMatch(/require\("zod"\)|openrpc\.json|"openrpc"/);
             expect(text.match(/require\("[^"]+"\)/g)).toEqual(['require("undici")']);
         }
         // Sizes, for the closing note (stored twice per resource, inputs and outputs).

@@ -5,8 +5,8 @@
  * the same config keys the stack uses, so nothing waits for real minutes.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { gatewayProvider } from "../providers/gateway";
-import { checkVm, DEFAULT_FLIST, diffVm, VmInputs, VmOutputs, vmProvider } from "../providers/vm";
+import { gatewayProvider } from "../providers/compute/gateway";
+import { checkVm, DEFAULT_FLIST, diffVm, VmInputs, VmOutputs, vmProvider } from "../providers/compute/vm";
 import { configRequest, FakeCompute } from "./fakes/compute";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer";

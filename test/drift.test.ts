@@ -11,7 +11,7 @@
  */
 import { accountInputs } from "./support/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEMPLATES } from "../providers/feedback-hub";
+import { TEMPLATES } from "../providers/forge/feedback-hub";
 import { DynamicHost, serializeProvider } from "./support/dynamic-host";
 import { FakeCompute } from "./fakes/compute";
 import { FakeForgejo } from "./fakes/forgejo";
@@ -45,10 +45,10 @@ async function createChecked(h: DynamicHost, inputs: Record<string, unknown>) {
 
 beforeAll(async () => {
     const [account, hub, vm, gateway] = await Promise.all([
-        serializeProvider("providers/forge.ts", "forgeAccountProvider"),
-        serializeProvider("providers/feedback-hub.ts", "feedbackHubProvider"),
-        serializeProvider("providers/vm.ts", "vmProvider"),
-        serializeProvider("providers/gateway.ts", "gatewayProvider"),
+        serializeProvider("providers/forge/account.ts", "forgeAccountProvider"),
+        serializeProvider("providers/forge/feedback-hub.ts", "feedbackHubProvider"),
+        serializeProvider("providers/compute/vm.ts", "vmProvider"),
+        serializeProvider("providers/compute/gateway.ts", "gatewayProvider"),
     ]);
     forge = await FakeForgejo.start();
     compute = await FakeCompute.start({ token: COMPUTE_TOKEN });

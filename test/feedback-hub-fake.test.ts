@@ -5,7 +5,7 @@
  * test/forge-fake.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ForgeClientOptions, call } from "../providers/forge-client";
+import { ForgeClientOptions, call } from "../providers/forge/client";
 import { FakeForgejo, blob, forgeStatus } from "./fakes/forgejo";
 
 let fake: FakeForgejo;

@@ -5,7 +5,7 @@
  * the host returns, not in `__provider`, and not in the host's log.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEMPLATES } from "../providers/feedback-hub";
+import { TEMPLATES } from "../providers/forge/feedback-hub";
 import { DynamicHost, serializeProvider } from "./support/dynamic-host";
 import { FakeForgejo } from "./fakes/forgejo";
 
@@ -31,7 +31,7 @@ function keep<T>(v: T): T {
 
 beforeAll(async () => {
     fake = await FakeForgejo.start();
-    provider = await serializeProvider("providers/feedback-hub.ts", "feedbackHubProvider");
+    provider = await serializeProvider("providers/forge/feedback-hub.ts", "feedbackHubProvider");
     const config = { forgeUrl: fake.url, forgeToken: fake.adminToken, forgeRetryBaseMs: "1" };
     [host, purgingHost] = await Promise.all([
         DynamicHost.start(provider, config),

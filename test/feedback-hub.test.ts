@@ -17,7 +17,7 @@ import {
     checkFeedbackHub,
     diffFeedbackHub,
     feedbackHubProvider as provider,
-} from "../providers/feedback-hub";
+} from "../providers/forge/feedback-hub";
 import { FakeForgejo } from "./fakes/forgejo";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";

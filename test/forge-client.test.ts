@@ -11,7 +11,7 @@ import {
     listTokens,
     createToken,
     redact,
-} from "../providers/forge-client";
+} from "../providers/forge/client";
 import { FakeForgejo } from "./fakes/forgejo";
 
 let fake: FakeForgejo;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as fs from "fs";
 import * as path from "path";
-import { ForgeClientOptions, call } from "../providers/forge-client";
+import { ForgeClientOptions, call } from "../providers/forge/client";
 import { FakeForgejo, ROUTES, forgeStatus } from "./fakes/forgejo";
 
 const SWAGGER = path.resolve(__dirname, "../../shared/reference/forgejo-api-v1-swagger-2025-06.json");

@@ -28,7 +28,7 @@ function keep<T>(v: T): T {
 beforeAll(async () => {
     fake = await FakeForgejo.start();
     fake.addRepo(FEEDBACK);
-    provider = await serializeProvider("providers/forge.ts", "forgeAccountProvider");
+    provider = await serializeProvider("providers/forge/account.ts", "forgeAccountProvider");
     const config = { forgeUrl: fake.url, forgeToken: fake.adminToken, forgeRetryBaseMs: "1" };
     [host, purgingHost] = await Promise.all([
         DynamicHost.start(provider, { ...config, purgeAccountsOnTeardown: "false" }),

@@ -13,7 +13,7 @@ import {
     checkForgeAccount,
     diffForgeAccount,
     forgeAccountProvider as provider,
-} from "../providers/forge";
+} from "../providers/forge/account";
 import { FakeForgejo } from "./fakes/forgejo";
 
 const FEEDBACK = "lhumina_public/feedback";

@@ -27,7 +27,7 @@ function unwrap<T>(o: pulumi.Output<T>): Promise<T> {
 
 describe("ForgeAccount", () => {
     it("registers as pulumi-nodejs:dynamic/hero:ForgeAccount with its declared outputs readable", async () => {
-        const { ForgeAccount } = await import("../providers/forge");
+        const { ForgeAccount } = await import("../providers/forge/account");
         const acct = new ForgeAccount("alice-forge-account", {
             username: "alice",
             email: "alice@demo.test",

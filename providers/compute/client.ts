@@ -5,11 +5,11 @@
  * Pulumi's closure serializer copies this module's exports BY VALUE into every
  * VM and gateway resource's state, so it stays small and self-contained: no
  * imports, `require()` inside function bodies, no captured JSON document.
- * The method and param names below mirror `compute.openrpc.json`;
+ * The method and param names below mirror `openrpc.json`;
  * `test/compute-contract.test.ts` fails when the two drift apart.
  */
 
-/** Method → the params we send, in order; a trailing `?` marks an optional one. Mirrors compute.openrpc.json. */
+/** Method → the params we send, in order; a trailing `?` marks an optional one. Mirrors openrpc.json. */
 export const METHODS: Record<string, readonly string[]> = {
     "rpc.discover": [],
     deploy_vm: ["name", "flist", "cpu", "memory", "rootfs_size", "mycelium", "public_ip", "ssh_keys", "node_id?"],
@@ -23,7 +23,7 @@ export const METHODS: Record<string, readonly string[]> = {
     delete_webgateway: ["name"],
 };
 
-/** JSON-RPC error codes the providers act on. Mirrors `components.errors` of compute.openrpc.json. */
+/** JSON-RPC error codes the providers act on. Mirrors `components.errors` of openrpc.json. */
 export const ERRORS = {
     InvalidParams: -32602,
     NotFound: -32004,
@@ -32,7 +32,7 @@ export const ERRORS = {
     DeployFailed: -32020,
 } as const;
 
-/** Result fields the providers read. Mirrors `components.schemas` of compute.openrpc.json. */
+/** Result fields the providers read. Mirrors `components.schemas` of openrpc.json. */
 export const RESULT_FIELDS = {
     Vm: ["id", "name", "state", "node_id", "mycelium_ip", "cpu", "memory", "rootfs_size"],
     Gateway: ["name", "fqdn", "backend", "vm_id"],
@@ -204,7 +204,7 @@ export async function preflight(url: string, token?: string, opts: { timeoutMs?:
     if (gaps.length > 0) {
         throw new Error(
             `Hero Compute at ${canonicalEndpoint(url)} does not offer what this deployer needs ` +
-                `(providers/compute.openrpc.json); nothing was deployed:\n  - ${gaps.join("\n  - ")}`,
+                `(providers/compute/openrpc.json); nothing was deployed:\n  - ${gaps.join("\n  - ")}`,
         );
     }
 }

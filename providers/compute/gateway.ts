@@ -7,7 +7,7 @@
  * by someone else is a clear error asking the admin to set `gatewayName`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as rpc from "./compute-client";
+import * as rpc from "./client";
 
 export interface HeroGatewayArgs {
     /** Grid-wide gateway name, `^[a-z0-9]{3,36}$`: the users file's `gatewayName`, or the grid name. @example "devalice" */

@@ -8,7 +8,7 @@
  * one VM. New SSH keys are added in place with `inject_ssh_keys`; removing a key replaces.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as rpc from "./compute-client";
+import * as rpc from "./client";
 
 /** Ubuntu 24.04 with zinit, the grid's official VM image. */
 export const DEFAULT_FLIST = "https://hub.grid.tf/tf-official-vms/ubuntu-24.04-full.flist";

@@ -39,7 +39,7 @@ import {
     listTokens,
     pause,
     whoAmI,
-} from "./forge-client";
+} from "./client";
 
 /** Text in the profile description that marks an account as created by this tool. */
 export const FORGE_MARKER = "[managed by hero-os-grid-deployer]";

@@ -18,7 +18,7 @@
  * network calls.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ForgeClientOptions, ForgeError, ForgeSettings, backoffMs, call, clientOptionsFrom, explain, forgeSettingsFrom, isForgeStatus, pause, splitRepo } from "./forge-client";
+import { ForgeClientOptions, ForgeError, ForgeSettings, backoffMs, call, clientOptionsFrom, explain, forgeSettingsFrom, isForgeStatus, pause, splitRepo } from "./client";
 
 export const DEFAULT_FEEDBACK_REPO = "lhumina_public/feedback";
 /** Text in the org's and repo's description that marks them as created by this tool. */

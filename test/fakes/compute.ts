@@ -2,7 +2,7 @@
  * A fake Hero Compute (ComputeService) for tests and rehearsals: one real HTTP
  * server on 127.0.0.1 and one real Unix-socket server, sharing one state.
  *
- * It follows `providers/compute.openrpc.json`: it answers only the methods listed
+ * It follows `providers/compute/openrpc.json`: it answers only the methods listed
  * there, refuses missing, unknown or mistyped params with -32602, answers
  * `rpc.discover` with that document (or a rewritten one, to test the preflight),
  * and uses its error codes.
@@ -18,7 +18,7 @@ import type { Socket } from "net";
 import * as os from "os";
 import * as path from "path";
 
-export const CONTRACT_PATH = path.resolve(__dirname, "..", "..", "providers", "compute.openrpc.json");
+export const CONTRACT_PATH = path.resolve(__dirname, "..", "..", "providers", "compute", "openrpc.json");
 
 /** The repo's OpenRPC document, freshly parsed (callers may mutate it). */
 export function loadContract(): any {

@@ -22,7 +22,7 @@
  */
 import * as http from "http";
 import type { AddressInfo, Socket } from "net";
-import { ForgeError } from "../../providers/forge-client";
+import { ForgeError } from "../../providers/forge/client";
 
 export interface FakeUser {
     id: number;
