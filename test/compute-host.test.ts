@@ -41,7 +41,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 }
 
 beforeAll(async () => {
-    [vmText, gwText] = await Promise.all([serializeProvider("providers/compute/vm.ts", "vmProvider"), serializeProvider("providers/compute/gateway.ts", "gatewayProvider")]);
+    [vmText, gwText] = await Promise.all([serializeProvider("providers/shims.ts", "SHIMS.vm"), serializeProvider("providers/shims.ts", "SHIMS.gateway")]);
     fake = await FakeCompute.start({ token: TOKEN, provisionMs: 150, gatewayDeployMs: 40 });
     host = await DynamicHost.start(vmText, config(fake.unixUrl));
 });
@@ -51,16 +51,14 @@ afterAll(async () => {
 });
 
 describe("serialized providers", () => {
-    it("are small, self-contained, and carry no token", () => {
+    it("are a reference to the versioned shim, and carry no token", () => {
         for (const text of [vmText, gwText]) {
             expect(text).not.toContain(TOKEN);
-            expect(text).not.toMatch(/require\("zod"\)|openrpc\.json|"openrpc"/);
-            expect(text.match(/require\("[^"]+"\)/g)).toEqual(['require("undici")']);
+            expect(text.length).toBeLessThan(2048);
         }
-        // Sizes, for the closing note (stored twice per resource, inputs and outputs).
-        console.info(`serialized sizes: vmProvider ${vmText.length} chars, gatewayProvider ${gwText.length} chars`);
-        expect(vmText.length).toBeLessThan(30_000);
-        expect(gwText.length).toBeLessThan(25_000);
+        // The state holds a reference to the versioned shim, not the provider's code.
+        expect(vmText.match(/require\("[^"]+"\)/g)).toEqual(['require("hero-os-grid-deployer-shims/v1/vm.js")']);
+        expect(gwText.match(/require\("[^"]+"\)/g)).toEqual(['require("hero-os-grid-deployer-shims/v1/gateway.js")']);
     });
 });
 
@@ -143,7 +141,7 @@ describe("VM lifecycle in the real host, over the Unix socket", () => {
         expect((err as Error).message).not.toContain(TOKEN);
     });
 
-    it("regression: an RpcError keeps its message through the serialized provider (super() sets nothing there)", async () => {
+    it("regression: an RpcError keeps its message through the host and gRPC (the v0 serializer dropped what super() set)", async () => {
         const down = await DynamicHost.start(vmText, config("http://127.0.0.1:9/rpc", { computeRequestTimeoutSeconds: "1" }));
         try {
             const err = await down.read("http://127.0.0.1:9/rpc#005o", { ...VM, vmId: "005o", computeEndpoint: "http://127.0.0.1:9/rpc" }).catch((e: Error) => e);

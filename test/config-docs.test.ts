@@ -14,7 +14,7 @@ const REHEARSAL_ONLY = ["computeAllowLoopbackBackend", "bootstrapOverrides"];
 
 /** Keys read through the config getters (get, getNumber, require, getSecret) or the providers' get()/num() helpers. */
 function keysReadByCode(): string[] {
-    const files = ["index.ts", ...["components", "providers"].flatMap((d) => fs.readdirSync(path.join(ROOT, d)).filter((f) => f.endsWith(".ts")).map((f) => `${d}/${f}`))];
+    const files = ["index.ts", ...["components", "providers"].flatMap((d) => (fs.readdirSync(path.join(ROOT, d), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).map((f) => `${d}/${f}`))];
     const keys = new Set<string>();
     for (const f of files) {
         for (const m of read(f).matchAll(/\b(?:get|num|getNumber|getBoolean|require|getSecret)\("([a-z][A-Za-z]+)"/g)) {

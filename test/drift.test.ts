@@ -45,10 +45,10 @@ async function createChecked(h: DynamicHost, inputs: Record<string, unknown>) {
 
 beforeAll(async () => {
     const [account, hub, vm, gateway] = await Promise.all([
-        serializeProvider("providers/forge/account.ts", "forgeAccountProvider"),
-        serializeProvider("providers/forge/feedback-hub.ts", "feedbackHubProvider"),
-        serializeProvider("providers/compute/vm.ts", "vmProvider"),
-        serializeProvider("providers/compute/gateway.ts", "gatewayProvider"),
+        serializeProvider("providers/shims.ts", "SHIMS.forgeAccount"),
+        serializeProvider("providers/shims.ts", "SHIMS.feedbackHub"),
+        serializeProvider("providers/shims.ts", "SHIMS.vm"),
+        serializeProvider("providers/shims.ts", "SHIMS.gateway"),
     ]);
     forge = await FakeForgejo.start();
     compute = await FakeCompute.start({ token: COMPUTE_TOKEN });

@@ -41,6 +41,6 @@ describe("ForgeAccount", () => {
         const reg = registered.find((r) => r.name === "alice-forge-account")!;
         expect(reg.type).toBe("pulumi-nodejs:dynamic/hero:ForgeAccount");
         expect(Object.keys(reg.inputs)).toEqual(expect.arrayContaining(["username", "email", "fullName", "password", "feedbackRepo", "__provider"]));
-        expect(reg.inputs.__provider).toContain("settings: undefined");
+        expect(reg.inputs.__provider).toContain('require("hero-os-grid-deployer-shims/v1/forge-account.js")');
     });
 });

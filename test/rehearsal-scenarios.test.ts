@@ -24,7 +24,8 @@ afterAll(async () => {
     await world?.stop();
 });
 
-describe.sequential("rehearsal of whole runs", () => {
+// A bound, not a measure: several whole runs each, on 2 shared cores.
+describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
     it("1. three users end up with Forge accounts, VMs, gateways and bootstrapped services", async () => {
         world.writeUsers(THREE);
         const r = await world.run("up");

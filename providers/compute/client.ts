@@ -2,12 +2,12 @@
  * A small JSON-RPC 2.0 client for Hero Compute (ComputeService), over HTTP(S)
  * or a Unix socket, through undici.
  *
- * Pulumi's closure serializer copies this module's exports BY VALUE into every
- * VM and gateway resource's state, so it stays small and self-contained: no
- * imports, `require()` inside function bodies, no captured JSON document.
+ * An ordinary module: the state holds only the providers' thin shims
+ * (providers/shims.ts), which load this code from the project's node_modules.
  * The method and param names below mirror `openrpc.json`;
  * `test/compute-contract.test.ts` fails when the two drift apart.
  */
+import { Agent, request } from "undici";
 
 /** Method → the params we send, in order; a trailing `?` marks an optional one. Mirrors openrpc.json. */
 export const METHODS: Record<string, readonly string[]> = {
@@ -82,8 +82,6 @@ export class RpcError extends Error {
         readonly transient: boolean,
     ) {
         super(`Hero Compute ${method}${user ? ` for ${user}` : ""} failed (${code}): ${serverMessage}`);
-        // Set again: the closure serializer turns super() into Error.call(this, …), which sets nothing.
-        this.message = `Hero Compute ${method}${user ? ` for ${user}` : ""} failed (${code}): ${serverMessage}`;
         this.name = "RpcError";
     }
 }
@@ -130,8 +128,6 @@ export async function call<T>(
 }
 
 async function callOnce<T>(conn: Conn, method: string, params: Record<string, unknown>, user?: string): Promise<T> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { request, Agent } = require("undici");
     const u = new URL(conn.url);
     const unix = u.protocol === "unix:";
     const target = unix ? "http://localhost/rpc" : u.pathname === "/" ? `${u.origin}/rpc` : `${u.origin}${u.pathname}`;
@@ -293,8 +289,8 @@ export function connFrom(s: Partial<ComputeSettings>): Conn {
 
 /**
  * Runs `fn` holding one of `max` deploy slots. The slots live on `globalThis`, so
- * the cap holds across every user and across the VM and gateway providers, which
- * the dynamic-provider host deserializes separately into one process.
+ * the cap holds across every user and across the VM and gateway providers in the
+ * one dynamic-provider host process of a `pulumi up`.
  */
 export async function withSlot<T>(max: number, fn: () => Promise<T>): Promise<T> {
     const g = globalThis as { __heroComputeSlots?: { active: number; max: number; waiting: (() => void)[] } };

@@ -7,6 +7,7 @@
  * by someone else is a clear error asking the admin to set `gatewayName`.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { SHIMS } from "../shims";
 import * as rpc from "./client";
 
 export interface HeroGatewayArgs {
@@ -86,7 +87,7 @@ export class HeroGateway extends pulumi.dynamic.Resource {
     declare readonly computeEndpoint: pulumi.Output<string>;
 
     constructor(name: string, args: HeroGatewayArgs, opts?: pulumi.CustomResourceOptions) {
-        super(gatewayProvider, name, { ...args, computeEndpoint: undefined, fqdn: undefined, url: undefined }, opts, "hero", "Gateway");
+        super(SHIMS.gateway, name, { ...args, computeEndpoint: undefined, fqdn: undefined, url: undefined }, opts, "hero", "Gateway");
     }
 }
 

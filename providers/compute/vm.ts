@@ -8,6 +8,7 @@
  * one VM. New SSH keys are added in place with `inject_ssh_keys`; removing a key replaces.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { SHIMS } from "../shims";
 import * as rpc from "./client";
 
 /** Ubuntu 24.04 with zinit, the grid's official VM image. */
@@ -126,7 +127,7 @@ export class HeroVm extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: HeroVmArgs, opts?: pulumi.CustomResourceOptions) {
         const props = { flist: DEFAULT_FLIST, ...args, vmId: undefined, computeEndpoint: undefined, nodeId: undefined, myceliumIp: undefined, state: undefined };
-        super(vmProvider, name, props, opts, "hero", "Vm");
+        super(SHIMS.vm, name, props, opts, "hero", "Vm");
     }
 }
 

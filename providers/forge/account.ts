@@ -16,6 +16,7 @@
  * or the serialized provider. `check` and `diff` make no network calls.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { SHIMS } from "../shims";
 import {
     BasicAuth,
     ForgeClientOptions,
@@ -80,7 +81,7 @@ interface ForgeAccountProvider extends pulumi.dynamic.ResourceProvider<ForgeAcco
     client(): ForgeClientOptions;
 }
 
-/** The one provider object; Pulumi serializes it into every ForgeAccount's state. */
+/** The implementation behind the ForgeAccount shim (providers/shims.ts); ordinary code, not serialized. */
 export const forgeAccountProvider: ForgeAccountProvider = {
     settings: undefined,
 
@@ -437,7 +438,7 @@ export class ForgeAccount extends pulumi.dynamic.Resource {
     constructor(name: string, args: ForgeAccountArgs, opts?: pulumi.CustomResourceOptions) {
         const outs = { login: undefined, userId: undefined, createdByTool: undefined, token: undefined, tokenId: undefined, tokenNote: undefined, feedbackAccess: undefined };
         super(
-            forgeAccountProvider,
+            SHIMS.forgeAccount,
             name,
             { ...args, ...outs },
             { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "token"] },

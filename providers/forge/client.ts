@@ -2,9 +2,8 @@
  * A small HTTP client for Forgejo's REST API (`/api/v1`), shared by the Forge
  * dynamic providers.
  *
- * Pulumi serializes this module by value into every resource's state, so it
- * stays small and self-contained: no zod, no top-level imports of packages,
- * `require()` inside function bodies, no `#private` fields.
+ * An ordinary module: the state holds only the providers' thin shims
+ * (providers/shims.ts), which load this code from the project's node_modules.
  *
  * One `call()` does every request: a timeout on each attempt, retry with bounded
  * backoff on transport errors, 429 and 5xx only (and only when the caller says
@@ -13,6 +12,7 @@
  * template, the status and Forgejo's own message, scrubbed of the secrets the
  * request carried.
  */
+import * as undici from "undici";
 
 /** Where and how to reach Forgejo. */
 /** What a Forge provider reads from stack config in `configure()`. The admin token stays here, never in state. */
@@ -108,10 +108,6 @@ export class ForgeError extends Error {
         const what = `Forge ${route} ${status === 0 ? "failed" : `answered ${status}`}: ${forgeMessage}`;
         const message = explanation ? `${explanation} (${what})` : what;
         super(message);
-        // Pulumi's closure serializer turns `super(...)` into `Error.call(this, ...)`, which sets
-        // nothing on `this`: without these lines the stored provider throws errors with no message.
-        this.message = message;
-        if (!this.stack) this.stack = `ForgeError: ${message}`;
         this.name = "ForgeError";
         this.route = route;
         this.status = status;
@@ -174,8 +170,6 @@ export function redact(text: string, secrets: Array<string | undefined> = []): s
  * any 2xx answer; every other outcome rejects with a ForgeError.
  */
 export async function call<T = unknown>(client: ForgeClientOptions, route: string, opts: CallOptions = {}): Promise<ForgeResponse<T>> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const undici = require("undici");
     const space = route.indexOf(" ");
     const method = route.slice(0, space);
     const template = route.slice(space + 1);
@@ -215,7 +209,7 @@ export async function call<T = unknown>(client: ForgeClientOptions, route: strin
                 method,
                 headers,
                 body,
-                dispatcher: client.dispatcher,
+                dispatcher: client.dispatcher as undici.Dispatcher | undefined,
                 headersTimeout: timeoutMs,
                 bodyTimeout: timeoutMs,
                 signal: AbortSignal.timeout(timeoutMs),

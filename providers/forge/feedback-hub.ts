@@ -18,6 +18,7 @@
  * network calls.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { SHIMS } from "../shims";
 import { ForgeClientOptions, ForgeError, ForgeSettings, backoffMs, call, clientOptionsFrom, explain, forgeSettingsFrom, isForgeStatus, pause, splitRepo } from "./client";
 
 export const DEFAULT_FEEDBACK_REPO = "lhumina_public/feedback";
@@ -125,7 +126,7 @@ interface FeedbackHubProvider extends pulumi.dynamic.ResourceProvider<FeedbackHu
     client(): ForgeClientOptions;
 }
 
-/** The one provider object; Pulumi serializes it into the FeedbackHub's state. */
+/** The implementation behind the FeedbackHub shim (providers/shims.ts); ordinary code, not serialized. */
 export const feedbackHubProvider: FeedbackHubProvider = {
     settings: undefined,
 
@@ -476,6 +477,6 @@ export class FeedbackHub extends pulumi.dynamic.Resource {
             templates: undefined,
             customizedTemplates: undefined,
         };
-        super(feedbackHubProvider, name, { repo: args.repo ?? DEFAULT_FEEDBACK_REPO, ...outs }, opts, "hero", "FeedbackHub");
+        super(SHIMS.feedbackHub, name, { repo: args.repo ?? DEFAULT_FEEDBACK_REPO, ...outs }, opts, "hero", "FeedbackHub");
     }
 }

@@ -59,10 +59,10 @@ export class DynamicHost {
         return Object.assign(Object.create(this), { provider }) as DynamicHost;
     }
 
-    /** Starts the host, and sends Configure with `config` keyed `<project>:<key>`. */
-    static async start(provider: string, config: Record<string, string>, env: NodeJS.ProcessEnv = {}): Promise<DynamicHost> {
+    /** Starts the host (in the project directory, as the engine does, unless `cwd` says otherwise), and sends Configure with `config` keyed `<project>:<key>`. */
+    static async start(provider: string, config: Record<string, string>, env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): Promise<DynamicHost> {
         const child = spawn(process.execPath, [HOST, "127.0.0.1:0"], {
-            cwd: REPO_ROOT,
+            cwd,
             env: { ...process.env, PULUMI_NODEJS_PROJECT: PROJECT, ...env },
             stdio: ["ignore", "pipe", "pipe"],
         });

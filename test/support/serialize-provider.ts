@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     }
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const mod = require(path.resolve(modulePath));
-    const provider = mod[exportName];
+    const provider = exportName.split(".").reduce((o: any, k) => o?.[k], mod); // e.g. "SHIMS.vm"
     if (!provider) {
         throw new Error(`${modulePath} exports no ${exportName}`);
     }

@@ -1,0 +1,31 @@
+/**
+ * The provider objects Pulumi serializes into state, one per dynamic resource kind.
+ *
+ * They are the exports of `hero-os-grid-deployer-shims/v1/<kind>.js`, a package in
+ * providers/shims/ that `npm ci` installs as a COPY into node_modules (.npmrc
+ * `install-links=true`). Pulumi's closure serializer captures a module under
+ * node_modules by name, so the state of each resource holds only
+ * `require("hero-os-grid-deployer-shims/v1/<kind>.js")`, some 300 bytes, instead
+ * of the provider's code. Each shim method loads the real implementation (the
+ * TypeScript modules in this folder, linked as the workspace package
+ * `hero-os-grid-deployer-providers`, entry runtime.js) from the project's
+ * node_modules when it first runs. The engine starts the dynamic-provider host in
+ * the Pulumi.yaml directory, which is where both packages resolve.
+ *
+ * FROZEN: the names `v1/<kind>.js` and what the shim does with them live on in
+ * state. Never change a shipped shim; add `v2/` beside it, point SHIMS at it, keep
+ * v1 working, and add the new serialized text to test/fixtures/shims/. The rule
+ * for the implementation behind every entry: it accepts every state shape that
+ * any earlier version wrote.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+/** The shims the resource classes use today (version 1). */
+export const SHIMS: Record<"forgeAccount" | "feedbackHub" | "vm" | "gateway", pulumi.dynamic.ResourceProvider> = {
+    forgeAccount: require("hero-os-grid-deployer-shims/v1/forge-account.js"),
+    feedbackHub: require("hero-os-grid-deployer-shims/v1/feedback-hub.js"),
+    vm: require("hero-os-grid-deployer-shims/v1/vm.js"),
+    gateway: require("hero-os-grid-deployer-shims/v1/gateway.js"),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */

@@ -1,0 +1,131 @@
+/**
+ * The serialized providers are frozen in state: every shim text ever shipped
+ * (test/fixtures/shims/<version>/<kind>.js) must still resolve in Pulumi's own
+ * dynamic-provider host and run read and delete against the fakes, because that
+ * is what a refresh or a teardown of an old resource runs. v0 is the
+ * self-contained provider code of the first release (stop 8); v1 is the first
+ * thin shim. The current serialization must equal the newest fixture, so a
+ * change to a shim cannot ship without a new version.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamicHost, REPO_ROOT, serializeProvider } from "./support/dynamic-host";
+import { FakeCompute } from "./fakes/compute";
+import { FakeForgejo } from "./fakes/forgejo";
+import { accountInputs } from "./support/fixtures";
+
+const FIXTURES = path.join(__dirname, "fixtures", "shims");
+const VERSIONS = fs.readdirSync(FIXTURES).sort();
+const KINDS = ["forgeAccount", "feedbackHub", "vm", "gateway"] as const;
+const fixture = (version: string, kind: string) => fs.readFileSync(path.join(FIXTURES, version, `${kind}.js`), "utf8");
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer";
+const FEEDBACK = "lhumina_public/feedback";
+
+let forge: FakeForgejo;
+let compute: FakeCompute;
+let host: DynamicHost;
+
+beforeAll(async () => {
+    [forge, compute] = await Promise.all([FakeForgejo.start(), FakeCompute.start({ provisionMs: 20, gatewayDeployMs: 5 })]);
+    forge.addRepo(FEEDBACK);
+    host = await DynamicHost.start(fixture(VERSIONS[0], "vm"), {
+        forgeUrl: forge.url,
+        forgeToken: forge.adminToken,
+        forgeRetryBaseMs: "1",
+        purgeAccountsOnTeardown: "true",
+        purgeFeedbackHubOnTeardown: "true",
+        computeUrl: compute.httpUrl,
+        computePollSeconds: "0.01",
+        computeBackoffSeconds: "0.01",
+    });
+});
+afterAll(async () => {
+    await host?.stop();
+    await Promise.all([forge?.stop(), compute?.stop()]);
+});
+
+describe("the shims Pulumi stores", () => {
+    it("are today's newest fixture, a reference to a versioned entry, under 2 KB", async () => {
+        const newest = VERSIONS[VERSIONS.length - 1];
+        for (const kind of KINDS) {
+            const text = await serializeProvider("providers/shims.ts", `SHIMS.${kind}`);
+            expect(text, `SHIMS.${kind} changed: add a new shim version and its fixture, keep the old ones`).toBe(fixture(newest, kind));
+            expect(Buffer.byteLength(text)).toBeLessThan(2048);
+            expect(text.match(/require\("[^"]+"\)/g)).toEqual([expect.stringMatching(new RegExp(`^require\\("hero-os-grid-deployer-shims/${newest}/[a-z-]+\\.js"\\)$`))]);
+        }
+    });
+
+    it("are installed as a copy that matches providers/shims (run npm ci when this fails)", () => {
+        const installed = path.join(REPO_ROOT, "node_modules", "hero-os-grid-deployer-shims");
+        expect(fs.lstatSync(installed).isSymbolicLink()).toBe(false);
+        const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name]));
+        const source = path.join(REPO_ROOT, "providers", "shims");
+        for (const f of files(source)) {
+            expect(fs.readFileSync(path.join(installed, f), "utf8"), f).toBe(fs.readFileSync(path.join(source, f), "utf8"));
+        }
+    });
+});
+
+describe.each(VERSIONS)("shim %s in Pulumi's dynamic-provider host", (version) => {
+    const as = (kind: string) => host.forProvider(fixture(version, kind));
+    const strip = ({ __provider: _p, ...rest }: Record<string, unknown>) => rest;
+
+    it("a Forge account it created is read, then deleted", async () => {
+        const h = as("forgeAccount");
+        const login = `${version}shim`;
+        const { inputs } = await h.check({}, accountInputs(login, FEEDBACK));
+        const created = await h.create(strip(inputs));
+        expect(created.outs).toMatchObject({ login, createdByTool: true });
+        expect((await h.read(created.id, created.outs)).id).toBe(login);
+        await h.delete(created.id, created.outs);
+        expect(forge.user(login)).toBeUndefined();
+        expect((await h.read(created.id, created.outs)).id).toBe(""); // gone: a refresh says so
+        await h.delete(created.id, created.outs); // deleting again is done
+    });
+
+    it("a feedback hub it created is read, then deleted", async () => {
+        const h = as("feedbackHub");
+        const repo = `${version}org/feedback`;
+        const { inputs } = await h.check({}, { repo });
+        const created = await h.create(strip(inputs));
+        expect((await h.read(created.id, created.outs)).id).toBe(repo);
+        await h.delete(created.id, created.outs);
+        expect(forge.repo(repo)).toBeUndefined();
+    });
+
+    it("a VM and a gateway it created are read, then deleted", async () => {
+        const vmName = `${version}shimvm`;
+        const vmHost = as("vm");
+        const vmIn = await vmHost.check({}, { name: vmName, username: "shim", memoryMb: 2048, cpu: 1, diskGb: 10, sshKeys: [KEY] });
+        expect(vmIn.failures).toEqual([]);
+        const vm = await vmHost.create(strip(vmIn.inputs));
+        const gwHost = as("gateway");
+        const gwIn = await gwHost.check({}, { name: `${version}shimgw`, username: "shim", backend: `http://[${vm.outs.myceliumIp}]:9997`, vmId: vm.outs.vmId });
+        expect(gwIn.failures).toEqual([]);
+        const gw = await gwHost.create(strip(gwIn.inputs));
+        expect((await vmHost.read(vm.id, vm.outs)).id).toBe(vm.id);
+        expect((await gwHost.read(gw.id, gw.outs)).id).toBe(gw.id);
+        await gwHost.delete(gw.id, gw.outs);
+        await vmHost.delete(vm.id, vm.outs);
+        expect(compute.vm(vmName)).toBeUndefined();
+        expect([...compute.gateways.keys()]).not.toContain(`${version}shimgw`);
+        await vmHost.delete(vm.id, vm.outs); // already gone: done
+    });
+});
+
+describe("outside the project directory", () => {
+    it("a shim fails naming the package it cannot find", async () => {
+        const newest = VERSIONS[VERSIONS.length - 1];
+        const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "shim-cwd-"));
+        const stray = await DynamicHost.start(fixture(newest, "vm"), { computeUrl: compute.httpUrl }, {}, elsewhere);
+        try {
+            const err = await stray.check({}, { name: "x" }).then(() => undefined, (e: Error) => e);
+            // Node's own words, from the stored text's require(): the README says what to do about it.
+            expect(String(err?.message)).toContain("Cannot find module 'hero-os-grid-deployer-shims/v1/vm.js'");
+        } finally {
+            await stray.stop();
+        }
+    });
+});
