@@ -42,7 +42,7 @@ async function until(what: string, ok: () => boolean): Promise<void> {
 
 beforeAll(async () => {
     [vmText, gwText] = await Promise.all([serializeProvider("providers/shims.ts", "SHIMS.vm"), serializeProvider("providers/shims.ts", "SHIMS.gateway")]);
-    fake = await FakeCompute.start({ token: TOKEN, provisionMs: 150, gatewayDeployMs: 40 });
+    fake = await FakeCompute.start({ token: TOKEN, provisionMs: 150, gatewayDeployMs: 40, callMs: { deploy_vm: 30 } });
     host = await DynamicHost.start(vmText, config(fake.unixUrl));
 });
 afterAll(async () => {
@@ -73,7 +73,7 @@ describe("VM lifecycle in the real host, over the Unix socket", () => {
         expect(fake.requests.every((r) => r.authorization === `Bearer ${TOKEN}`)).toBe(true);
         expect(JSON.stringify(created.outs)).not.toContain(TOKEN);
         expect(String(created.outs.__provider)).not.toContain(TOKEN);
-        expect(host.stderr()).toMatch(new RegExp(`alice: VM ${vm.id} on node 1 deploying \\(\\d+s\\)`));
+        expect(host.stderr()).toMatch(new RegExp(`alice: waiting for VM ${vm.id} on node 1 to get its mycelium address: deploying \\(\\d+s\\)`));
 
         const read = await host.read(created.id, created.outs);
         expect(read.id).toBe(created.id);
@@ -120,8 +120,8 @@ describe("VM lifecycle in the real host, over the Unix socket", () => {
         }
     });
 
-    it("the deploy cap holds across the VM and gateway providers, deserialized separately in one host", async () => {
-        fake.maxDeploysInFlight = 0;
+    it("the cap on changing calls holds across the VM and gateway providers, deserialized separately in one host", async () => {
+        fake.maxChangingCallsInFlight = 0;
         const gwHost = asProvider(host, gwText);
         const vmInputs = await Promise.all(["bob", "carol", "dave"].map(async (u) => (await host.check({}, { ...VM, name: `dev${u}`, username: u })).inputs));
         const gwInputs = await Promise.all(["bob", "carol", "dave"].map(async (u) => (await gwHost.check({}, { name: `gw${u}`, username: u, backend: "http://[5a1::3]:9988" })).inputs));
@@ -129,7 +129,7 @@ describe("VM lifecycle in the real host, over the Unix socket", () => {
         expect(results.map((r) => String(r.outs.__provider) === gwText)).toEqual([false, false, false, true, true, true]);
         expect(fake.vms.size).toBe(3);
         expect(fake.gateways.size).toBe(3);
-        expect(fake.maxDeploysInFlight).toBe(2);
+        expect(fake.maxChangingCallsInFlight).toBe(2);
     });
 
     it("a gateway name held by someone else reaches the engine as the clear gatewayName error", async () => {

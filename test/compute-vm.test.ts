@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { gatewayProvider } from "../providers/compute/gateway";
 import { checkVm, DEFAULT_FLIST, diffVm, VmInputs, VmOutputs, vmProvider } from "../providers/compute/vm";
+import { pollRoundsMade } from "../providers/compute/poller";
 import { configRequest, FakeCompute } from "./fakes/compute";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer";
@@ -81,7 +82,7 @@ describe("create", () => {
         expect(fake.requests.filter((r) => r.method === "deploy_vm").at(-1)!.via).toBe("unix");
     });
 
-    it("logs progress while it waits, e.g. `alice: VM 005o on node 7 deploying (0s)`", async () => {
+    it("logs what it waits for, e.g. `alice: waiting for VM 005o on node 7 to get its mycelium address: deploying (0s)`", async () => {
         const fakeSlow = await FakeCompute.start({ provisionMs: 120, defaultNode: 7 });
         try {
             await configure({}, fakeSlow.httpUrl);
@@ -90,7 +91,7 @@ describe("create", () => {
             await create();
             const id = fakeSlow.vm("devalice")!.id;
             expect(lines).toContain(`alice: VM ${id} deploying on node 7\n`);
-            expect(lines.some((l) => new RegExp(`^alice: VM ${id} on node 7 deploying \\(\\d+s\\)\\n$`).test(l))).toBe(true);
+            expect(lines.some((l) => new RegExp(`^alice: waiting for VM ${id} on node 7 to get its mycelium address: deploying \\(\\d+s\\)\\n$`).test(l))).toBe(true);
             expect(lines.at(-1)).toMatch(new RegExp(`^alice: VM ${id} on node 7 ready at 5a1:`));
         } finally {
             await fakeSlow.stop();
@@ -121,10 +122,12 @@ describe("create", () => {
         await configure();
         fake.fault("503", { method: "deploy_vm" });
         fake.fault("reset", { method: "deploy_vm" });
+        const rounds = pollRoundsMade(fake.httpUrl);
         await create();
         expect(fake.requests.filter((r) => r.method === "deploy_vm")).toHaveLength(3);
         expect(fake.calls.deploy_vm).toBe(1);
-        expect(fake.calls.list_vms).toBe(3); // before the first deploy, and after each unsure answer
+        // Before the first deploy and after each unsure answer; then the readiness poll rounds.
+        expect(fake.calls.list_vms).toBe(3 + pollRoundsMade(fake.httpUrl) - rounds);
         expect(fake.vms.size).toBe(1);
     });
 
@@ -261,10 +264,10 @@ describe("update, replace, refresh and delete", () => {
 });
 
 describe("concurrency", () => {
-    it("caps deploys in flight across users and across the VM and gateway providers (counted on the fake)", async () => {
-        const slow = await FakeCompute.start({ provisionMs: 40, gatewayDeployMs: 30 });
+    it("caps the changing calls in flight, not the readiness waits: five VMs provision at once with a cap of 2", async () => {
+        const slow = await FakeCompute.start({ provisionMs: 150, gatewayDeployMs: 30, callMs: { deploy_vm: 40 } });
         try {
-            await configure({ computeConcurrency: "2" }, slow.httpUrl);
+            await configure({ computeConcurrency: "2", computePollSeconds: "0.02" }, slow.httpUrl);
             const users = ["alice", "bob", "carol", "dave", "erin"];
             await Promise.all([
                 ...users.map(async (u) => vmProvider.create((await vmProvider.check!({}, inputs({ name: `dev${u}`, username: u }))).inputs)),
@@ -272,8 +275,27 @@ describe("concurrency", () => {
             ]);
             expect(slow.vms.size).toBe(5);
             expect(slow.gateways.size).toBe(3);
-            expect(slow.maxDeploysInFlight).toBe(2);
+            expect(slow.maxChangingCallsInFlight).toBe(2);
+            expect(slow.maxDeploysInFlight).toBeGreaterThanOrEqual(4); // VMs provisioning at once: the wait holds no slot
             expect(slow.deploysInFlight).toBe(0);
+        } finally {
+            await slow.stop();
+        }
+    });
+
+    it("polls all deploying VMs with one list_vms per round and no get_vm", async () => {
+        const slow = await FakeCompute.start({ provisionMs: 200 });
+        try {
+            await configure({ computeConcurrency: "5", computePollSeconds: "0.05" }, slow.httpUrl);
+            const before = pollRoundsMade(slow.httpUrl);
+            const users = ["alice", "bob", "carol", "dave", "erin"];
+            await Promise.all(users.map(async (u) => vmProvider.create((await vmProvider.check!({}, inputs({ name: `dev${u}`, username: u }))).inputs)));
+            const rounds = pollRoundsMade(slow.httpUrl) - before;
+            expect(slow.calls.get_vm ?? 0).toBe(0);
+            // One lookup per create (adoption by name), then the shared rounds: far fewer than one call per VM per round.
+            expect(slow.calls.list_vms).toBe(users.length + rounds);
+            expect(rounds).toBeGreaterThan(0);
+            expect(rounds).toBeLessThan(users.length * 4);
         } finally {
             await slow.stop();
         }

@@ -7,6 +7,7 @@
  * thin shim. The current serialization must equal the newest fixture, so a
  * change to a shim cannot ship without a new version.
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -46,7 +47,24 @@ afterAll(async () => {
     await Promise.all([forge?.stop(), compute?.stop()]);
 });
 
+/** What each shipped shim file does is frozen with it: state written with v1 runs this code for as long as it lives. */
+const FROZEN: Record<string, string> = {
+    "v1/make.js": "85237af03c36f948a33717e48da392e82a96c4cfe84150110d55e3aefe3d2712",
+    "v1/vm.js": "517ff9ad8267413984a70963a1aa89aa62a12076eb65565a9a99cd5564bfd9a4",
+    "v1/gateway.js": "d971240373a48d56366999221d245ed0df2781cc6c89bac968844c9a2879f2df",
+    "v1/forge-account.js": "29a7e9dc10d65d60293fbee1573dfaa5c53d8de268659651e271fe209e49c1ac",
+    "v1/feedback-hub.js": "5a80af1a067a52641f2fd8fcd99b12f2e79134d1a2e8253453b46f8df3d3e334",
+};
+
 describe("the shims Pulumi stores", () => {
+    it("are unchanged since they shipped (a new behaviour is a new version directory)", () => {
+        for (const [file, sha] of Object.entries(FROZEN)) {
+            const text = fs.readFileSync(path.join(REPO_ROOT, "providers", "shims", file));
+            expect(crypto.createHash("sha256").update(text).digest("hex"), `providers/shims/${file} is frozen`).toBe(sha);
+        }
+        expect(fs.readdirSync(path.join(REPO_ROOT, "providers", "shims")).filter((d) => /^v\d+$/.test(d)).sort()).toEqual(VERSIONS.filter((v) => v !== "v0"));
+    });
+
     it("are today's newest fixture, a reference to a versioned entry, under 2 KB", async () => {
         const newest = VERSIONS[VERSIONS.length - 1];
         for (const kind of KINDS) {

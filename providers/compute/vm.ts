@@ -10,6 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
 import * as rpc from "./client";
+import { nextSighting } from "./poller";
 
 /** Ubuntu 24.04 with zinit, the grid's official VM image. */
 export const DEFAULT_FLIST = "https://hub.grid.tf/tf-official-vms/ubuntu-24.04-full.flist";
@@ -73,15 +74,15 @@ export const vmProvider: Provider = {
         const conn = rpc.connFrom(this);
         const endpoint = rpc.canonicalEndpoint(conn.url);
         const user = inputs.username;
-        const vm = await rpc.withSlot(this.concurrency ?? 3, async () => {
-            const found = await adoptable(conn, inputs, endpoint);
-            if (found) {
-                // The leftover may predate a new deployer key: make sure every key is on it (adding keeps the rest).
-                await rpc.call(conn, "inject_ssh_keys", { vm_id: found.id, ssh_keys: inputs.sshKeys }, { user });
-            }
-            const deployed = found ?? (await deployVm(conn, inputs));
-            return waitReady(conn, inputs, deployed, this.readyTimeoutMs ?? 15 * 60_000, this.pollMs ?? 10_000, this.progressMs ?? 30_000);
-        });
+        // computeConcurrency caps the changing calls (deploy, key injection, delete), not the readiness wait.
+        const slot = <T>(fn: () => Promise<T>) => rpc.withSlot(this.concurrency ?? 3, fn);
+        const found = await adoptable(conn, inputs, endpoint, slot);
+        if (found) {
+            // The leftover may predate a new deployer key: make sure every key is on it (adding keeps the rest).
+            await slot(() => rpc.call(conn, "inject_ssh_keys", { vm_id: found.id, ssh_keys: inputs.sshKeys }, { user }));
+        }
+        const deployed = found ?? (await slot(() => deployVm(conn, inputs)));
+        const vm = await waitReady(conn, inputs, deployed, { timeoutMs: this.readyTimeoutMs ?? 15 * 60_000, pollMs: this.pollMs ?? 10_000, progressMs: this.progressMs ?? 30_000, slot });
         rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ready at ${vm.mycelium_ip}`);
         return { id: `${endpoint}#${vm.id}`, outs: outsOf(inputs, vm, endpoint) };
     },
@@ -102,7 +103,7 @@ export const vmProvider: Provider = {
         guardEndpoint(conn, olds, "update");
         const added = news.sshKeys.filter((k) => !olds.sshKeys.includes(k));
         if (added.length > 0) {
-            await rpc.call(conn, "inject_ssh_keys", { vm_id: olds.vmId, ssh_keys: added }, { user: news.username });
+            await rpc.withSlot(this.concurrency ?? 3, () => rpc.call(conn, "inject_ssh_keys", { vm_id: olds.vmId, ssh_keys: added }, { user: news.username }));
         }
         return { outs: { ...olds, ...news } };
     },
@@ -112,7 +113,7 @@ export const vmProvider: Provider = {
         guardEndpoint(conn, props, "delete");
         const vm = await ourVm(conn, props);
         if (vm) {
-            await deleteVm(conn, vm.id, props.username);
+            await rpc.withSlot(this.concurrency ?? 3, () => deleteVm(conn, vm.id, props.username));
         }
     },
 };
@@ -211,12 +212,12 @@ async function findByName(conn: rpc.Conn, name: string, user: string): Promise<r
 }
 
 /** A leftover VM of ours to adopt; a failed leftover is deleted; a different VM of that name is refused. */
-async function adoptable(conn: rpc.Conn, inputs: VmInputs, endpoint: string): Promise<rpc.Vm | undefined> {
+async function adoptable(conn: rpc.Conn, inputs: VmInputs, endpoint: string, slot: Slot): Promise<rpc.Vm | undefined> {
     const vm = await findByName(conn, inputs.name, inputs.username);
     if (!vm) return undefined;
     if (vm.state === "failed") {
         rpc.progress(`${inputs.username}: deleting failed VM ${vm.id} (${vm.name}) left by an earlier attempt`);
-        await deleteVm(conn, vm.id, inputs.username);
+        await slot(() => deleteVm(conn, vm.id, inputs.username));
         return undefined;
     }
     const differs = (vm.memory !== undefined && vm.memory !== inputs.memoryMb) || (vm.cpu !== undefined && vm.cpu !== inputs.cpu);
@@ -266,11 +267,26 @@ async function deployVm(conn: rpc.Conn, inputs: VmInputs): Promise<rpc.Vm> {
     }
 }
 
-/** Polls get_vm until the VM has a mycelium IP; on failure or deadline, deletes it and throws why. */
-async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, timeoutMs: number, pollMs: number, progressMs: number): Promise<rpc.Vm> {
+/** Runs a changing call holding one of the `computeConcurrency` slots. */
+type Slot = <T>(fn: () => Promise<T>) => Promise<T>;
+
+interface WaitOptions {
+    timeoutMs: number;
+    pollMs: number;
+    progressMs: number;
+    /** Holds a slot for the clean-up delete. */
+    slot: Slot;
+}
+
+/**
+ * Waits, holding no slot, until the VM has a mycelium IP: each poll round is one
+ * `list_vms` shared by every VM this host waits for (providers/compute/poller.ts).
+ * On failure or deadline it deletes the VM and throws why.
+ */
+async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, o: WaitOptions): Promise<rpc.Vm> {
     const user = inputs.username;
     const started = Date.now();
-    const deadline = started + timeoutMs;
+    const deadline = started + o.timeoutMs;
     let vm = first;
     let lastLog = started;
     for (;;) {
@@ -281,7 +297,7 @@ async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, timeou
         if (reason) {
             let cleanup = "it was deleted";
             try {
-                await deleteVm(conn, vm.id, user);
+                await o.slot(() => deleteVm(conn, vm.id, user));
             } catch (err) {
                 cleanup = `deleting it failed too (${(err as Error).message}): delete VM ${vm.id} on Hero Compute by hand`;
             }
@@ -290,17 +306,13 @@ async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, timeou
                     `Run pulumi up again, or pin another node (vm.node in the users file) or raise vmReadyTimeoutMinutes if it keeps happening.`,
             );
         }
-        if (Date.now() - lastLog >= progressMs) {
-            rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ${vm.state} (${rpc.elapsed(started)})`);
+        if (Date.now() - lastLog >= o.progressMs) {
+            rpc.progress(`${user}: waiting for VM ${vm.id} on node ${vm.node_id ?? "?"} to get its mycelium address: ${vm.state} (${rpc.elapsed(started)})`);
             lastLog = Date.now();
         }
-        await rpc.pause(pollMs, deadline);
-        try {
-            vm = await rpc.call<rpc.Vm>(conn, "get_vm", { vm_id: first.id }, { user });
-        } catch (err) {
-            if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) throw new Error(`${user}: VM ${first.id} (${first.name}) vanished from Hero Compute while deploying.`);
-            throw err;
-        }
+        const seen = await nextSighting(conn, first.id, o.pollMs, deadline, user);
+        if (seen === undefined) throw new Error(`${user}: VM ${first.id} (${first.name}) vanished from Hero Compute while deploying.`);
+        if (seen !== "timeout") vm = seen;
     }
 }
 

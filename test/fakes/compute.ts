@@ -42,7 +42,12 @@ export interface FakeComputeOptions {
     allowLoopbackBackend?: boolean;
     /** Rewrites the document rpc.discover answers, e.g. to drop a method. */
     discover?: (doc: any) => any;
+    /** How long each named method takes to answer, e.g. `{ deploy_vm: 50 }`, so calls in flight overlap. @default none */
+    callMs?: Partial<Record<string, number>>;
 }
+
+/** The methods that change something: what `computeConcurrency` caps. */
+export const CHANGING_METHODS = new Set(["deploy_vm", "delete_vm", "inject_ssh_keys", "deploy_webgateway", "delete_webgateway"]);
 
 export interface FakeVm {
     id: string;
@@ -96,6 +101,9 @@ export class FakeCompute {
     readonly faults: Fault[] = [];
     deploysInFlight = 0;
     maxDeploysInFlight = 0;
+    /** Changing calls (CHANGING_METHODS) being answered right now, and the most at once. */
+    changingCallsInFlight = 0;
+    maxChangingCallsInFlight = 0;
     httpUrl = "";
     unixUrl = "";
     socketPath = "";
@@ -191,11 +199,17 @@ export class FakeCompute {
         if (fault?.kind === "reset") return void req.socket.destroy();
         if (fault?.kind === "hang") return;
         let answer: unknown;
+        const changing = CHANGING_METHODS.has(method);
+        if (changing) this.maxChangingCallsInFlight = Math.max(this.maxChangingCallsInFlight, ++this.changingCallsInFlight);
         try {
+            const delay = this.opts.callMs?.[method];
+            if (delay) await new Promise((r) => setTimeout(r, delay));
             answer = { jsonrpc: "2.0", id: msg.id ?? null, result: await this.dispatch(method, msg.params ?? {}) };
         } catch (err) {
             const code = err instanceof RpcFail ? err.code : -32603;
             answer = { jsonrpc: "2.0", id: msg.id ?? null, error: { code, message: (err as Error).message } };
+        } finally {
+            if (changing) this.changingCallsInFlight--;
         }
         if (fault?.kind === "drop") return void req.socket.destroy();
         this.json(res, 200, answer);
