@@ -89,10 +89,11 @@ export function stepCommand(step: StepName): string {
  * runs any of it, and nothing inside can read the rest of stdin.
  */
 export function renderRunner(step: StepName, username: string, root: string, stepDigest: string, secrets?: { forgeToken: string }): string {
-    const lines = [`{`, renderAssignments({ HB_STEP: step, HB_ROOT: root, HB_DIGEST: stepDigest })];
+    // HB_ROOT only when set (tests): on a VM it is empty, and lib.sh defaults it so.
+    const lines = [`{`, renderAssignments({ HB_STEP: step, ...(root ? { HB_ROOT: root } : {}), HB_DIGEST: stepDigest })];
     if (step === "cockpit-settings") lines.push(renderAssignments({ HB_FORGE_TOKEN: secrets?.forgeToken ?? "" }));
     lines.push(
-        `. ${shellQuote(bundleRemotePath(root))} || { echo "${step}: FAILED: the bootstrap bundle is missing on the VM; copy it again: pulumi up --replace <urn of ${username}-scripts>" >&2; exit 1; }`,
+        `. ${shellQuote(bundleRemotePath(root))} || { echo "${step}: FAILED: no bootstrap bundle on the VM; run: pulumi up --replace <urn of ${username}-scripts>" >&2; exit 1; }`,
         "hb_main",
         "} </dev/null",
         "",

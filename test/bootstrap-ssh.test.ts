@@ -133,7 +133,7 @@ describe.skipIf(!haveSshd)("bootstrap over real SSH", () => {
         fs.rmSync(bundleRemotePath(env.root));
         const missing = await sshRun(sshd, key, command, stdin);
         expect(missing.code).not.toBe(0);
-        expect(missing.stderr).toMatch(/services: FAILED: the bootstrap bundle is missing on the VM; copy it again: pulumi up --replace <urn of alice-scripts>/);
+        expect(missing.stderr).toMatch(/services: FAILED: no bootstrap bundle on the VM; run: pulumi up --replace <urn of alice-scripts>/);
     });
 
     it("removing a service stops and removes it, re-routes the proxy, and leaves the others running untouched", async () => {

@@ -15,6 +15,9 @@
  *   it: state keeps the asset's path and hash, and a new hash is a change;
  * - state (id, inputs, outputs, dependencies, parent, deletedWith) is a JSON
  *   file, written after every step, serialized providers stored once by hash;
+ *   `checkpoint` counts what Pulumi's file backend would write instead: after
+ *   every step the whole state with a provider copy in every record (compact
+ *   JSON, no secrets encryption: a lower bound);
  * - resources the program no longer registers are deleted after the program
  *   ends, dependents before their dependencies (and children before parents),
  *   in parallel where the graph allows; a delete is skipped when the resource's
@@ -93,6 +96,9 @@ export class Engine {
     readonly commands: { urn: string; line: string }[] = [];
     readonly errors: string[] = [];
     stackOutputs: Props = {};
+    /** Steps persisted, and the sum of the Pulumi-like state size after each one. */
+    readonly checkpoint = { steps: 0, bytes: 0 };
+    private readonly sizes = new WeakMap<StateResource, number>();
     private readonly old: State;
     private readonly next: State;
     private readonly seen = new Set<string>();
@@ -383,6 +389,14 @@ export class Engine {
         }
         Object.assign(merged.resources, this.next.resources);
         saveState(this.opts.stateFile, merged);
+        let bytes = 0;
+        for (const r of Object.values(merged.resources)) {
+            let n = this.sizes.get(r);
+            if (n === undefined) this.sizes.set(r, (n = JSON.stringify(r).length));
+            bytes += n;
+        }
+        this.checkpoint.steps++;
+        this.checkpoint.bytes += bytes;
     }
 }
 
