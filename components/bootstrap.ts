@@ -96,7 +96,8 @@ export function bootstrapConnection(args: Pick<BootstrapArgs, "host" | "port" | 
 
 export function createBootstrap(parent: pulumi.ComponentResource, args: BootstrapArgs): Bootstrap {
     const { user } = args;
-    const connection = bootstrapConnection(args);
+    // One Output for all nine resources: the SDK resolves it once, not once per resource.
+    const connection = pulumi.output(bootstrapConnection(args));
     // One apply per user renders everything: the bundle (written to disk), the triggers.
     const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin]).apply(([host, gatewayUrl, forgeLogin]) => {
         const v: StepValues = {

@@ -127,16 +127,21 @@ const round = (x: number, d = 2) => Number(x.toFixed(d));
 
 async function runProgram(counts: number[]): Promise<unknown[]> {
     console.log("## Program: preview under mocks (evaluation + registration), against the bare SDK in the same runtime and mode\n");
-    console.log("| users | resources | program s | program peak MB | bare SDK s | bare peak MB | time ratio |");
-    console.log("|---:|---:|---:|---:|---:|---:|---:|");
+    console.log("Bare SDK: the same types, names, parents and property names, trivial values; in brackets, one property per resource.\n");
+    console.log("| users | resources | program s | program peak MB | bare SDK s | bare peak MB | time ratio | [bare, one property: s, ratio] |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---|");
     const rows = [];
     let shape: Shape | undefined;
     for (const n of counts) {
         const p: Summary = await child(["--part", "program", String(n)]);
         shape ??= p.shape;
         const b: Summary = await child(["--part", "bare", String(n), JSON.stringify(shape)]);
-        console.log(`| ${n} | ${p.resources} | ${(p.ms / 1000).toFixed(2)} | ${p.maxRssMb} | ${(b.ms / 1000).toFixed(2)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} |`);
-        rows.push({ users: n, resources: p.resources, programMs: Math.round(p.ms), bareMs: Math.round(b.ms), ratio: round(p.ms / b.ms), programPeakMb: p.maxRssMb, barePeakMb: b.maxRssMb });
+        const b1: Summary = await child(["--part", "bare1", String(n), JSON.stringify(shape)]);
+        console.log(`| ${n} | ${p.resources} | ${(p.ms / 1000).toFixed(2)} | ${p.maxRssMb} | ${(b.ms / 1000).toFixed(2)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} | [${(b1.ms / 1000).toFixed(2)} s, ${(p.ms / b1.ms).toFixed(2)}] |`);
+        rows.push({
+            users: n, resources: p.resources, programMs: Math.round(p.ms), bareMs: Math.round(b.ms), ratio: round(p.ms / b.ms), programPeakMb: p.maxRssMb, barePeakMb: b.maxRssMb,
+            bareOnePropertyMs: Math.round(b1.ms), ratioOneProperty: round(p.ms / b1.ms),
+        });
     }
     return rows;
 }
@@ -206,6 +211,7 @@ async function main(): Promise<void> {
     let result: unknown;
     if (argv[1] === "program") result = summarize(await evaluateProgram(Number(argv[2]), true));
     else if (argv[1] === "bare") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true));
+    else if (argv[1] === "bare1") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
     else if (argv[1] === "up") result = await partUp(Number(argv[2]));
     else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]));
     else throw new Error(`unknown part ${argv[1]}`);

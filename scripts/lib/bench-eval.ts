@@ -23,6 +23,8 @@ export interface Registration {
     outputBytes: number;
     /** Bytes of `__provider` in the inputs (dynamic resources). */
     providerBytes: number;
+    /** Property names of the resource (inputs and outputs as answered). */
+    keys: string[];
 }
 
 export interface Evaluation {
@@ -95,7 +97,10 @@ export async function evaluateProgram(n: number, preview: boolean, computeUrl = 
             newResource: (a) => {
                 const state = canned(a.type, a.name, a.inputs);
                 const custom = !a.type.startsWith("hero:demo:");
-                regs.push({ type: a.type, name: a.name, custom, inputBytes: size(a.inputs), outputBytes: size(state), providerBytes: typeof a.inputs?.__provider === "string" ? a.inputs.__provider.length : 0 });
+                regs.push({
+                    type: a.type, name: a.name, custom, inputBytes: size(a.inputs), outputBytes: size(state),
+                    providerBytes: typeof a.inputs?.__provider === "string" ? a.inputs.__provider.length : 0, keys: Object.keys(state),
+                });
                 return { id: `${a.name}-id`, state };
             },
             call: () => ({}),
@@ -130,15 +135,20 @@ class BareComponent extends pulumi.ComponentResource {
 
 class BareCustom extends pulumi.CustomResource {}
 
-export type Shape = { type: string; role: string; custom: boolean }[];
+export type Shape = { type: string; role: string; custom: boolean; keys: string[] }[];
 
 /** The resources of one user (u0000) and the stack-wide ones, as a shape the bare SDK repeats. */
 export function shapeOf(regs: Registration[]): Shape {
-    return regs.filter((r) => r.name === "u0000" || r.name.startsWith("u0000-")).map((r) => ({ type: r.type, role: r.name.slice("u0000".length), custom: r.custom }));
+    return regs.filter((r) => r.name === "u0000" || r.name.startsWith("u0000-")).map((r) => ({ type: r.type, role: r.name.slice("u0000".length), custom: r.custom, keys: r.keys.filter((k) => k !== "__provider") }));
 }
 
-/** The same resource set through the bare SDK, trivial inputs, in the same mode. */
-export async function evaluateBare(n: number, shape: Shape, preview: boolean): Promise<Evaluation> {
+/**
+ * The same resource set through the bare SDK, in the same mode: the same types, names
+ * and parents, each resource with the same property names as the program's (trivial
+ * values), because the SDK's cost grows with properties (four promises, each with a stack
+ * trace, per property). `oneProperty`: one property each instead (the older baseline).
+ */
+export async function evaluateBare(n: number, shape: Shape, preview: boolean, oneProperty = false): Promise<Evaluation> {
     let count = 0;
     await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview);
     const started = process.hrtime.bigint();
@@ -147,14 +157,16 @@ export async function evaluateBare(n: number, shape: Shape, preview: boolean): P
             const u = `u${String(i).padStart(4, "0")}`;
             const comp = shape.find((s) => !s.custom);
             const parent = comp ? new BareComponent(comp.type, u + comp.role, {}) : undefined;
-            for (const s of shape.filter((x) => x.custom)) new BareCustom(s.type, u + s.role, { x: 1 }, { parent });
+            for (const s of shape.filter((x) => x.custom)) {
+                new BareCustom(s.type, u + s.role, oneProperty ? { x: 1 } : Object.fromEntries(s.keys.map((k) => [k, 1])), { parent });
+            }
             parent?.done();
         }
         return {};
     });
     await settle();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    return { users: n, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs: Array.from({ length: count }, () => ({ type: "", name: "", custom: true, inputBytes: 0, outputBytes: 0, providerBytes: 0 })) };
+    return { users: n, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs: Array.from({ length: count }, () => ({ type: "", name: "", custom: true, inputBytes: 0, outputBytes: 0, providerBytes: 0, keys: [] })) };
 }
 
 /**
