@@ -1,14 +1,17 @@
 /**
- * The bootstrap of one user's VM over SSH: one `remote.Command` per step, in the order
- * VM → ready → install → services → front-door → cockpit-settings → books → health.
- * What each step sends is rendered by `components/render.ts`; what it runs is
- * `components/scripts/<step>.sh`.
+ * The bootstrap of one user's VM over SSH, in the order VM → scripts → ready → install →
+ * services → front-door → cockpit-settings → books → health. `scripts` is a
+ * `remote.CopyToRemote` of the user's bundle (`components/bundle.ts`: the scripts and
+ * every step's parameters, in one file whose state keeps only a path and a hash); each
+ * later step is a `remote.Command` whose stdin is a few lines that run its part of the
+ * bundle. What the steps run is `components/scripts/<step>.sh`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import type { DemoUser } from "../users/types";
+import { BUNDLE_DIR, bundleRemotePath, renderBundle, renderRunner, stepCommand, writeBundle } from "./bundle";
 import { childName } from "./naming";
-import { STEPS, defaultEnv, renderStep, renderTriggers, stepCommand, type StepEnv, type StepName, type StepValues } from "./render";
+import { STEPS, defaultEnv, renderTriggers, type StepEnv, type StepName, type StepValues } from "./render";
 import type { LabChannel } from "./settings";
 
 export { STEPS, type StepName } from "./render";
@@ -36,6 +39,18 @@ export interface BootstrapArgs {
     port?: number;
     /** SSH user. @default "root" */
     sshUser?: string;
+    /**
+     * Local directory the bundles are written to before they are copied, relative to the
+     * project (Pulumi runs the program there) or absolute.
+     * @default ".hero-bootstrap"
+     */
+    bundleDir?: string;
+}
+
+/** What a user's bootstrap registers: the scripts copy and the steps. */
+export interface Bootstrap {
+    scripts: remote.CopyToRemote;
+    steps: Record<StepName, remote.Command>;
 }
 
 /**
@@ -64,9 +79,12 @@ export const STEP_LOGGING: Readonly<Record<StepName, types.enums.remote.Logging>
 /** Steps whose stdin carries a secret. */
 export const SECRET_STEPS: ReadonlySet<StepName> = new Set<StepName>(["cockpit-settings"]);
 
-export function createBootstrap(parent: pulumi.ComponentResource, args: BootstrapArgs): Record<StepName, remote.Command> {
-    const { user } = args;
-    const connection: types.input.remote.ConnectionArgs = {
+/**
+ * The one SSH connection of a user's bootstrap, shared by the scripts copy and every
+ * step. Host-key pinning or any other connection change goes here, once.
+ */
+export function bootstrapConnection(args: Pick<BootstrapArgs, "host" | "port" | "sshUser" | "privateKey">): types.input.remote.ConnectionArgs {
+    return {
         host: args.host,
         port: args.port ?? 22,
         user: args.sshUser ?? "root",
@@ -74,9 +92,15 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         dialErrorLimit: DIAL_ERROR_LIMIT,
         perDialTimeout: PER_DIAL_TIMEOUT_SEC,
     };
-    const values: pulumi.Output<StepValues> = pulumi
-        .all([args.host, args.gatewayUrl, args.forgeLogin])
-        .apply(([host, gatewayUrl, forgeLogin]) => ({
+}
+
+export function createBootstrap(parent: pulumi.ComponentResource, args: BootstrapArgs): Bootstrap {
+    const { user } = args;
+    // One Output for all nine resources: the SDK resolves it once, not once per resource.
+    const connection = pulumi.output(bootstrapConnection(args));
+    // One apply per user renders everything: the bundle (written to disk), the triggers.
+    const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin]).apply(([host, gatewayUrl, forgeLogin]) => {
+        const v: StepValues = {
             user: { username: user.username, fullName: user.fullName, email: user.email, services: [...user.services] },
             host,
             gatewayUrl,
@@ -85,23 +109,40 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
             feedbackRepo: args.feedbackRepo,
             booksRepo: args.booksRepo,
             labChannel: args.labChannel,
-        }));
-    const envOf = (v: StepValues): StepEnv => ({ ...defaultEnv(v.host, v.labChannel), ...args.env });
-    const triggers = values.apply((v) => renderTriggers({ ...v, services: v.user.services }));
+        };
+        const env: StepEnv = { ...defaultEnv(host, args.labChannel), ...args.env };
+        const bundle = renderBundle(v, env);
+        const file = writeBundle(args.bundleDir ?? BUNDLE_DIR, user.username, bundle);
+        // The text stays on disk only: what the steps need is its digests.
+        return { digests: bundle.digests, sha: bundle.sha, file, root: env.root, host, triggers: renderTriggers({ ...v, services: v.user.services }) };
+    });
+
+    const scripts = new remote.CopyToRemote(
+        childName(user.username, "scripts"),
+        {
+            connection,
+            source: plan.apply((p) => new pulumi.asset.FileAsset(p.file)),
+            remotePath: plan.apply((p) => bundleRemotePath(p.root)),
+            // Replaced, so copied again, whenever the bundle's text or the VM changes.
+            triggers: plan.apply((p) => [`host=${p.host}`, `bundle=${p.sha}`]),
+        },
+        { parent, dependsOn: [args.vm], deletedWith: args.vm },
+    );
 
     const steps = {} as Record<StepName, remote.Command>;
-    let previous: pulumi.Resource = args.vm;
+    let previous: pulumi.Resource = scripts;
     for (const step of STEPS) {
-        const stdin = SECRET_STEPS.has(step)
-            ? pulumi.secret(pulumi.all([values, args.forgeToken]).apply(([v, forgeToken]) => renderStep(step, v, envOf(v), { forgeToken }).stdin))
-            : values.apply((v) => renderStep(step, v, envOf(v)).stdin);
+        const secret = SECRET_STEPS.has(step);
+        const stdin = secret
+            ? pulumi.secret(pulumi.all([plan, args.forgeToken]).apply(([p, forgeToken]) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step], { forgeToken })))
+            : plan.apply((p) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step]));
         steps[step] = new remote.Command(
             childName(user.username, step),
             {
                 connection,
                 create: stepCommand(step),
                 stdin,
-                triggers: triggers.apply((t) => t[step]),
+                triggers: plan.apply((p) => p.triggers[step]),
                 logging: STEP_LOGGING[step],
                 addPreviousOutputInEnv: false,
             },
@@ -109,10 +150,10 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
                 parent,
                 dependsOn: [previous],
                 deletedWith: args.vm,
-                additionalSecretOutputs: SECRET_STEPS.has(step) ? ["stdout", "stderr"] : undefined,
+                additionalSecretOutputs: secret ? ["stdout", "stderr"] : undefined,
             },
         );
         previous = steps[step];
     }
-    return steps;
+    return { scripts, steps };
 }

@@ -65,7 +65,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
         const account = this.createAccount(user, password, settings, args.accountDependsOn ?? []);
         const vm = this.createVm(user, sshKey);
         const gateway = this.createGateway(user, vm);
-        const steps = createBootstrap(this, {
+        const { steps } = createBootstrap(this, {
             user,
             vm,
             host: vm.myceliumIp,
@@ -80,6 +80,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             // Unset on a real stack: root@<mycelium ip>:22 with the VM's real paths.
             port: settings.bootstrapOverrides.port,
             env: settings.bootstrapOverrides.users?.[user.username],
+            bundleDir: settings.bootstrapOverrides.bundleDir,
         });
 
         this.username = user.username.toLowerCase();

@@ -14,6 +14,7 @@ export type ChildRole =
     | "forge-account"
     | "vm"
     | "gateway"
+    | "scripts"
     | "ready"
     | "install"
     | "services"

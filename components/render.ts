@@ -1,12 +1,12 @@
 /**
  * Pure rendering for the bootstrap: the Hero Proc service definition, the Hero Proxy
- * routes, the cockpit settings, the triggers, and the one command + stdin each step
- * sends over SSH. No Pulumi here, so tests call it directly and the SSH tests send
- * exactly what `components/bootstrap.ts` sends.
+ * routes, the cockpit settings, each step's parameters and the triggers. No Pulumi
+ * here, so tests call it directly. `components/bundle.ts` puts the parameters and the
+ * scripts into the one file shipped to each VM, and renders each step's short stdin.
  *
- * Every parameter reaches a script as a `HB_NAME='value'` line built by `shellQuote`,
- * inside the script text that travels on stdin. The command line itself is constant
- * (`bash -s -- <step>`), so no user data and no secret is ever on a command line.
+ * Every parameter reaches a script as a `HB_NAME='value'` line built by `shellQuote`.
+ * The command line itself is constant (`bash -s -- <step>`), so no user data and no
+ * secret is ever on a command line.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -239,7 +239,8 @@ export function scriptText(name: StepName | "lib"): string {
     return text;
 }
 
-function digest(text: string): string {
+/** A short content digest: 12 hex characters of SHA-256. */
+export function digest(text: string): string {
     return crypto.createHash("sha256").update(text).digest("hex").slice(0, 12);
 }
 
@@ -248,13 +249,11 @@ export function scriptDigest(step: StepName): string {
     return digest(HERO_CLI_SH + scriptText("lib") + scriptText(step));
 }
 
-/** The command a step runs over SSH: constant, no parameters. */
-export function stepCommand(step: StepName): string {
-    return `bash -s -- ${step}`;
-}
-
-/** The parameters of one step: only what that step needs, so other changes do not re-run it. */
-export function stepParams(step: StepName, v: StepValues, env: StepEnv, secrets?: { forgeToken: string }): Record<string, string> {
+/**
+ * The parameters of one step, as its bundle function sets them. Never a secret: the
+ * Forge token travels on cockpit-settings' stdin only (components/bundle.ts).
+ */
+export function stepParams(step: StepName, v: StepValues, env: StepEnv): Record<string, string> {
     validateValues(v);
     const common = {
         HB_STEP: step,
@@ -301,7 +300,6 @@ export function stepParams(step: StepName, v: StepValues, env: StepEnv, secrets?
                 HB_COCKPIT_SETTINGS: json(renderCockpitSettings(v)),
                 HB_COCKPIT_PROC: HERO_SERVICES.cockpit.procName,
                 HB_TOKEN_KEY: FORGE_TOKEN_SECRET,
-                HB_FORGE_TOKEN: secrets?.forgeToken ?? "",
             };
         case "books":
             return { ...common, HB_BOOKS_REPO: v.booksRepo, HB_BOOKS_COLLECTION: BOOKS_COLLECTION, HB_BOOKS_PROC: HERO_SERVICES.books.procName };
@@ -316,29 +314,6 @@ export function stepParams(step: StepName, v: StepValues, env: StepEnv, secrets?
     }
 }
 
-/**
- * What a step sends on stdin: its parameters, the command forms, lib.sh and its
- * script, in one `{ ... } </dev/null` block. bash parses the whole block before it
- * runs any of it, and nothing inside can read the rest of stdin.
- */
-export function renderPayload(step: StepName, params: Readonly<Record<string, string>>): string {
-    return [
-        `# hero-os-grid-deployer bootstrap step: ${step}`,
-        "{",
-        renderAssignments(params),
-        HERO_CLI_SH,
-        scriptText("lib"),
-        scriptText(step),
-        "} </dev/null",
-        "",
-    ].join("\n");
-}
-
-/** Command and stdin of one step, exactly as `remote.Command` sends them. */
-export function renderStep(step: StepName, v: StepValues, env: StepEnv, secrets?: { forgeToken: string }): { command: string; stdin: string } {
-    return { command: stepCommand(step), stdin: renderPayload(step, stepParams(step, v, env, secrets)) };
-}
-
 // ---------------------------------------------------------------- triggers
 
 export type TriggerValues = Pick<StepValues, "host" | "labChannel" | "gatewayUrl" | "forgeUrl" | "forgeLogin" | "feedbackRepo" | "booksRepo"> & {
@@ -346,12 +321,13 @@ export type TriggerValues = Pick<StepValues, "host" | "labChannel" | "gatewayUrl
 };
 
 /**
- * Each step's triggers: its own inputs plus everything the steps before it depend on,
- * so that a change re-runs the step it affects and every step after it. The service
- * list enters at `services`: a change of services never replaces `install` (whose
- * stdin then changes, so it runs again in place and downloads only what is missing).
- * Each step's script digest is in, so a fixed script re-runs that step and later ones.
- * No secret is in any trigger: a new Forge token changes only cockpit-settings' stdin.
+ * Each step's triggers: its own inputs, its script's digest, and (from the second step
+ * on) `after=<digest of the previous step's triggers>`, a chain, so that a change re-runs
+ * the step it affects and every step after it while each step stores only its own
+ * values. The service list enters at `services`: a change of services never replaces
+ * `install` (whose parameters, and so its stdin digest, then change: it runs again in
+ * place and downloads only what is missing). No secret is in any trigger: a new Forge
+ * token changes only cockpit-settings' stdin.
  */
 export function renderTriggers(v: TriggerValues): Record<StepName, string[]> {
     const own: Record<StepName, string[]> = {
@@ -364,10 +340,10 @@ export function renderTriggers(v: TriggerValues): Record<StepName, string[]> {
         health: [],
     };
     const out = {} as Record<StepName, string[]>;
-    let acc: string[] = [];
+    let chain: string | undefined;
     for (const step of STEPS) {
-        acc = [...acc, ...own[step], `${step}.sh=${scriptDigest(step)}`];
-        out[step] = acc;
+        out[step] = [...own[step], `${step}.sh=${scriptDigest(step)}`, ...(chain ? [`after=${chain}`] : [])];
+        chain = digest(JSON.stringify(out[step]));
     }
     return out;
 }

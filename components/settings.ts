@@ -37,7 +37,8 @@ export interface DeployerSettings {
     namePrefix: string;
     /**
      * Rehearsal only, leave unset: where the bootstrap reaches each fake VM
-     * (its SSH port, and per user a throwaway root and local URLs).
+     * (its SSH port, and per user a throwaway root and local URLs), and where
+     * the bundles are written locally.
      * @default {}
      */
     bootstrapOverrides: BootstrapOverrides;
@@ -45,6 +46,8 @@ export interface DeployerSettings {
 
 export interface BootstrapOverrides {
     port?: number;
+    /** Where the per-user bundles are written before they are copied. @default ".hero-bootstrap" (in the project) */
+    bundleDir?: string;
     users?: Record<string, Partial<StepEnv>>;
 }
 

@@ -1,140 +1,76 @@
 /**
- * `npm run bench`: how the program's cost grows with users. Prints a table; it
- * is not a test and asserts nothing. Each measurement runs in its own child
- * process (ts-node, CommonJS, as `pulumi up` runs the program), so memory
- * figures are that child's peak RSS.
+ * `npm run bench`: what one stack costs as users grow. Prints tables; with `--json` it
+ * ends with one JSON line. It is not a test and asserts nothing. Each measurement runs
+ * in its own child process (ts-node, CommonJS, as `pulumi up` runs the program), so
+ * memory figures are that child's peak RSS. Every bench user has two optional services.
  *
- * 1. Program cost: the rehearsed program (test/rehearsal/world.ts PROGRAM) under mocks (canned outputs, no engine work) for
- *    10, 100, 1000 users, against a bare-SDK baseline that registers the same
- *    resource set (same types, names and parents) with trivial inputs.
- * 2. State cost: serialized provider code per user, and state-like bytes per user
- *    (inputs + outputs as Pulumi would store them, provider copies included),
- *    taken from a real rehearsal's state.
- * 3. Parallelism: rehearsal wall time for 20 users against 1 user, with the
- *    compute fake's provisioning delay at 2 s.
+ * Parts (`--only <part>` runs one):
+ * - program: the preview of the real index.ts under mocks for 10, 100, 300 users
+ *   (`--users`), against the bare SDK registering the same resource set (same types,
+ *   names, parents; trivial inputs) in the same runtime and mode.
+ * - state: registered inputs per user, measured in an `up` evaluation under mocks
+ *   (canned outputs with the gateway's url, so every step's stdin is rendered; the
+ *   preflight answered by the compute fake); provider text per resource type; and
+ *   state per user (inputs + outputs, provider copies in both) from a real rehearsal.
+ * - parallel: rehearsal wall time of 20 users against 1, with the compute fake's
+ *   provisioning delay at 10 s and computeConcurrency 3.
+ * - checkpoint: the bytes a file backend writes during an `up` (the state's size after
+ *   each step, summed): measured in a real 20-user rehearsal, and computed for 20 and
+ *   100 users from an `up` evaluation under mocks, in registration order (see
+ *   checkpointBytes in scripts/lib/bench-eval.ts).
  *
- * Usage: npm run bench [-- --users 10,100,1000] [--skip-rehearsal]
- * Internal: scripts/bench.ts --part program|bare|rehearsal ...
+ * Usage: npm run bench [-- --json] [--only program|state|parallel|checkpoint] [--users 10,100,300]
+ * Internal: scripts/bench.ts --part program|bare|up|rehearsal ...
  */
 import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as pulumi from "@pulumi/pulumi";
+import { BENCH_SERVICES, checkpointBytes, evaluateBare, evaluateProgram, shapeOf, type Evaluation, type Shape } from "./lib/bench-eval";
 
 const REPO = path.resolve(__dirname, "..");
-const PROJECT = "hero-os-grid-deployer";
+const PARTS = ["program", "state", "parallel", "checkpoint"] as const;
+type Part = (typeof PARTS)[number];
 
-interface ProgramFigures {
+// ------------------------------------------------------------------ child parts
+
+interface Summary {
     users: number;
-    resources: number;
     ms: number;
     maxRssMb: number;
-    /** Per type: how many per user (from the program run). */
-    shape?: { type: string; name: string; parentRole: string | null; custom: boolean }[];
-    providerBytes?: number;
-    inputBytes?: number;
+    resources: number;
+    shape: Shape;
+    inputBytes: number;
+    /** Inputs registered for the first user's resources (u0000 and its children), by role. */
+    firstUser: Record<string, number>;
+    providerBytesPerResource: Record<string, number>;
+    checkpoint: ReturnType<typeof checkpointBytes>;
 }
 
-function usersYaml(n: number): string {
-    const lines = ["users:"];
-    for (let i = 0; i < n; i++) {
-        const u = `u${String(i).padStart(4, "0")}`;
-        lines.push(`  - username: ${u}`, `    email: ${u}@example.org`, `    fullName: User ${i}`);
-    }
-    return lines.join("\n") + "\n";
-}
-
-/** Canned outputs: enough for the program's applies, no real work. */
-function canned(type: string, name: string, inputs: any): Record<string, unknown> {
-    if (type === "tls:index/privateKey:PrivateKey") return { ...inputs, privateKeyOpenssh: `KEY ${name}`, publicKeyOpenssh: `ssh-ed25519 AAAA${name}\n` };
-    if (type === "random:index/randomPassword:RandomPassword") return { ...inputs, result: `pw-${name}` };
-    if (type === "command:remote:Command") return { ...inputs, stdout: "", stderr: "" };
-    return { ...inputs, vmId: "v1", myceliumIp: "5a1::1", fqdn: `${name}.gw.test`, login: name, token: "t", nodeId: 1, computeEndpoint: "x" };
-}
-
-async function withMocks(preview: boolean, onNew: (a: pulumi.runtime.MockResourceArgs) => void): Promise<void> {
-    await pulumi.runtime.setMocks(
-        {
-            newResource: (a) => {
-                onNew(a);
-                return { id: `${a.name}-id`, state: canned(a.type, a.name, a.inputs) };
-            },
-            call: () => ({}),
-        },
-        PROJECT,
-        "bench",
-        preview,
-    );
-}
-
-async function settle(): Promise<void> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    await require("@pulumi/pulumi/runtime/settings").waitForRPCs();
-}
-
-/** Part 1a: the real program for `n` users. */
-async function partProgram(n: number): Promise<ProgramFigures> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
-    fs.writeFileSync(path.join(dir, "users.yaml"), usersYaml(n));
-    const regs: { type: string; name: string; inputs: any }[] = [];
-    // As a preview: the same registrations, and the program's preflight (a network call) is skipped.
-    await withMocks(true, (a) => regs.push({ type: a.type, name: a.name, inputs: a.inputs }));
-    const config = { usersFile: path.join(dir, "users.yaml"), forgeUrl: "https://forge.example.org", computeUrl: "https://compute.example.org/rpc", namePrefix: "b", bootstrapOverrides: "{}" };
-    pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(config).map(([k, v]) => [`${PROJECT}:${k}`, v])), []);
-    // Compile the program's modules first: ts-node's compile time is not the program's cost.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { PROGRAM } = require("../test/rehearsal/world");
-    for (const m of ["components/environment", "components/bootstrap", "components/program", "components/settings", "providers/forge/account", "providers/compute/vm", "providers/compute/gateway", "providers/forge/feedback-hub"]) require(path.join(REPO, m));
-    const started = process.hrtime.bigint();
-    await pulumi.runtime.runInPulumiStack(async () => {
-        const mod = require(path.join(REPO, PROGRAM));
-        return typeof mod === "function" ? await mod() : mod; // index.ts exports an async program
-    });
-    await settle();
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    fs.rmSync(dir, { recursive: true, force: true });
-    const first = regs.filter((r) => r.name === "u0000" || r.name.startsWith("u0000-"));
-    const providerBytes = regs.reduce((s, r) => s + (typeof r.inputs?.__provider === "string" ? r.inputs.__provider.length : 0), 0);
-    const inputBytes = regs.reduce((s, r) => s + JSON.stringify(r.inputs ?? {}).length, 0);
+function summarize(e: Evaluation): Summary {
+    const providerBytesPerResource: Record<string, number> = {};
+    for (const r of e.regs) if (r.providerBytes > 0) providerBytesPerResource[r.type.replace("pulumi-nodejs:dynamic/hero:", "")] ??= r.providerBytes;
     return {
-        users: n, resources: regs.length, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-        shape: first.map((r) => ({ type: r.type, name: r.name.replace(/^u0000/, ""), parentRole: null, custom: !r.type.startsWith("hero:") })),
-        providerBytes, inputBytes,
+        users: e.users, ms: e.ms, maxRssMb: e.maxRssMb, resources: e.regs.length, shape: shapeOf(e.regs),
+        inputBytes: e.regs.reduce((s, r) => s + r.inputBytes, 0), providerBytesPerResource, checkpoint: checkpointBytes(e.regs),
+        firstUser: Object.fromEntries(e.regs.filter((r) => r.name === "u0000" || r.name.startsWith("u0000-")).map((r) => [r.name.slice(5) || "(component)", r.inputBytes])),
     };
 }
 
-class BareComponent extends pulumi.ComponentResource {
-    done(): void {
-        this.registerOutputs({});
+/** `up` under mocks: the program's preflight needs rpc.discover, so a compute fake answers it. */
+async function partUp(n: number): Promise<Summary> {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const { FakeCompute } = require("../test/fakes/compute");
+    const compute = await FakeCompute.start();
+    try {
+        const one = summarize(await evaluateProgram(n, false, compute.httpUrl));
+        return one;
+    } finally {
+        await compute.stop();
     }
 }
 
-class BareCustom extends pulumi.CustomResource {}
-
-/** Part 1b: the same resource set through the bare SDK, trivial inputs. */
-async function partBare(n: number, shape: NonNullable<ProgramFigures["shape"]>): Promise<ProgramFigures> {
-    let count = 0;
-    await withMocks(false, () => count++);
-    const started = process.hrtime.bigint();
-    await pulumi.runtime.runInPulumiStack(async () => {
-        for (let i = 0; i < n; i++) {
-            const u = `u${String(i).padStart(4, "0")}`;
-            const comp = shape.find((s) => !s.custom);
-            const parent = comp ? new BareComponent(comp.type, u + comp.name, {}) : undefined;
-            for (const s of shape.filter((x) => x.custom)) {
-                new BareCustom(s.type, u + s.name, { x: 1 }, { parent });
-            }
-            parent?.done();
-        }
-        return {};
-    });
-    await settle();
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    return { users: n, resources: count, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) };
-}
-
-/** Part 3 (and 2): rehearsals of `counts` users against the fakes, provisioning delay `provisionMs`. */
+/** Rehearsals of `counts` users against the fakes, provisioning delay `provisionMs`. */
 async function partRehearsal(counts: number[], provisionMs: number): Promise<unknown> {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const { World } = require("../test/rehearsal/world");
@@ -146,16 +82,18 @@ async function partRehearsal(counts: number[], provisionMs: number): Promise<unk
     const out: Record<string, unknown>[] = [];
     try {
         for (const n of counts) {
-            world.writeUsers(names.slice(0, n).map((username: string) => ({ username })));
+            world.writeUsers(names.slice(0, n).map((username: string) => ({ username, services: BENCH_SERVICES })));
             world.compute.maxDeploysInFlight = 0;
             const r = await world.run("up", { computeConcurrency: "3" });
-            const state = loadState(world.stateFile);
-            const res = Object.values<any>(state.resources);
+            const all = Object.values<any>(loadState(world.stateFile).resources);
+            // Per user: the first user's resources (the stack and the feedback hub are once per stack).
+            const res = n === 1 ? all.filter((x) => x.name.startsWith(names[0])) : all;
             const stateBytes = res.reduce((s, x) => s + JSON.stringify(x.inputs).length + JSON.stringify(x.outputs).length, 0);
             const providerBytes = res.reduce((s, x) => s + (x.inputs.__provider?.length ?? 0) + (x.outputs.__provider?.length ?? 0), 0);
+            const stdoutBytes = res.reduce((s, x) => s + String(x.outputs.stdout ?? "").length + String(x.outputs.stderr ?? "").length, 0);
             out.push({
                 users: n, ok: r.ok, errors: r.errors.slice(0, 3), ms: r.ms, creates: r.ops.filter((o: any) => o.op === "create").length,
-                maxInFlight: world.compute.maxDeploysInFlight, stateBytes, providerBytes, fileBytes: fs.statSync(world.stateFile).size,
+                maxInFlight: world.compute.maxDeploysInFlight, stateBytes, providerBytes, stdoutBytes, checkpoint: r.checkpoint,
             });
             const d = await world.run("destroy");
             if (!d.ok) throw new Error(`destroy after ${n} users failed: ${d.errors.join("; ")}`);
@@ -184,54 +122,99 @@ function child(args: string[]): Promise<any> {
 }
 
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
+const round = (x: number, d = 2) => Number(x.toFixed(d));
+
+async function runProgram(counts: number[]): Promise<unknown[]> {
+    console.log("## Program: preview under mocks (evaluation + registration), against the bare SDK in the same runtime and mode\n");
+    console.log("Bare SDK: the same types, names, parents and property names, trivial values; in brackets, one property per resource.\n");
+    console.log("| users | resources | program s | program peak MB | bare SDK s | bare peak MB | time ratio | [bare, one property: s, ratio] |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---|");
+    const rows = [];
+    let shape: Shape | undefined;
+    for (const n of counts) {
+        const p: Summary = await child(["--part", "program", String(n)]);
+        shape ??= p.shape;
+        const b: Summary = await child(["--part", "bare", String(n), JSON.stringify(shape)]);
+        const b1: Summary = await child(["--part", "bare1", String(n), JSON.stringify(shape)]);
+        console.log(`| ${n} | ${p.resources} | ${(p.ms / 1000).toFixed(2)} | ${p.maxRssMb} | ${(b.ms / 1000).toFixed(2)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} | [${(b1.ms / 1000).toFixed(2)} s, ${(p.ms / b1.ms).toFixed(2)}] |`);
+        rows.push({
+            users: n, resources: p.resources, programMs: Math.round(p.ms), bareMs: Math.round(b.ms), ratio: round(p.ms / b.ms), programPeakMb: p.maxRssMb, barePeakMb: b.maxRssMb,
+            bareOnePropertyMs: Math.round(b1.ms), ratioOneProperty: round(p.ms / b1.ms),
+        });
+    }
+    return rows;
+}
+
+async function runState(): Promise<Record<string, unknown>> {
+    console.log("\n## State per user (two optional services each)\n");
+    const up: Summary = await child(["--part", "up", "10"]);
+    const perUser = Object.values(up.firstUser).reduce((a, b) => a + b, 0);
+    const [r]: any[] = await child(["--part", "rehearsal", "1", "0"]);
+    if (!r.ok) throw new Error(`the state rehearsal failed: ${r.errors.join("; ")}`);
+    console.log(`- resources per user: ${up.shape.filter((s) => s.role !== "").length + 1}`);
+    console.log(`- registered inputs per user, in an up evaluation of ${up.users} users: ${kb(perUser)} (${Object.entries(up.firstUser).map(([k, v]) => `${k} ${v}`).join(", ")})`);
+    console.log(`- serialized provider text per resource: ${Object.entries(up.providerBytesPerResource).map(([t, b]) => `${t} ${kb(b)}`).join(", ")}`);
+    console.log(`- state per user from a real 1-user rehearsal (the user's resources, inputs + outputs, provider copies in both): ${kb(r.stateBytes)}, of which provider text ${kb(r.providerBytes)}, step stdout and stderr ${r.stdoutBytes} bytes`);
+    return { inputBytesPerUser: Math.round(perUser), stateBytesPerUser: r.stateBytes, providerBytesPerResource: up.providerBytesPerResource };
+}
+
+async function runParallel(): Promise<Record<string, unknown>> {
+    console.log("\n## Parallelism: rehearsal wall time, compute provisioning delay 10 s, computeConcurrency 3\n");
+    const r: any[] = await child(["--part", "rehearsal", "1,20", "10000"]);
+    console.log("| users | ok | wall s | creates | max deploys in flight |");
+    console.log("|---:|---|---:|---:|---:|");
+    for (const x of r) console.log(`| ${x.users} | ${x.ok ? "yes" : `NO: ${x.errors.join("; ")}`} | ${(x.ms / 1000).toFixed(1)} | ${x.creates} | ${x.maxInFlight} |`);
+    const ratio = r[1].ms / r[0].ms;
+    console.log(`\nratio 20 users / 1 user: ${ratio.toFixed(2)} (the grid's limit is close to 1)`);
+    return { users: 20, provisionSeconds: 10, oneUserMs: r[0].ms, manyUsersMs: r[1].ms, ratio: round(ratio), ok: r.every((x) => x.ok) };
+}
+
+async function runCheckpoint(): Promise<Record<string, unknown>> {
+    console.log("\n## Checkpoint: bytes a file backend writes during one up (the state's size after each step, summed)\n");
+    const [real]: any[] = await child(["--part", "rehearsal", "20", "0"]);
+    if (!real.ok) throw new Error(`the checkpoint rehearsal failed: ${real.errors.join("; ")}`);
+    const m20: Summary = await child(["--part", "up", "20"]);
+    const m100: Summary = await child(["--part", "up", "100"]);
+    console.log("| users | how | steps | bytes written | final state |");
+    console.log("|---:|---|---:|---:|---:|");
+    console.log(`| 20 | measured: real rehearsal | ${real.checkpoint.steps} | ${mb(real.checkpoint.bytes)} | ${mb(real.stateBytes)} |`);
+    console.log(`| 20 | computed: up under mocks | ${m20.checkpoint.steps} | ${mb(m20.checkpoint.bytes)} | ${mb(m20.checkpoint.finalBytes)} |`);
+    console.log(`| 100 | computed: up under mocks | ${m100.checkpoint.steps} | ${mb(m100.checkpoint.bytes)} | ${mb(m100.checkpoint.finalBytes)} |`);
+    return {
+        users20: { measuredBytes: real.checkpoint.bytes, measuredSteps: real.checkpoint.steps, computedBytes: m20.checkpoint.bytes },
+        users100: { computedBytes: m100.checkpoint.bytes, steps: m100.checkpoint.steps, finalStateBytes: m100.checkpoint.finalBytes },
+        method: "sum over steps of the whole state's compact JSON (provider copy in every record, no secrets encryption); 100 users computed from an up evaluation under mocks in registration order",
+    };
+}
 
 async function driver(argv: string[]): Promise<void> {
-    const usersArg = argv.includes("--users") ? argv[argv.indexOf("--users") + 1] : "10,100,1000";
-    const counts = usersArg.split(",").map(Number);
+    const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
+    const only = flag("--only") as Part | undefined;
+    if (only && !PARTS.includes(only)) throw new Error(`--only takes one of ${PARTS.join(", ")}, not ${JSON.stringify(only)}`);
+    const counts = (flag("--users") ?? "10,100,300").split(",").map(Number);
     const t0 = Date.now();
     console.log(`# bench on ${os.cpus().length} × ${os.cpus()[0]?.model.trim()}, ${Math.round(os.totalmem() / 2 ** 30)} GB, node ${process.version}, ${os.platform()} ${os.release()}\n`);
-
-    console.log(`program: ${require("../test/rehearsal/world").PROGRAM}\n`);
-    console.log("## 1. Program cost under mocks (evaluation + registration), against the bare SDK\n");
-    console.log("| users | resources | program s | program peak MB | bare SDK s | bare peak MB | time ratio | ms/user program | ms/user bare |");
-    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let shape: ProgramFigures["shape"];
-    let first: ProgramFigures | undefined;
-    for (const n of counts) {
-        const p: ProgramFigures = await child(["--part", "program", String(n)]);
-        shape ??= p.shape;
-        first ??= p;
-        const b: ProgramFigures = await child(["--part", "bare", String(n), JSON.stringify(shape)]);
-        console.log(`| ${n} | ${p.resources} | ${(p.ms / 1000).toFixed(2)} | ${p.maxRssMb} | ${(b.ms / 1000).toFixed(2)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} | ${(p.ms / n).toFixed(1)} | ${(b.ms / n).toFixed(1)} |`);
-    }
-
-    console.log("\n## 2. State cost per user\n");
-    if (first) {
-        console.log(`- resources per user: ${Math.round((first.resources - 1) / first.users)} (plus the stack)`);
-        console.log(`- serialized provider code per user, one copy (inputs only, as registered): ${kb(first.providerBytes! / first.users)}`);
-        console.log(`- inputs per user as registered (provider copies included): ${kb(first.inputBytes! / first.users)}`);
-    }
-    if (!argv.includes("--skip-rehearsal")) {
-        const r: any[] = await child(["--part", "rehearsal", "1,20", "2000"]);
-        const one = r[0];
-        console.log(`- state-like bytes per user from a real rehearsal (inputs + outputs, provider copies in both, as Pulumi stores them): ${kb(one.stateBytes)} of which provider code ${kb(one.providerBytes)}`);
-        console.log(`- the rehearsal's own state file (providers stored once): ${kb(r[1].fileBytes / r[1].users)} per user at ${r[1].users} users`);
-        console.log("\n## 3. Parallelism: rehearsal wall time, compute provisioning delay 2 s, computeConcurrency 3\n");
-        console.log("| users | ok | wall s | creates | max deploys in flight |");
-        console.log("|---:|---|---:|---:|---:|");
-        for (const x of r) console.log(`| ${x.users} | ${x.ok ? "yes" : `NO: ${x.errors.join("; ")}`} | ${(x.ms / 1000).toFixed(1)} | ${x.creates} | ${x.maxInFlight} |`);
-        console.log(`\nratio 20 users / 1 user: ${(r[1].ms / r[0].ms).toFixed(2)} (serial would be about 20; a cap of 3 on 2 s deploys alone needs ceil(20/3) × 2 s = 14 s)`);
-    }
+    const json: Record<string, unknown> = {};
+    const want = (p: Part) => !only || only === p;
+    if (want("program")) json.program = await runProgram(counts);
+    if (want("state")) json.state = await runState();
+    if (want("parallel")) json.parallel = await runParallel();
+    if (want("checkpoint")) json.checkpoint = await runCheckpoint();
     console.log(`\n(bench took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
+    if (argv.includes("--json")) console.log(JSON.stringify(json));
 }
 
 async function main(): Promise<void> {
     const argv = process.argv.slice(2);
     if (argv[0] !== "--part") return driver(argv);
     let result: unknown;
-    if (argv[1] === "program") result = await partProgram(Number(argv[2]));
-    else if (argv[1] === "bare") result = await partBare(Number(argv[2]), JSON.parse(argv[3]));
+    if (argv[1] === "program") result = summarize(await evaluateProgram(Number(argv[2]), true));
+    else if (argv[1] === "bare") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true));
+    else if (argv[1] === "bare1") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
+    else if (argv[1] === "up") result = await partUp(Number(argv[2]));
     else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]));
+    else throw new Error(`unknown part ${argv[1]}`);
     process.stdout.write(`\n@@bench@@${JSON.stringify(result)}\n`);
 }
 

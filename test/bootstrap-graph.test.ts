@@ -1,15 +1,20 @@
 /**
- * The bootstrap graph under Pulumi mocks: names, order (dependsOn chain from the VM),
- * deletedWith and parent on every step, triggers, logging and secrecy per step.
+ * The bootstrap graph under Pulumi mocks: names, order (dependsOn chain from the VM
+ * through the scripts copy), deletedWith and parent on every step, one connection for
+ * all, triggers, logging and secrecy per step, the bundle file the copy ships.
  * The monitor's registerResource is wrapped to see what the SDK really sends
  * (dependencies, deletedWith, parent), which `newResource` alone does not show.
  */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { getMonitor } from "@pulumi/pulumi/runtime/settings";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createBootstrap, STEP_LOGGING, type BootstrapArgs } from "../components/bootstrap";
+import { bundleRemotePath, renderBundle } from "../components/bundle";
 import { childName } from "../components/naming";
-import { STEPS, renderTriggers, type StepName } from "../components/render";
+import { STEPS, defaultEnv, renderTriggers, type StepName } from "../components/render";
 import { resolveServices } from "../users/catalog";
 import type { DemoUser } from "../users/types";
 
@@ -25,9 +30,12 @@ interface Registered {
     inputs: Record<string, any>;
     /** Input keys that arrived as secrets. */
     secretInputs: string[];
+    /** The inputs as sent on the wire (assets as their serialized form). */
+    wire: Record<string, any>;
 }
 
 const registered: Registered[] = [];
+const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), "hb-graph-bundles-"));
 
 function user(services: DemoUser["services"]): DemoUser {
     return {
@@ -70,12 +78,13 @@ async function build(u: DemoUser, overrides: Partial<BootstrapArgs> = {}) {
         feedbackRepo: "lhumina_public/feedback",
         booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
         labChannel: "latest",
+        bundleDir,
         ...overrides,
     });
     const vmUrn = await new Promise<string>((r) => vm.urn.apply(r));
     // Wait until every step is registered.
-    await Promise.all(Object.values(steps).map((s) => new Promise((r) => s.urn.apply(r))));
-    return { steps, vmUrn };
+    await Promise.all([steps.scripts, ...Object.values(steps.steps)].map((s) => new Promise((r) => s.urn.apply(r))));
+    return { steps: steps.steps, vmUrn };
 }
 
 beforeAll(async () => {
@@ -107,6 +116,7 @@ beforeAll(async () => {
             replaceOnChanges: req.getReplaceonchangesList(),
             inputs,
             secretInputs: Object.keys(raw).filter((k) => isRpcSecret(raw[k])),
+            wire: req.getObject().toJavaScript(),
         });
         return original(req, (err: any, res: any) => {
             if (res) registered[registered.length - 1].urn = res.getUrn();
@@ -119,13 +129,21 @@ function commands(): Registered[] {
     return registered.filter((r) => r.type === "command:remote:Command");
 }
 
+function copy(): Registered {
+    const c = registered.filter((r) => r.type === "command:remote:CopyToRemote");
+    expect(c).toHaveLength(1);
+    return c[0];
+}
+
 describe("bootstrap graph under mocks", () => {
-    it("names every step <username>-<step>, in order, each depending on the one before and the first on the VM", async () => {
+    it("names every step <username>-<step>, in order, each depending on the one before, the first on the scripts copy, the copy on the VM", async () => {
         registered.length = 0;
         const { vmUrn } = await build(user(resolveServices(["slides"])));
         const cmds = commands();
         expect(cmds.map((c) => c.name)).toEqual(STEPS.map((s) => `alice-${s}`));
-        let previous = vmUrn;
+        expect(copy().name).toBe("alice-scripts");
+        expect(copy().dependencies).toEqual([vmUrn]);
+        let previous = copy().urn;
         for (const c of cmds) {
             expect(c.dependencies).toEqual([previous]);
             previous = c.urn;
@@ -136,16 +154,17 @@ describe("bootstrap graph under mocks", () => {
         registered.length = 0;
         const { vmUrn } = await build(user(resolveServices([])));
         const component = registered.find((r) => r.type === "hero:index:DemoEnvironment")!;
-        for (const c of commands()) {
+        for (const c of [copy(), ...commands()]) {
             expect(c.deletedWith, c.name).toBe(vmUrn);
             expect(c.parent, c.name).toBe(component.urn);
             expect(c.replaceOnChanges, c.name).toContain("triggers[*]");
         }
     });
 
-    it("connects as root to the mycelium IP with the key, and dial retries sized for a booting VM", async () => {
+    it("connects as root to the mycelium IP with the key, and dial retries sized for a booting VM: one connection for the copy and every step", async () => {
         registered.length = 0;
         await build(user(resolveServices([])));
+        for (const c of [copy(), ...commands()]) expect(c.inputs.connection, c.name).toEqual(copy().inputs.connection);
         for (const c of commands()) {
             const conn = c.inputs.connection;
             expect(conn.host).toBe("400:1234::5");
@@ -156,6 +175,35 @@ describe("bootstrap graph under mocks", () => {
             expect(conn.dialErrorLimit * conn.perDialTimeout).toBeGreaterThanOrEqual(600);
             expect(c.inputs.create).toBe(`bash -s -- ${c.name.slice("alice-".length)}`);
             expect(c.inputs.addPreviousOutputInEnv).toBe(false);
+        }
+    });
+
+    it("copies the user's bundle, written to the bundle directory, to the VM's state directory; its inputs keep a path, not the text", async () => {
+        registered.length = 0;
+        const u = user(resolveServices(["slides"]));
+        await build(u);
+        const c = copy();
+        const { specialSigKey, specialAssetSig } = require("@pulumi/pulumi/runtime/rpc");
+        expect(c.wire.source[specialSigKey]).toBe(specialAssetSig);
+        expect(c.wire.source.path).toBe(path.join(bundleDir, "alice.sh"));
+        expect(c.wire.source.text).toBeUndefined();
+        expect(JSON.stringify(c.wire.source).length).toBeLessThan(200);
+        expect(c.inputs.remotePath).toBe(bundleRemotePath(""));
+        const text = fs.readFileSync(c.wire.source.path, "utf8");
+        expect(text).toContain("hb_step_health() {");
+        expect(text).not.toContain("tok-graph-secret");
+        expect(c.inputs.triggers).toEqual(["host=400:1234::5", expect.stringMatching(/^bundle=[0-9a-f]{12}$/)]);
+        // Each step's stdin names the digest of its own part of that very bundle.
+        const values = {
+            user: { username: "alice", fullName: "Alice Example", email: "alice@example.org", services: u.services },
+            host: "400:1234::5", gatewayUrl: "https://devalice.gent02.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice",
+            feedbackRepo: "lhumina_public/feedback", booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git", labChannel: "latest" as const,
+        };
+        const bundle = renderBundle(values, defaultEnv("400:1234::5", "latest"));
+        expect(bundle.text).toBe(text);
+        for (const cmd of commands()) {
+            const step = cmd.name.slice("alice-".length) as StepName;
+            expect(cmd.inputs.stdin).toContain(`HB_DIGEST='${bundle.digests[step]}'`);
         }
     });
 

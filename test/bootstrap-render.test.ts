@@ -16,12 +16,12 @@ import {
     renderCockpitSettings,
     renderProxyRoutes,
     renderServiceDefinition,
-    renderStep,
     renderTriggers,
     shellQuote,
     stepParams,
     validateValues,
 } from "../components/render";
+import { bundleRemotePath, renderBundle, renderStep } from "../components/bundle";
 import { resolveServices } from "../users/catalog";
 import { stepValues } from "./support/fixtures";
 
@@ -105,14 +105,26 @@ describe("validation of values that reach the scripts", () => {
     });
 
     for (const value of HOSTILE.filter((v) => v !== "")) {
-        it(`carries full name and email ${JSON.stringify(value)} into the cockpit settings unchanged, running nothing`, () => {
+        it(`carries full name and email ${JSON.stringify(value)} into the cockpit settings (bundle) and the token (stdin) unchanged, running nothing`, () => {
             const v = values({ user: { ...values().user, fullName: value, email: value } });
-            const params = stepParams("cockpit-settings", v, defaultEnv(v.host, v.labChannel), { forgeToken: value });
-            const { stdout, files } = bash(`${renderAssignments(params)}\nprintf '%s' "$HB_COCKPIT_SETTINGS"; printf '\\0%s' "$HB_FORGE_TOKEN"\n`);
-            const [settings, token] = stdout.split("\0");
-            expect(JSON.parse(settings).user).toEqual({ login: "alice", full_name: value, email: value });
-            expect(token).toBe(value);
-            expect(files).toEqual([]);
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hb-quote-"));
+            try {
+                // The real bundle, its hb_main swapped for a printer of what the step would see.
+                const env = { ...defaultEnv(v.host, v.labChannel), root: path.join(dir, "root") };
+                const bundle = renderBundle(v, env);
+                const file = bundleRemotePath(env.root);
+                fs.mkdirSync(path.dirname(file), { recursive: true });
+                fs.writeFileSync(file, `${bundle.text}\nhb_main() { hb_params_cockpit_settings; printf '%s' "$HB_COCKPIT_SETTINGS"; printf '\\0%s' "$HB_FORGE_TOKEN"; }\n`);
+                const { stdin } = renderStep("cockpit-settings", bundle, env, { forgeToken: value });
+                const r = spawnSync("bash", ["-s", "--", "cockpit-settings"], { input: stdin, cwd: dir, encoding: "utf8" });
+                expect(r.status, r.stderr).toBe(0);
+                const [settings, token] = r.stdout.split("\0");
+                expect(JSON.parse(settings).user).toEqual({ login: "alice", full_name: value, email: value });
+                expect(token).toBe(value);
+                expect(fs.readdirSync(dir)).toEqual(["root"]);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
         });
     }
 });
@@ -185,20 +197,27 @@ describe("cockpit settings", () => {
 
 describe("steps", () => {
     const env = defaultEnv("400:1234::5", "latest");
-    it("run a constant command; the parameters travel on stdin", () => {
+    const bundle = renderBundle(values(), env);
+    it("run a constant command; stdin carries the step, its digest and the runner, not the scripts", () => {
         for (const step of STEPS) {
-            const r = renderStep(step, values(), env, { forgeToken: "tok-123" });
+            const r = renderStep(step, bundle, env, { forgeToken: "tok-123" });
             expect(r.command).toBe(`bash -s -- ${step}`);
             expect(r.stdin).toContain(`HB_STEP='${step}'`);
+            expect(r.stdin).toContain(`HB_DIGEST='${bundle.digests[step]}'`);
+            expect(r.stdin).toContain(`. '/var/lib/hero-os-grid-deployer/bootstrap.sh'`);
+            expect(r.stdin).not.toContain("hb_init()");
             expect(r.stdin.trimEnd().endsWith("} </dev/null")).toBe(true);
+            expect(Buffer.byteLength(r.stdin), step).toBeLessThan(400);
         }
     });
 
-    it("carry the Forge token only in cockpit-settings' stdin", () => {
+    it("carry the Forge token only in cockpit-settings' stdin, never in the bundle", () => {
         for (const step of STEPS) {
-            const r = renderStep(step, values(), env, { forgeToken: "tok-123" });
+            const r = renderStep(step, bundle, env, { forgeToken: "tok-123" });
             expect(r.stdin.includes("tok-123"), step).toBe(step === "cockpit-settings");
         }
+        expect(bundle.text).not.toContain("tok-123");
+        expect(bundle.text).not.toContain("HB_FORGE_TOKEN=");
     });
 
     it("point hero_router at the VM's mycelium address, bracketed", () => {
@@ -207,11 +226,24 @@ describe("steps", () => {
     });
 
     it("do not carry values a step does not use, so their change does not re-run it", () => {
-        const a = values();
-        const b = values({ gatewayUrl: "https://other.grid.tf", booksRepo: "https://forge.example.org/x/y.git", feedbackRepo: "x/y" });
-        for (const step of ["ready", "install", "services"] as const) {
-            expect(renderStep(step, a, env).stdin).toBe(renderStep(step, b, env).stdin);
+        const a = renderBundle(values(), env);
+        const b = renderBundle(values({ gatewayUrl: "https://other.grid.tf", booksRepo: "https://forge.example.org/x/y.git", feedbackRepo: "x/y" }), env);
+        for (const step of STEPS) {
+            const same = renderStep(step, a, env).stdin === renderStep(step, b, env).stdin;
+            expect(same, step).toBe(["ready", "install", "services"].includes(step));
         }
+        expect(a.sha).not.toBe(b.sha);
+    });
+
+    it("a changed parameter changes only its step's digest; the bundle holds every step's parameters and script", () => {
+        const a = renderBundle(values(), env);
+        const b = renderBundle(values({ booksRepo: "https://forge.example.org/x/y.git" }), env);
+        expect(STEPS.filter((s) => a.digests[s] !== b.digests[s])).toEqual(["books"]);
+        for (const step of STEPS) {
+            expect(a.text).toContain(`hb_params_${step.replace(/-/g, "_")}() {`);
+            expect(a.text).toContain(`hb_step_${step.replace(/-/g, "_")}() {`);
+        }
+        expect(a.text).toContain(renderAssignments(stepParams("services", values(), env)));
     });
 });
 
@@ -231,8 +263,13 @@ describe("triggers", () => {
         expect(changed({ booksRepo: "https://forge.example.org/o/other.git" })).toEqual(STEPS.slice(5));
     });
 
-    it("include each step's script digest", () => {
+    it("include each step's script digest and, from the second step on, a digest of the step before", () => {
         const t = renderTriggers(base);
-        expect(t.health.filter((x) => /\.sh=[0-9a-f]{12}$/.test(x))).toHaveLength(STEPS.length);
+        for (const [i, step] of STEPS.entries()) {
+            expect(t[step].filter((x) => new RegExp(`^${step}\\.sh=[0-9a-f]{12}$`).test(x)), step).toHaveLength(1);
+            expect(t[step].filter((x) => /^after=[0-9a-f]{12}$/.test(x)), step).toHaveLength(i === 0 ? 0 : 1);
+        }
+        // Each step keeps only its own values: the chain stays short.
+        expect(JSON.stringify(t.health).length).toBeLessThan(80);
     });
 });

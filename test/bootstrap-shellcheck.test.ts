@@ -1,14 +1,17 @@
 /**
- * shellcheck over every bootstrap script, and over every payload exactly as a step
- * sends it on stdin (parameters + Hero command forms + lib + script). Skipped with a
- * message only when shellcheck is absent outside CI; in CI (CI=true) absence fails.
+ * shellcheck over every bootstrap script, over a user's bundle exactly as it is shipped
+ * (Hero command forms + lib + each step's parameters and script), over each step's
+ * stdin as sent, and over what bash then runs (the stdin with the bundle in place of
+ * the line that sources it). Skipped with a message only when shellcheck is absent
+ * outside CI; in CI (CI=true) absence fails.
  */
 import { stepValues } from "./support/fixtures";
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { STEPS, defaultEnv, renderStep } from "../components/render";
+import { renderBundle, renderStep } from "../components/bundle";
+import { STEPS, defaultEnv } from "../components/render";
 import { resolveServices } from "../users/catalog";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "scripts");
@@ -46,12 +49,28 @@ describe.skipIf(!have)("shellcheck", () => {
         });
     }
 
+    const v = stepValues({}, resolveServices(["slides", "voice"]));
+    v.user.fullName = "A 'quoted' $(name)";
+    const env = defaultEnv(v.host, v.labChannel);
+    const bundle = renderBundle(v, env);
+
+    it("the bundle, as shipped, is clean (SC2016 excluded: literal $ in quoted values is the point)", () => {
+        const r = shellcheck(["-s", "bash", "-e", "SC2016", "-"], bundle.text);
+        expect(r.out).toBe("");
+        expect(r.status).toBe(0);
+    });
+
     for (const step of STEPS) {
-        it(`the ${step} payload, as sent on stdin, is clean (SC2016 excluded: literal $ in quoted values is the point)`, () => {
-            const v = stepValues({}, resolveServices(["slides", "voice"]));
-            v.user.fullName = "A 'quoted' $(name)";
-            const { stdin } = renderStep(step, v, defaultEnv(v.host, v.labChannel), { forgeToken: "tok`$x'" });
-            const r = shellcheck(["-s", "bash", "-e", "SC2016", "-"], stdin);
+        it(`the ${step} stdin is clean as sent, and with the bundle in place of its source line`, () => {
+            const { stdin } = renderStep(step, bundle, env, { forgeToken: "tok`$x'" });
+            // As sent: shellcheck cannot follow the source line (SC1091) and sees HB_* unused (SC2034).
+            const sent = shellcheck(["-s", "bash", "-e", "SC1091,SC2034,SC2016", "-"], stdin);
+            expect(sent.out).toBe("");
+            const lines = stdin.split("\n");
+            const at = lines.findIndex((l) => l.startsWith(". '"));
+            expect(at, "the source line").toBeGreaterThan(0);
+            lines.splice(at, 1, bundle.text.replace(/^#!.*\n/, ""));
+            const r = shellcheck(["-s", "bash", "-e", "SC2016", "-"], lines.join("\n"));
             expect(r.out).toBe("");
             expect(r.status).toBe(0);
         });

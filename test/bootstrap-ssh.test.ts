@@ -13,7 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STEPS, type StepName, type StepValues } from "../components/render";
 import { resolveServices } from "../users/catalog";
 import { stepValues } from "./support/fixtures";
-import { createFakeVm, generateClientKey, runStep, sshdAvailable, startSshd, type ClientKey, type FakeVm, type Sshd } from "./ssh/harness";
+import { bundleRemotePath, renderBundle, renderStep } from "../components/bundle";
+import { createFakeVm, generateClientKey, runStep, sshRun, sshdAvailable, startSshd, type ClientKey, type FakeVm, type Sshd } from "./ssh/harness";
 
 const TOKEN = "tok-9f8e7d6c5b4a-SECRET";
 const haveSshd = sshdAvailable();
@@ -103,6 +104,36 @@ describe.skipIf(!haveSshd)("bootstrap over real SSH", () => {
         expect(vm.changes().slice(changes)).toEqual([]);
         expect(vm.downloads.bytes).toBe(bytes);
         expect(results[5].stdout).toMatch(/already loaded/);
+    });
+
+    it("each step prints one short line on stdout and nothing on stderr (both are kept in state); details go to its log", async () => {
+        const results = await all(vm, values(vm, ["slides"]));
+        for (const [i, r] of results.entries()) {
+            expect(r.stdout.trimEnd().split("\n"), STEPS[i]).toHaveLength(1);
+            expect(r.stdout.startsWith(`${STEPS[i]}: `), r.stdout).toBe(true);
+            expect(Buffer.byteLength(r.stdout), r.stdout).toBeLessThan(200);
+            expect(r.stderr, STEPS[i]).toBe("");
+            expect(r.stdinBytes, STEPS[i]).toBeLessThan(400);
+        }
+        expect(fs.readFileSync(path.join(vm.root, "var/log/hero-os-grid-deployer/services.log"), "utf8")).toMatch(/hero_slides: running/);
+    });
+
+    it("a step refuses a bundle on the VM that is not the one it was rendered with, and says what to do", async () => {
+        const v = values(vm, ["slides"]);
+        const env = vm.env();
+        // The VM holds the bundle for another selection; the step's stdin is for this one.
+        const stale = renderBundle(values(vm, []), env);
+        fs.writeFileSync(bundleRemotePath(env.root), stale.text);
+        const { command, stdin } = renderStep("services", renderBundle(v, env), env);
+        const changes = vm.changes().length;
+        const r = await sshRun(sshd, key, command, stdin);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/services: FAILED: the bootstrap bundle on the VM has digest [0-9a-f]{12} for this step, not [0-9a-f]{12}.*pulumi up --replace/);
+        expect(vm.changes().slice(changes)).toEqual([]);
+        fs.rmSync(bundleRemotePath(env.root));
+        const missing = await sshRun(sshd, key, command, stdin);
+        expect(missing.code).not.toBe(0);
+        expect(missing.stderr).toMatch(/services: FAILED: no bootstrap bundle on the VM; run: pulumi up --replace <urn of alice-scripts>/);
     });
 
     it("removing a service stops and removes it, re-routes the proxy, and leaves the others running untouched", async () => {

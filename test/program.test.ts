@@ -57,8 +57,8 @@ describe("the program under mocks (an update, not a preview), with a users file 
         return r!;
     };
 
-    it("builds each user's account, VM, gateway and the seven bootstrap steps, in order", () => {
-        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+    it("builds each user's account, VM, gateway, the scripts copy and the seven bootstrap steps, in order", () => {
+        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "scripts", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
         for (const user of ["alice", "bob", "carol"]) {
             const children = run.registrations.filter((r) => r.parent.endsWith(`::${user}`)).map((r) => r.name);
             expect(children.sort()).toEqual(roles.map((role) => `${user}-${role}`).sort());
@@ -70,12 +70,15 @@ describe("the program under mocks (an update, not a preview), with a users file 
         expect(find("alice-vm").dependencies).toContain(urn("alice-ssh-key"));
         expect(find("alice-gateway").dependencies).toContain(urn("alice-vm"));
         expect(find("alice-forge-account").dependencies).toContain(urn("alice-password"));
+        expect(find("alice-scripts").type).toBe("command:remote:CopyToRemote");
+        expect(find("alice-scripts").deletedWith).toBe(urn("alice-vm"));
+        expect(find("alice-scripts").dependencies).toContain(urn("alice-vm"));
         const steps = ["ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
         steps.forEach((step, i) => {
             const r = find(`alice-${step}`);
             expect(r.type).toBe("command:remote:Command");
             expect(r.deletedWith, `alice-${step} goes with the VM`).toBe(urn("alice-vm"));
-            expect(r.dependencies).toContain(i === 0 ? urn("alice-vm") : urn(`alice-${steps[i - 1]}`));
+            expect(r.dependencies).toContain(i === 0 ? urn("alice-scripts") : urn(`alice-${steps[i - 1]}`));
         });
     });
 

@@ -45,10 +45,28 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
         }
         expect(world.machines.get("bob")!.vm.running()).toContain("hero_slides");
         expect(world.machines.get("alice")!.vm.running()).not.toContain("hero_slides");
-        // Every SSH command went to its own user's VM.
+        // Every SSH command and copy went to its own user's VM.
         for (const c of r.commands) {
-            const user = /Environment\$command:remote:Command::([a-z]+)-/.exec(c.urn)![1];
-            expect(c.line).toContain(`@${world.machines.get(user)!.host}:`);
+            const user = /Environment\$command:remote:(?:Command|CopyToRemote)::([a-z]+)-/.exec(c.urn)![1];
+            expect(c.line).toContain(`@${world.machines.get(user)!.host}`);
+        }
+        // The bundle was copied once per user, before the steps; state keeps its path and hash, not its text.
+        const resources = Object.values(loadState(world.stateFile).resources);
+        for (const u of ["alice", "bob", "carol"]) {
+            const m = world.machines.get(u)!;
+            expect(r.commands.filter((c) => c.urn.endsWith(`::${u}-scripts`)).map((c) => c.line)).toEqual([`sftp root@${m.host}: put ${u}.sh ${m.vm.root}/var/lib/hero-os-grid-deployer/bootstrap.sh`]);
+            const copy = resources.find((x) => x.name === `${u}-scripts`)!;
+            expect(copy.type).toBe("command:remote:CopyToRemote");
+            const local = fs.readFileSync(copy.outputs.source.path, "utf8");
+            expect(copy.outputs.source.hash).toBe(require("crypto").createHash("sha256").update(local).digest("hex"));
+            expect(JSON.stringify(copy)).not.toContain("hb_step_health");
+            expect(fs.readFileSync(copy.outputs.remotePath, "utf8")).toBe(local);
+            const firstStep = r.ops.findIndex((o) => o.name === `${u}-ready`);
+            expect(r.ops.findIndex((o) => o.name === `${u}-scripts`)).toBeLessThan(firstStep);
+        }
+        // Each step stored one short line of output.
+        for (const x of resources.filter((y) => y.type === "command:remote:Command")) {
+            expect(String(x.outputs.stdout ?? "").split("\n"), x.name).toHaveLength(1);
         }
     });
 
@@ -108,6 +126,9 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
             expect(touched.has(untouched)).toBe(false);
         }
         expect(touched.has("bob-services")).toBe(true);
+        // The new bundle was copied again; install ran again in place (its parameters changed).
+        expect(touched.has("bob-scripts")).toBe(true);
+        expect(changed(r).find((o) => o.name === "bob-install")?.op).toBe("update");
         expect(world.machines.get("bob")!.vm.running()).toContain("hero_whiteboard");
         expect(r.commands.every((c) => c.line.includes(`@${world.machines.get("bob")!.host}:`))).toBe(true);
         expect(world.machines.get("alice")!.vm.changes()).toHaveLength(before);

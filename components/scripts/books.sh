@@ -7,11 +7,11 @@ set -euo pipefail
 hb_init
 
 if ! hb_changed books.repo "$HB_BOOKS_REPO"; then
-    hb_say "collection $HB_BOOKS_COLLECTION already loaded from $HB_BOOKS_REPO"
+    hb_done "collection $HB_BOOKS_COLLECTION already loaded from $HB_BOOKS_REPO"
     exit 0
 fi
 if ! hc_proc_running "$HB_BOOKS_PROC"; then
-    hb_say "WARNING: $HB_BOOKS_PROC is not running; demo content not loaded (re-run this step later)"
+    hb_done "WARNING: $HB_BOOKS_PROC is not running; demo content not loaded (re-run this step later)"
     exit 0
 fi
 hb_say "loading $HB_BOOKS_REPO into collection $HB_BOOKS_COLLECTION"
@@ -19,8 +19,9 @@ printf -- '--- import %s\n' "$HB_BOOKS_REPO" >>"$HB_LOG"
 rc=0
 hc_books_import "$HB_BOOKS_COLLECTION" "$HB_BOOKS_REPO" </dev/null >>"$HB_LOG" 2>&1 || rc=$?
 if ((rc != 0)); then
-    hb_say "WARNING: loading the demo content failed (exit $rc); the run goes on without it"
+    hb_done "WARNING: loading the demo content failed (exit $rc); the run goes on without it"
     hb_tail "$HB_LOG"
     exit 0
 fi
 hb_mark books.repo "$HB_BOOKS_REPO"
+hb_done "loaded $HB_BOOKS_REPO into collection $HB_BOOKS_COLLECTION"

@@ -50,4 +50,4 @@ while :; do
     sleep 3
 done
 ((code >= 200 && code < 500)) || hb_fail "the gateway $HB_GATEWAY_URL does not answer (last HTTP status $code)"
-hb_say "gateway: $HB_GATEWAY_URL answers (HTTP $code)"
+hb_done "$(grep -c . <<<"$HB_HEALTH") services up through $HB_ROUTER_URL; gateway: $HB_GATEWAY_URL answers (HTTP $code)"

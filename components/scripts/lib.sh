@@ -1,11 +1,29 @@
 #!/usr/bin/env bash
 # Shared helpers of the bootstrap steps.
 #
-# The deployer sends one block on stdin to `bash -s -- <step>`: the step's parameters
-# (HB_* lines, quoted by shellQuote in components/render.ts), the Hero command forms
-# (hc_* functions from components/hero-cli.ts), this file, then the step's script.
+# The deployer ships one bundle per user to the VM (components/bundle.ts, copied by the
+# `<username>-scripts` step): the Hero command forms (hc_* functions from
+# components/hero-cli.ts), this file, and per step a function with its parameters
+# (HB_* lines quoted by shellQuote) and a function with its script. Each step then
+# sends `bash -s -- <step>` a few lines on stdin: HB_STEP, HB_ROOT, HB_DIGEST (and for
+# cockpit-settings the Forge token), then it sources the bundle and calls hb_main.
 # Every path is "$HB_ROOT<real path>"; HB_ROOT is empty on a real VM.
 set -euo pipefail
+
+# hb_main: run step HB_STEP from this bundle, after checking that the bundle holds what
+# the step was rendered with (the digest of its parameters and script).
+hb_main() {
+    : "${HB_STEP:?HB_STEP is not set}"
+    local fn=${HB_STEP//-/_} have
+    have=$(hb_digest "$HB_STEP")
+    if [[ $have != "${HB_DIGEST:-}" ]]; then
+        printf '%s: FAILED: the bootstrap bundle on the VM has digest %s for this step, not %s: it was not copied again; run pulumi up --replace on the scripts resource of this user\n' \
+            "$HB_STEP" "${have:-none}" "${HB_DIGEST:-none}" >&2
+        exit 1
+    fi
+    "hb_params_$fn"
+    "hb_step_$fn"
+}
 
 # hb_init: derive the paths, create the state and log directories, set PATH.
 hb_init() {
@@ -22,9 +40,14 @@ hb_init() {
     printf -- '=== %s %s\n' "$HB_STEP" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$HB_LOG"
 }
 
-# hb_say MESSAGE: one line per action.
+# hb_say MESSAGE: one line per action, into the step log only (stdout is kept in state).
 hb_say() {
-    printf '%s: %s\n' "$HB_STEP" "$*"
+    printf '%s: %s\n' "$HB_STEP" "$*" >>"$HB_LOG"
+}
+
+# hb_done SUMMARY: the step's one line on stdout (Pulumi stores it in state), also logged.
+hb_done() {
+    printf '%s: %s\n' "$HB_STEP" "$*" | tee -a "$HB_LOG"
 }
 
 # hb_redact: copy stdin to stdout with the step's secret masked.

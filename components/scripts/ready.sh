@@ -28,5 +28,5 @@ done
 os=$(sed -n 's/^PRETTY_NAME="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$HB_ROOT/etc/os-release" 2>/dev/null || true)
 mem_kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB$/\1/p' "$HB_ROOT/proc/meminfo" 2>/dev/null || true)
 read -r disk_total disk_free < <(df -Pk "$HB_ROOT/" | awk 'NR == 2 { print $2, $4 }')
-hb_say "$(printf '%s, memory %s MB, disk %s GB free of %s GB on /' \
+hb_done "$(printf '%s, memory %s MB, disk %s GB free of %s GB on /' \
     "${os:-$(uname -sr)}" "$((${mem_kb:-0} / 1024))" "$((disk_free / 1048576))" "$((disk_total / 1048576))")"

@@ -15,6 +15,13 @@
  *   the command only when sshd's AcceptEnv allows it). Password auth, proxies
  *   and agent auth are NOT implemented. `triggers` replace the resource through
  *   the SDK's `replaceOnChanges`, which the engine honours.
+ * - `command:remote:CopyToRemote`: copies its `source` file asset over SFTP (the
+ *   system `sftp` client, as the provider speaks SFTP) with the resource's
+ *   connection to `remotePath`, creating the parent directories; on an update
+ *   (source or connection changed) it copies again; `triggers` replace. Its state
+ *   keeps the asset as the engine does: path and hash (the engine adds the hash),
+ *   never the content. Delete removes nothing on the remote. Only file assets are
+ *   implemented (no archives, no directories).
  */
 import { execFile } from "child_process";
 import * as crypto from "crypto";
@@ -62,7 +69,88 @@ export const BUILTINS: Record<string, Builtin> = {
             }
         },
     },
+    "command:remote:CopyToRemote": {
+        replaceKeys: [],
+        async create(inputs, log) {
+            await copyToRemote(inputs, log);
+            return { id: `${inputs.connection?.host ?? "host"}-${crypto.randomBytes(4).toString("hex")}`, outputs: { ...inputs } };
+        },
+        async update(_id, _olds, news, log) {
+            await copyToRemote(news, log);
+            return { ...news };
+        },
+    },
 };
+
+/** The file asset's local path: `source` as the SDK serialized it. */
+function assetPath(source: any): string {
+    if (!source || typeof source.path !== "string") {
+        throw new Error("rehearsal: CopyToRemote is implemented for file assets only (source.path)");
+    }
+    return path.resolve(source.path);
+}
+
+/** CopyToRemote's work: the file over SFTP to `remotePath`, parents created. */
+async function copyToRemote(inputs: Props, log: (msg: string) => void): Promise<void> {
+    const local = assetPath(inputs.source);
+    if (!fs.statSync(local).isFile()) throw new Error(`rehearsal: CopyToRemote source ${local} is not a file`);
+    await withConnection(inputs.connection ?? {}, async (c) => {
+        log(`sftp ${c.target}: put ${path.basename(local)} ${inputs.remotePath}`);
+        await sftpPut(c, local, inputs.remotePath, inputs.connection?.dialErrorLimit ?? 10);
+    });
+}
+
+export interface SshTarget {
+    /** user@host */
+    target: string;
+    port: number;
+    /** -i, -o ... options shared by ssh and sftp. */
+    options: string[];
+}
+
+/** Writes the connection's key (and pinned host key) to a temp dir for the duration of `fn`. */
+async function withConnection<T>(c: Props, fn: (t: SshTarget) => Promise<T>): Promise<T> {
+    if (!c.privateKey) {
+        throw new Error("rehearsal: a connection without privateKey is not implemented");
+    }
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-ssh-"));
+    try {
+        fs.writeFileSync(path.join(dir, "key"), c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
+        const port = c.port ?? 22;
+        const known = path.join(dir, "known_hosts");
+        if (c.hostKey) {
+            fs.writeFileSync(known, `[${c.host}]:${port} ${c.hostKey}\n`);
+        }
+        const options = [
+            "-F", "/dev/null", "-i", path.join(dir, "key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            "-o", `StrictHostKeyChecking=${c.hostKey ? "yes" : "no"}`, "-o", `UserKnownHostsFile=${c.hostKey ? known : "/dev/null"}`,
+            "-o", `ConnectTimeout=${c.perDialTimeout ?? 15}`,
+        ];
+        return await fn({ target: `${c.user ?? "root"}@${c.host}`, port, options });
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/**
+ * `sftp -b -`: makes each parent directory of `remote` (errors ignored, as for one that
+ * exists), then puts `local` there. Dial errors are retried like ssh's.
+ */
+export async function sftpPut(t: SshTarget, local: string, remote: string, limit = 10): Promise<void> {
+    const parents: string[] = [];
+    for (let d = path.posix.dirname(remote); d !== "/" && d !== "."; d = path.posix.dirname(d)) parents.unshift(d);
+    const q = (x: string) => `"${x.replace(/(["\\])/g, "\\$1")}"`;
+    const batch = [...parents.map((d) => `-mkdir ${q(d)}`), `put ${q(local)} ${q(remote)}`, ""].join("\n");
+    for (let attempt = 1; ; attempt++) {
+        const r = await run("sftp", [...t.options, "-P", String(t.port), "-b", "-", t.target], batch, process.env);
+        if (r.code === 0) return;
+        const dialError = /connect to host|Connection (refused|reset|closed)|timed out/i.test(r.stderr);
+        if (!dialError || attempt >= limit) {
+            throw new Error(`sftp ${t.target} put ${remote} failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+        }
+        await new Promise((res) => setTimeout(res, Math.min(200 * attempt, 2000)));
+    }
+}
 
 /** PULUMI_COMMAND_STDOUT/STDERR, which the provider adds unless addPreviousOutputInEnv is false. */
 function previousOutput(inputs: Props, olds: Props): Record<string, string> {
@@ -131,24 +219,12 @@ export async function ssh(inputs: Props, command: string, extraEnv: Record<strin
     if (!c.privateKey) {
         throw new Error("rehearsal: remote.Command without connection.privateKey is not implemented");
     }
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-ssh-"));
-    try {
-        fs.writeFileSync(path.join(dir, "key"), c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
-        const port = c.port ?? 22;
-        const known = path.join(dir, "known_hosts");
-        if (c.hostKey) {
-            fs.writeFileSync(known, `[${c.host}]:${port} ${c.hostKey}\n`);
-        }
+    return withConnection(c, async (t) => {
         const env: Record<string, string> = { ...(inputs.environment ?? {}), ...extraEnv };
-        const args = [
-            "-F", "/dev/null", "-i", path.join(dir, "key"), "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
-            "-o", `StrictHostKeyChecking=${c.hostKey ? "yes" : "no"}`, "-o", `UserKnownHostsFile=${c.hostKey ? known : "/dev/null"}`,
-            "-o", `ConnectTimeout=${c.perDialTimeout ?? 15}`, ...Object.keys(env).flatMap((k) => ["-o", `SendEnv=${k}`]),
-            "-p", String(port), `${c.user ?? "root"}@${c.host}`, "--", command,
-        ];
+        const args = [...t.options, ...Object.keys(env).flatMap((k) => ["-o", `SendEnv=${k}`]), "-p", String(t.port), t.target, "--", command];
         const limit = c.dialErrorLimit ?? 10;
         for (let attempt = 1; ; attempt++) {
-            log(`ssh ${c.user ?? "root"}@${c.host}:${port}: ${command.split("\n")[0].slice(0, 80)}`);
+            log(`ssh ${t.target}:${t.port}: ${command.split("\n")[0].slice(0, 80)}`);
             const r = await run("ssh", args, inputs.stdin, { ...process.env, ...env });
             if (r.code === 0) {
                 return { stdout: r.stdout.replace(/\n$/, ""), stderr: r.stderr.replace(/\n$/, "") };
@@ -159,9 +235,7 @@ export async function ssh(inputs: Props, command: string, extraEnv: Record<strin
             }
             await new Promise((res) => setTimeout(res, Math.min(200 * attempt, 2000)));
         }
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
 }
 
 function run(file: string, args: string[], stdin: string | undefined, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {

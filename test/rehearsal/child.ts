@@ -66,6 +66,7 @@ async function main(): Promise<void> {
         outputs: engine.stackOutputs,
         unhandled: unhandled.length,
         ms: Date.now() - started,
+        checkpoint: engine.checkpoint,
         maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     };
     fs.writeFileSync(args.resultFile, JSON.stringify(result));

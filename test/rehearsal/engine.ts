@@ -10,9 +10,14 @@
  *   Diff, then Update, or replace (delete-before-replace when the diff or the
  *   resource asks, else create-before-delete with the old copy deleted at the
  *   end). Delete runs the provider copy STORED in state, as the engine does;
- * - tls keys, random passwords and remote commands: see `builtins.ts`;
+ * - tls keys, random passwords, remote commands and copies: see `builtins.ts`;
+ * - file assets get their SHA-256 `hash` before any diff, as the engine adds
+ *   it: state keeps the asset's path and hash, and a new hash is a change;
  * - state (id, inputs, outputs, dependencies, parent, deletedWith) is a JSON
  *   file, written after every step, serialized providers stored once by hash;
+ *   `checkpoint` counts what Pulumi's file backend would write instead: after
+ *   every step the whole state with a provider copy in every record (compact
+ *   JSON, no secrets encryption: a lower bound);
  * - resources the program no longer registers are deleted after the program
  *   ends, dependents before their dependencies (and children before parents),
  *   in parallel where the graph allows; a delete is skipped when the resource's
@@ -91,6 +96,9 @@ export class Engine {
     readonly commands: { urn: string; line: string }[] = [];
     readonly errors: string[] = [];
     stackOutputs: Props = {};
+    /** Steps persisted, and the sum of the Pulumi-like state size after each one. */
+    readonly checkpoint = { steps: 0, bytes: 0 };
+    private readonly sizes = new WeakMap<StateResource, number>();
     private readonly old: State;
     private readonly next: State;
     private readonly seen = new Set<string>();
@@ -166,6 +174,7 @@ export class Engine {
             throw new Error(`rehearsal: ${urn} not started: an earlier step failed`);
         }
         const { value: raw, secretKeys } = plain(req.getObject().toJavaScript());
+        hashAssets(raw);
         const old = this.old.resources[urn];
         let news: Props = raw;
         for (const k of req.getIgnorechangesList() as string[]) {
@@ -380,6 +389,14 @@ export class Engine {
         }
         Object.assign(merged.resources, this.next.resources);
         saveState(this.opts.stateFile, merged);
+        let bytes = 0;
+        for (const r of Object.values(merged.resources)) {
+            let n = this.sizes.get(r);
+            if (n === undefined) this.sizes.set(r, (n = JSON.stringify(r).length));
+            bytes += n;
+        }
+        this.checkpoint.steps++;
+        this.checkpoint.bytes += bytes;
     }
 }
 
@@ -404,6 +421,17 @@ export function plain(v: any): { value: any; secretKeys: string[] } {
         return x;
     };
     return { value: walk(v), secretKeys: [...new Set(secretKeys)] };
+}
+
+/** Adds `hash` (SHA-256 of the file) to every file asset in `v`, as the engine does when it reads one. */
+export function hashAssets(v: any): void {
+    if (Array.isArray(v)) return v.forEach(hashAssets);
+    if (!v || typeof v !== "object") return;
+    if (v[SIG] === rpc.specialAssetSig && typeof v.path === "string") {
+        v.hash = crypto.createHash("sha256").update(fs.readFileSync(v.path)).digest("hex");
+        return;
+    }
+    Object.values(v).forEach(hashAssets);
 }
 
 function changedKeys(olds: Props, news: Props): string[] {

@@ -1,5 +1,5 @@
 /**
- * A local sshd standing in for a VM's: root login by key only,
+ * A local sshd standing in for a VM's: root login by key only, SFTP (internal-sftp),
  * on 127.0.0.1 and a free port, AcceptEnv *, host key and authorized_keys in a
  * temp dir. One per fake VM in the scenarios, on that VM's own 127.0.0.x.
  */
@@ -32,7 +32,7 @@ export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fix
         path.join(dir, "sshd_config"),
         [`ListenAddress ${host}:${port}`, `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${[authorizedKeys, ...keyFiles].join(" ")}`, `PidFile ${dir}/sshd.pid`,
             "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
-            "StrictModes no", "AcceptEnv *", "LogLevel ERROR", ...extraConfig].join("\n") + "\n",
+            "StrictModes no", "AcceptEnv *", "LogLevel ERROR", "Subsystem sftp internal-sftp", ...extraConfig].join("\n") + "\n",
     );
     const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";

@@ -143,7 +143,7 @@ export class World {
             computePollSeconds: "0.1",
             computeAllowLoopbackBackend: "true",
             purgeAccountsOnTeardown: "true",
-            bootstrapOverrides: JSON.stringify({ port: this.sshPort, users }),
+            bootstrapOverrides: JSON.stringify({ port: this.sshPort, users, bundleDir: path.join(this.dir, "bundles") }),
             ...extra,
         };
     }

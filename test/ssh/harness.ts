@@ -7,8 +7,9 @@
  *   that record their calls, plus a local HTTP server that serves the stub `lab`
  *   (download), the "release" blobs `lab` downloads, hero_router's health answers for
  *   the services the stub hero_proc runs, and a gateway that redirects to a login;
- * - `sshRun`/`runStep`: run a step exactly as `remote.Command` does (same command
- *   string from render.ts, same stdin) through the system ssh client.
+ * - `sshRun`/`runStep`: run a step exactly as the program does: the user's bundle
+ *   copied over SFTP first, as the `<username>-scripts` step does (`copyBundle`), then
+ *   the step's command string and stdin from bundle.ts, through the system ssh client.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
@@ -17,7 +18,9 @@ import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { HERO_PATHS, HERO_SERVICES } from "../../components/hero-cli";
-import { renderStep, type StepEnv, type StepName, type StepValues } from "../../components/render";
+import { bundleRemotePath, renderBundle, renderStep, type Bundle } from "../../components/bundle";
+import type { StepEnv, StepName, StepValues } from "../../components/render";
+import { sftpPut } from "../rehearsal/builtins";
 
 // ------------------------------------------------------------------ sshd
 
@@ -79,6 +82,7 @@ export async function startSshd(authorizedKey: string, host = "127.0.0.1"): Prom
             "UsePAM no",
             "StrictModes no",
             "LogLevel ERROR",
+            "Subsystem sftp internal-sftp",
             "",
         ].join("\n"),
     );
@@ -348,7 +352,26 @@ export async function createFakeVm(): Promise<FakeVm> {
     };
 }
 
-/** Runs one bootstrap step over SSH with the command and stdin render.ts gives remote.Command. */
+/** The options ssh and sftp share for the test sshd. */
+function sshOptions(key: Pick<ClientKey, "privateKeyPath">): string[] {
+    return ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-i", key.privateKeyPath];
+}
+
+/** Copies the user's bundle to the fake VM over SFTP, as the `<username>-scripts` step does. Returns the bundle. */
+export async function copyBundle(sshd: Pick<Sshd, "host" | "port" | "user">, key: Pick<ClientKey, "privateKeyPath">, values: StepValues, env: StepEnv): Promise<Bundle> {
+    const bundle = renderBundle(values, env);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hb-bundle-"));
+    try {
+        const file = path.join(dir, "bundle.sh");
+        fs.writeFileSync(file, bundle.text);
+        await sftpPut({ target: `${sshd.user}@${sshd.host}`, port: sshd.port, options: sshOptions(key) }, file, bundleRemotePath(env.root));
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return bundle;
+}
+
+/** Runs one bootstrap step over SSH: the bundle copied first, then the command and stdin bundle.ts gives remote.Command. */
 export async function runStep(
     sshd: Pick<Sshd, "host" | "port" | "user">,
     key: Pick<ClientKey, "privateKeyPath">,
@@ -356,8 +379,9 @@ export async function runStep(
     values: StepValues,
     env: StepEnv,
     secrets?: { forgeToken: string },
-): Promise<SshResult & { stdinBytes: number }> {
-    const { command, stdin } = renderStep(step, values, env, secrets);
+): Promise<SshResult & { stdinBytes: number; bundleBytes: number }> {
+    const bundle = await copyBundle(sshd, key, values, env);
+    const { command, stdin } = renderStep(step, bundle, env, secrets);
     const result = await sshRun(sshd, key, command, stdin);
-    return { ...result, stdinBytes: Buffer.byteLength(stdin) };
+    return { ...result, stdinBytes: Buffer.byteLength(stdin), bundleBytes: Buffer.byteLength(bundle.text) };
 }

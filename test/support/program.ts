@@ -3,6 +3,8 @@
  * runtime mode) and returns what it registered, its outputs and its log lines.
  */
 import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { promisify } from "util";
 import type { Registration } from "./mock-program";
@@ -26,8 +28,20 @@ export const BASE_CONFIG = {
     namePrefix: "dev",
 };
 
-/** Runs the program with `config` (un-namespaced keys) and returns what happened. */
+/**
+ * Runs the program with `config` (un-namespaced keys) and returns what happened. The
+ * bootstrap bundles go to a temp dir (bootstrapOverrides.bundleDir) unless `config` says.
+ */
 export async function runProgram(config: Record<string, string>, opts: { preview?: boolean; stack?: string } = {}): Promise<ProgramRun> {
+    const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), "program-bundles-"));
+    try {
+        return await runIn({ bootstrapOverrides: JSON.stringify({ bundleDir }), ...config }, opts);
+    } finally {
+        fs.rmSync(bundleDir, { recursive: true, force: true });
+    }
+}
+
+async function runIn(config: Record<string, string>, opts: { preview?: boolean; stack?: string }): Promise<ProgramRun> {
     const namespaced = Object.fromEntries(Object.entries(config).map(([k, v]) => [`hero-os-grid-deployer:${k}`, v]));
     const { stdout, stderr } = await promisify(execFile)(
         process.execPath,
