@@ -1,12 +1,14 @@
 /**
- * The bootstrap of one user's VM over SSH: one `remote.Command` per step, in the order
- * VM → ready → install → services → front-door → cockpit-settings → books → health.
+ * The bootstrap of one user's VM over SSH: the host-key pin (`components/host-key.ts`),
+ * then one `remote.Command` per step, in the order
+ * VM → host-key → host-key-check → ready → install → services → front-door → cockpit-settings → books → health.
  * What each step sends is rendered by `components/render.ts`; what it runs is
  * `components/scripts/<step>.sh`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import type { DemoUser } from "../users/types";
+import { createHostKeyPin, stepConnection, type HostKeyPin } from "./host-key";
 import { childName } from "./naming";
 import { STEPS, defaultEnv, renderStep, renderTriggers, stepCommand, type StepEnv, type StepName, type StepValues } from "./render";
 import type { LabChannel } from "./settings";
@@ -15,8 +17,12 @@ export { STEPS, type StepName } from "./render";
 
 export interface BootstrapArgs {
     user: DemoUser;
-    /** The VM resource: every step has `deletedWith: vm`, and `ready` depends on it. */
+    /** The VM resource: every step has `deletedWith: vm`, and the first depends on it. */
     vm: pulumi.Resource;
+    /** The VM's grid name and id, and `<computeEndpoint>#<vmId>`: a new identity is a new VM, so a new host-key pin. */
+    vmName: string;
+    vmId: pulumi.Input<string>;
+    vmIdentity: pulumi.Input<string>;
     /** The VM's mycelium IP. */
     host: pulumi.Input<string>;
     /** Secret, OpenSSH format, from `tls.PrivateKey.privateKeyOpenssh`. */
@@ -64,9 +70,15 @@ export const STEP_LOGGING: Readonly<Record<StepName, types.enums.remote.Logging>
 /** Steps whose stdin carries a secret. */
 export const SECRET_STEPS: ReadonlySet<StepName> = new Set<StepName>(["cockpit-settings"]);
 
-export function createBootstrap(parent: pulumi.ComponentResource, args: BootstrapArgs): Record<StepName, remote.Command> {
+/** The bootstrap of one VM: the host-key pin, then the steps. */
+export interface Bootstrap {
+    hostKey: HostKeyPin;
+    steps: Record<StepName, remote.Command>;
+}
+
+export function createBootstrap(parent: pulumi.ComponentResource, args: BootstrapArgs): Bootstrap {
     const { user } = args;
-    const connection: types.input.remote.ConnectionArgs = {
+    const unpinned: types.input.remote.ConnectionArgs = {
         host: args.host,
         port: args.port ?? 22,
         user: args.sshUser ?? "root",
@@ -89,18 +101,34 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
     const envOf = (v: StepValues): StepEnv => ({ ...defaultEnv(v.host, v.labChannel), ...args.env });
     const triggers = values.apply((v) => renderTriggers({ ...v, services: v.user.services }));
 
-    const steps = {} as Record<StepName, remote.Command>;
-    let previous: pulumi.Resource = args.vm;
+    const stdins = {} as Record<StepName, pulumi.Output<string>>;
     for (const step of STEPS) {
-        const stdin = SECRET_STEPS.has(step)
+        stdins[step] = SECRET_STEPS.has(step)
             ? pulumi.secret(pulumi.all([values, args.forgeToken]).apply(([v, forgeToken]) => renderStep(step, v, envOf(v), { forgeToken }).stdin))
             : values.apply((v) => renderStep(step, v, envOf(v)).stdin);
+    }
+    const hostKey = createHostKeyPin(parent, {
+        username: user.username,
+        vm: args.vm,
+        vmIdentity: args.vmIdentity,
+        vmName: args.vmName,
+        vmId: args.vmId,
+        connection: unpinned,
+        root: values.apply((v) => envOf(v).root),
+        readyTimeoutSec: values.apply((v) => envOf(v).readyTimeoutSec),
+        steps: { triggers, stdins, port: unpinned.port, user: unpinned.user },
+    });
+    const connection = stepConnection(unpinned, hostKey.hostKey);
+
+    const steps = {} as Record<StepName, remote.Command>;
+    let previous: pulumi.Resource = hostKey.check;
+    for (const step of STEPS) {
         steps[step] = new remote.Command(
             childName(user.username, step),
             {
                 connection,
                 create: stepCommand(step),
-                stdin,
+                stdin: stdins[step],
                 triggers: triggers.apply((t) => t[step]),
                 logging: STEP_LOGGING[step],
                 addPreviousOutputInEnv: false,
@@ -114,5 +142,5 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         );
         previous = steps[step];
     }
-    return steps;
+    return { hostKey, steps };
 }

@@ -49,7 +49,8 @@ function usersYaml(n: number): string {
 function canned(type: string, name: string, inputs: any): Record<string, unknown> {
     if (type === "tls:index/privateKey:PrivateKey") return { ...inputs, privateKeyOpenssh: `KEY ${name}`, publicKeyOpenssh: `ssh-ed25519 AAAA${name}\n` };
     if (type === "random:index/randomPassword:RandomPassword") return { ...inputs, result: `pw-${name}` };
-    if (type === "command:remote:Command") return { ...inputs, stdout: "", stderr: "" };
+    // The host-key steps print an ED25519 host key, which the program parses.
+    if (type === "command:remote:Command") return { ...inputs, stdout: /-host-key(-check)?$/.test(name) ? "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJxlQR6ZTNIiAbIlRU0wc8JMlXUQNIsStaqoDB/X5igR" : "", stderr: "" };
     return { ...inputs, vmId: "v1", myceliumIp: "5a1::1", fqdn: `${name}.gw.test`, login: name, token: "t", nodeId: 1, computeEndpoint: "x" };
 }
 

@@ -60,11 +60,15 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
         case "pulumi-nodejs:dynamic/hero:FeedbackHub":
             return { ...inputs, repoUrl: `https://forge.example.org/${inputs.repo}`, orgCreatedByTool: true, repoCreatedByTool: true, customizedTemplates: [] };
         case "command:remote:Command":
-            return { ...inputs, stdout: `ran ${name}`, stderr: "" };
+            // The host-key steps print the VM's ED25519 host key; the program parses it.
+            return { ...inputs, stdout: /-host-key(-check)?$/.test(name) ? MOCK_HOST_KEY : `ran ${name}`, stderr: "" };
         default:
             return { ...inputs };
     }
 }
+
+/** The host key every mock VM reports (a real ED25519 public key, no private key kept). */
+export const MOCK_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJxlQR6ZTNIiAbIlRU0wc8JMlXUQNIsStaqoDB/X5igR";
 
 async function main(): Promise<void> {
     const registrations: Registration[] = [];
