@@ -10,7 +10,9 @@
  *   forces replacement.
  * - `command:remote:Command`: runs `create` (then `update ?? create` on input
  *   changes, `delete` on delete) with the system `ssh` client against the
- *   resource's connection (host, port, user, privateKey, hostKey when set),
+ *   resource's connection (host, port, user, privateKey, hostKey when set: then
+ *   a known_hosts file with that one key and StrictHostKeyChecking=yes, and any
+ *   other key fails as the provider fails, "ssh: handshake failed: ssh: host key mismatch"),
  *   with stdin, and environment passed like the provider's Setenv (it reaches
  *   the command only when sshd's AcceptEnv allows it). Password auth, proxies
  *   and agent auth are NOT implemented. `triggers` replace the resource through
@@ -152,6 +154,10 @@ export async function ssh(inputs: Props, command: string, extraEnv: Record<strin
             const r = await run("ssh", args, inputs.stdin, { ...process.env, ...env });
             if (r.code === 0) {
                 return { stdout: r.stdout.replace(/\n$/, ""), stderr: r.stderr.replace(/\n$/, "") };
+            }
+            if (c.hostKey && r.code === 255 && /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/.test(r.stderr)) {
+                // What the command provider's Go client says when the server's key is not connection.hostKey.
+                throw new Error(`ssh: handshake failed: ssh: host key mismatch (${c.host}:${port} did not present the pinned host key)`);
             }
             const dialError = r.code === 255 && /connect to host|Connection (refused|reset|closed)|timed out/i.test(r.stderr);
             if (!dialError || attempt >= limit) {

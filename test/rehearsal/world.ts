@@ -100,8 +100,39 @@ export class World {
     private async addMachine(username: string, host: string): Promise<void> {
         const keysFile = path.join(this.dir, `${username}.authorized_keys`);
         fs.writeFileSync(keysFile, "", { mode: 0o600 });
-        const [sshd, vm] = await Promise.all([startSshd([keysFile], host, this.sshPort, [`SetEnv CURL_HOME=${path.join(this.dir, "curl")}`]), createFakeVm()]);
+        const [sshd, vm] = await Promise.all([this.startVmSshd(keysFile, host), createFakeVm()]);
         this.machines.set(username, { host, sshd, vm, keysFile });
+        this.reportHostKey(username);
+    }
+
+    private startVmSshd(keysFile: string, host: string): Promise<Sshd> {
+        return startSshd([keysFile], host, this.sshPort, [`SetEnv CURL_HOME=${path.join(this.dir, "curl")}`]);
+    }
+
+    /** Puts the VM's sshd host key where a VM has it, /etc/ssh/ssh_host_ed25519_key.pub, in its fake root. */
+    private reportHostKey(username: string): void {
+        const m = this.machines.get(username)!;
+        fs.mkdirSync(path.join(m.vm.root, "etc", "ssh"), { recursive: true });
+        fs.copyFileSync(path.join(m.sshd.dir, "host_key.pub"), path.join(m.vm.root, "etc", "ssh", "ssh_host_ed25519_key.pub"));
+    }
+
+    /** The host key the VM's sshd presents now, `ssh-ed25519 <base64>`. */
+    hostKeyOf(username: string): string {
+        return fs.readFileSync(path.join(this.machines.get(username)!.sshd.dir, "host_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+    }
+
+    /**
+     * Gives the VM's sshd a new host key (a restart on the same address and port).
+     * `vmReports`: "new" when the VM's own key file changes too (a rebuilt VM), or
+     * the key line its file holds instead (someone else answering on its address
+     * while the VM itself still has that key).
+     */
+    async changeHostKey(username: string, vmReports: "new" | string): Promise<void> {
+        const m = this.machines.get(username)!;
+        await m.sshd.stop();
+        m.sshd = await this.startVmSshd(m.keysFile, m.host);
+        if (vmReports === "new") this.reportHostKey(username);
+        else fs.writeFileSync(path.join(m.vm.root, "etc", "ssh", "ssh_host_ed25519_key.pub"), `${vmReports}\n`);
     }
 
     /** The compute fake's hook: the VM is up; its sshd now accepts the VM's keys. */
