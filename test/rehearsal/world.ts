@@ -49,6 +49,8 @@ export class World {
     readonly machines = new Map<string, Machine>();
     /** Host headers the fake gateway was asked for, in order. */
     readonly gatewayHits: string[] = [];
+    /** Status codes the fake gateway answers for `<host><path>`; anything else gets 302 to a login page. */
+    readonly gatewayAnswers = new Map<string, number>();
     private gateway!: https.Server;
     private constructor(
         readonly dir: string,
@@ -87,7 +89,9 @@ export class World {
         const tls = { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
         this.gateway = https.createServer(tls, (req, res) => {
             this.gatewayHits.push(String(req.headers.host));
-            res.writeHead(302, { location: "/login" }).end();
+            const status = this.gatewayAnswers.get(`${String(req.headers.host).replace(/:\d+$/, "")}${req.url}`) ?? 302;
+            if (status === 302) res.writeHead(302, { location: "/login" }).end();
+            else res.writeHead(status).end(`fake gateway: ${status}\n`);
         });
         await new Promise<void>((r) => this.gateway.listen(0, "127.0.0.1", r));
         const port = (this.gateway.address() as AddressInfo).port;
@@ -95,7 +99,13 @@ export class World {
         const rc = [`cacert = "${certFile}"`];
         for (const u of usernames) rc.push(`connect-to = "${gridName(PREFIX, u)}.${GATEWAY_DOMAIN}:443:127.0.0.1:${port}"`);
         fs.writeFileSync(path.join(this.dir, "curl", ".curlrc"), rc.join("\n") + "\n");
+        this.gatewayCa = certFile;
+        this.gatewayAddress = `127.0.0.1:${port}`;
     }
+
+    /** The fake gateway's certificate (its own CA) and address, for clients outside the fake VMs. */
+    gatewayCa = "";
+    gatewayAddress = "";
 
     private async addMachine(username: string, host: string): Promise<void> {
         const keysFile = path.join(this.dir, `${username}.authorized_keys`);
