@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { assess, daysLeft, renderTable, summaryLine, type Probes } from "../scripts/lib/health";
+import { assess, CELL_MAX, daysLeft, renderTable, summaryLine, type Probes } from "../scripts/lib/health";
 import { World } from "./rehearsal/world";
 
 const REPO = path.resolve(__dirname, "..");
@@ -47,6 +47,15 @@ describe("health, pure", () => {
         const h = assess("old", {}, probes(), "2027-01-01");
         expect(h.bootstrap).toBe("(no bootstrap result recorded)");
         expect(renderTable([h], false).join("\n")).not.toContain("undefined");
+    });
+
+    it("cuts a long cell in the table, keeping the whole text in the row's data", () => {
+        const long = `get_vm failed (timeout): ${"x".repeat(200)}`;
+        const h = assess("alice", {}, probes({ vm: { error: long } }), "2027-01-01");
+        const cell = renderTable([h], false)[1].split(/\s{2,}/)[2];
+        expect(cell).toHaveLength(CELL_MAX);
+        expect(cell.endsWith("…")).toBe(true);
+        expect(h.vm.error).toBe(long);
     });
 
     it("summarises as `N environments: H healthy, F failing (who: why)`", () => {

@@ -113,6 +113,13 @@ function httpCell(p: HttpProbe & { ok: boolean }, good: string): string {
     return `${p.error?.kind === "tls" ? "certificate invalid" : p.error?.kind ?? "down"}: ${p.error?.message ?? "no answer"}`;
 }
 
+/** Table cells are cut here (the JSON keeps every word). */
+export const CELL_MAX = 60;
+
+function cut(text: string): string {
+    return text.length <= CELL_MAX ? text : `${text.slice(0, CELL_MAX - 1)}…`;
+}
+
 const COLUMNS = ["USER", "EXPIRES", "VM", "GATEWAY (HTTPS)", "COCKPIT", "LAST BOOTSTRAP"] as const;
 
 /** The table, one row per environment, columns padded; with `colour`, healthy cells green and failing ones red. */
@@ -123,9 +130,9 @@ export function renderTable(rows: readonly EnvironmentHealth[], colour: boolean)
         return [
             { text: r.username, tone: r.healthy ? "ok" : "bad" },
             { text: expiryCell(r), tone: expiryBad ? "bad" : expirySoon ? "warn" : "plain" },
-            { text: vmCell(r), tone: r.vm.state === "running" ? "ok" : "bad" },
-            { text: httpCell(r.gateway, "ok, certificate valid"), tone: r.gateway.ok ? "ok" : "bad" },
-            { text: httpCell(r.cockpit, "reachable"), tone: r.cockpit.ok ? "ok" : "bad" },
+            { text: cut(vmCell(r)), tone: r.vm.state === "running" ? "ok" : "bad" },
+            { text: cut(httpCell(r.gateway, "ok, certificate valid")), tone: r.gateway.ok ? "ok" : "bad" },
+            { text: cut(httpCell(r.cockpit, "reachable")), tone: r.cockpit.ok ? "ok" : "bad" },
             { text: r.bootstrap, tone: "plain" },
         ] as const;
     });

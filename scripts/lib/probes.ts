@@ -25,7 +25,9 @@ export async function probeVm(endpoint: string, vmId: string, username: string, 
         const vm = await call<Vm>({ url: endpoint, timeoutMs: o.timeoutMs, retries: 0 }, "get_vm", { vm_id: vmId }, { user: username, retry: false });
         return { state: vm.state, node: vm.node_id ?? null };
     } catch (err) {
-        return { error: (err as Error).message };
+        const e = err as { code?: unknown; serverMessage?: string; message?: string };
+        // The client's advice about re-running pulumi up is for deploys, not for a status look.
+        return { error: e.serverMessage !== undefined ? `get_vm failed (${String(e.code)}): ${e.serverMessage.split("; gave up after")[0]}` : String(e.message) };
     }
 }
 
