@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { createBootstrap, STEP_LOGGING, type BootstrapArgs } from "../components/bootstrap";
 import { childName } from "../components/naming";
 import { STEPS, renderTriggers, type StepName } from "../components/render";
+import { MOCK_HOST_KEY } from "./support/fixtures";
 import { resolveServices } from "../users/catalog";
 import type { DemoUser } from "../users/types";
 
@@ -30,7 +31,7 @@ interface Registered {
 
 const registered: Registered[] = [];
 /** What the mock VM's host-key steps print. */
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJxlQR6ZTNIiAbIlRU0wc8JMlXUQNIsStaqoDB/X5igR";
+const HOST_KEY = MOCK_HOST_KEY;
 
 function user(services: DemoUser["services"]): DemoUser {
     return {

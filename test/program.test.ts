@@ -8,6 +8,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeCompute } from "./fakes/compute";
 import { BASE_CONFIG, runProgram, type ProgramRun } from "./support/program";
+import { MOCK_HOST_KEY } from "./support/fixtures";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "program-test-"));
 function usersFile(name: string, text: string): string {
@@ -57,8 +58,8 @@ describe("the program under mocks (an update, not a preview), with a users file 
         return r!;
     };
 
-    it("builds each user's account, VM, gateway and the seven bootstrap steps, in order", () => {
-        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+    it("builds each user's account, VM, gateway, the host-key pin and the seven bootstrap steps, in order", () => {
+        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "host-key", "host-key-check", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
         for (const user of ["alice", "bob", "carol"]) {
             const children = run.registrations.filter((r) => r.parent.endsWith(`::${user}`)).map((r) => r.name);
             expect(children.sort()).toEqual(roles.map((role) => `${user}-${role}`).sort());
@@ -70,7 +71,7 @@ describe("the program under mocks (an update, not a preview), with a users file 
         expect(find("alice-vm").dependencies).toContain(urn("alice-ssh-key"));
         expect(find("alice-gateway").dependencies).toContain(urn("alice-vm"));
         expect(find("alice-forge-account").dependencies).toContain(urn("alice-password"));
-        const steps = ["ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+        const steps = ["host-key", "host-key-check", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
         steps.forEach((step, i) => {
             const r = find(`alice-${step}`);
             expect(r.type).toBe("command:remote:Command");
@@ -161,6 +162,8 @@ describe("the program under mocks (an update, not a preview), with a users file 
             forgeLogin: "alice",
             forgeUrl: "https://forge.example.org",
             services: ["proc", "router", "proxy", "cockpit", "embedder", "books", "slides", "agents"],
+            sshHostKey: MOCK_HOST_KEY,
+            bootstrap: "ran alice-health",
         });
         expect(run.outputs.environments.carol.expires).toBe("2030-01-01");
     });

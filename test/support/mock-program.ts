@@ -9,6 +9,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { MOCK_HOST_KEY } from "./fixtures";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
@@ -66,9 +67,6 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs };
     }
 }
-
-/** The host key every mock VM reports (a real ED25519 public key, no private key kept). */
-export const MOCK_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJxlQR6ZTNIiAbIlRU0wc8JMlXUQNIsStaqoDB/X5igR";
 
 async function main(): Promise<void> {
     const registrations: Registration[] = [];
