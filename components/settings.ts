@@ -45,6 +45,8 @@ export interface DeployerSettings {
 
 export interface BootstrapOverrides {
     port?: number;
+    /** The SSH login on the fake VMs: the user running the rehearsal. @default "root" */
+    sshUser?: string;
     users?: Record<string, Partial<StepEnv>>;
 }
 

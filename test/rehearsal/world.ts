@@ -184,7 +184,8 @@ export class World {
             computePollSeconds: "0.1",
             computeAllowLoopbackBackend: "true",
             purgeAccountsOnTeardown: "true",
-            bootstrapOverrides: JSON.stringify({ port: this.sshPort, users }),
+            // The fake VMs' sshd runs as the user running the tests, who is root only in CI.
+            bootstrapOverrides: JSON.stringify({ port: this.sshPort, sshUser: os.userInfo().username, users }),
             ...extra,
         };
     }
