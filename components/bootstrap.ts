@@ -1,15 +1,19 @@
 /**
- * The bootstrap of one user's VM over SSH, in the order VM → scripts → ready → install →
- * services → front-door → cockpit-settings → books → health. `scripts` is a
- * `remote.CopyToRemote` of the user's bundle (`components/bundle.ts`: the scripts and
- * every step's parameters, in one file whose state keeps only a path and a hash); each
- * later step is a `remote.Command` whose stdin is a few lines that run its part of the
- * bundle. What the steps run is `components/scripts/<step>.sh`.
+ * The bootstrap of one user's VM over SSH, in the order VM → host-key →
+ * host-key-check → scripts → ready → install → services → front-door →
+ * cockpit-settings → books → health. `host-key` pins the VM's SSH host key at the
+ * first connection and `host-key-check` re-reads it before anything else runs
+ * (`components/host-key.ts`); every later resource connects with that pin.
+ * `scripts` is a `remote.CopyToRemote` of the user's bundle (`components/bundle.ts`:
+ * the scripts and every step's parameters, in one file whose state keeps only a path
+ * and a hash); each later step is a `remote.Command` whose stdin is a few lines that
+ * run its part of the bundle. What the steps run is `components/scripts/<step>.sh`.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import type { DemoUser } from "../users/types";
 import { BUNDLE_DIR, bundleRemotePath, renderBundle, renderRunner, stepCommand, writeBundle } from "./bundle";
+import { createHostKeyPin, stepConnection, type HostKeyPin } from "./host-key";
 import { childName } from "./naming";
 import { STEPS, defaultEnv, renderTriggers, type StepEnv, type StepName, type StepValues } from "./render";
 import type { LabChannel } from "./settings";
@@ -18,8 +22,12 @@ export { STEPS, type StepName } from "./render";
 
 export interface BootstrapArgs {
     user: DemoUser;
-    /** The VM resource: every step has `deletedWith: vm`, and `ready` depends on it. */
+    /** The VM resource: every step has `deletedWith: vm`, and the first depends on it. */
     vm: pulumi.Resource;
+    /** The VM's grid name and id, and `<computeEndpoint>#<vmId>`: a new identity is a new VM, so a new host-key pin. */
+    vmName: string;
+    vmId: pulumi.Input<string>;
+    vmIdentity: pulumi.Input<string>;
     /** The VM's mycelium IP. */
     host: pulumi.Input<string>;
     /** Secret, OpenSSH format, from `tls.PrivateKey.privateKeyOpenssh`. */
@@ -47,8 +55,9 @@ export interface BootstrapArgs {
     bundleDir?: string;
 }
 
-/** What a user's bootstrap registers: the scripts copy and the steps. */
+/** What a user's bootstrap registers: the host-key pin, the scripts copy and the steps. */
 export interface Bootstrap {
+    hostKey: HostKeyPin;
     scripts: remote.CopyToRemote;
     steps: Record<StepName, remote.Command>;
 }
@@ -80,8 +89,8 @@ export const STEP_LOGGING: Readonly<Record<StepName, types.enums.remote.Logging>
 export const SECRET_STEPS: ReadonlySet<StepName> = new Set<StepName>(["cockpit-settings"]);
 
 /**
- * The one SSH connection of a user's bootstrap, shared by the scripts copy and every
- * step. Host-key pinning or any other connection change goes here, once.
+ * The SSH connection of a user's bootstrap before its host key is pinned: what the
+ * host-key steps use. Every other resource adds the pin (`stepConnection`).
  */
 export function bootstrapConnection(args: Pick<BootstrapArgs, "host" | "port" | "sshUser" | "privateKey">): types.input.remote.ConnectionArgs {
     return {
@@ -96,8 +105,7 @@ export function bootstrapConnection(args: Pick<BootstrapArgs, "host" | "port" | 
 
 export function createBootstrap(parent: pulumi.ComponentResource, args: BootstrapArgs): Bootstrap {
     const { user } = args;
-    // One Output for all nine resources: the SDK resolves it once, not once per resource.
-    const connection = pulumi.output(bootstrapConnection(args));
+    const unpinned = bootstrapConnection(args);
     // One apply per user renders everything: the bundle (written to disk), the triggers.
     const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin]).apply(([host, gatewayUrl, forgeLogin]) => {
         const v: StepValues = {
@@ -114,8 +122,37 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         const bundle = renderBundle(v, env);
         const file = writeBundle(args.bundleDir ?? BUNDLE_DIR, user.username, bundle);
         // The text stays on disk only: what the steps need is its digests.
-        return { digests: bundle.digests, sha: bundle.sha, file, root: env.root, host, triggers: renderTriggers({ ...v, services: v.user.services }) };
+        return {
+            digests: bundle.digests,
+            sha: bundle.sha,
+            file,
+            root: env.root,
+            readyTimeoutSec: env.readyTimeoutSec,
+            host,
+            triggers: renderTriggers({ ...v, services: v.user.services }),
+        };
     });
+
+    const stdins = {} as Record<StepName, pulumi.Output<string>>;
+    for (const step of STEPS) {
+        stdins[step] = SECRET_STEPS.has(step)
+            ? pulumi.secret(pulumi.all([plan, args.forgeToken]).apply(([p, forgeToken]) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step], { forgeToken })))
+            : plan.apply((p) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step]));
+    }
+    const hostKey = createHostKeyPin(parent, {
+        username: user.username,
+        vm: args.vm,
+        vmIdentity: args.vmIdentity,
+        vmName: args.vmName,
+        vmId: args.vmId,
+        connection: unpinned,
+        root: plan.apply((p) => p.root),
+        readyTimeoutSec: plan.apply((p) => p.readyTimeoutSec),
+        // Whatever the later resources send: when it changes, the check runs first.
+        steps: { bundle: plan.apply((p) => p.sha), triggers: plan.apply((p) => p.triggers), stdins, port: unpinned.port, user: unpinned.user },
+    });
+    // One Output for the scripts copy and every step, pinned: the SDK resolves it once.
+    const connection = pulumi.output(stepConnection(unpinned, hostKey.hostKey));
 
     const scripts = new remote.CopyToRemote(
         childName(user.username, "scripts"),
@@ -126,22 +163,19 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
             // Replaced, so copied again, whenever the bundle's text or the VM changes.
             triggers: plan.apply((p) => [`host=${p.host}`, `bundle=${p.sha}`]),
         },
-        { parent, dependsOn: [args.vm], deletedWith: args.vm },
+        { parent, dependsOn: [hostKey.check], deletedWith: args.vm },
     );
 
     const steps = {} as Record<StepName, remote.Command>;
     let previous: pulumi.Resource = scripts;
     for (const step of STEPS) {
         const secret = SECRET_STEPS.has(step);
-        const stdin = secret
-            ? pulumi.secret(pulumi.all([plan, args.forgeToken]).apply(([p, forgeToken]) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step], { forgeToken })))
-            : plan.apply((p) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step]));
         steps[step] = new remote.Command(
             childName(user.username, step),
             {
                 connection,
                 create: stepCommand(step),
-                stdin,
+                stdin: stdins[step],
                 triggers: plan.apply((p) => p.triggers[step]),
                 logging: STEP_LOGGING[step],
                 addPreviousOutputInEnv: false,
@@ -155,5 +189,5 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         );
         previous = steps[step];
     }
-    return { scripts, steps };
+    return { hostKey, scripts, steps };
 }

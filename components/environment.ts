@@ -36,6 +36,10 @@ export interface EnvironmentSummary {
     expires?: string;
     /** Empty, or why the user has no minted Forge token (an adopted account). */
     forgeTokenNote: string;
+    /** The VM's SSH host key, `ssh-ed25519 <base64>`, pinned at the first connection (see components/host-key.ts). */
+    sshHostKey: string;
+    /** The last bootstrap's result: the health step's last line. */
+    bootstrap: string;
 }
 
 /** What the user is handed; every field is secret. */
@@ -43,6 +47,11 @@ export interface EnvironmentCredentials {
     password: string;
     sshPrivateKey: string;
     forgeToken: string;
+}
+
+/** The last non-empty line of a step's output: what the health step concluded. */
+export function lastLine(text: string): string {
+    return text.split("\n").map((l) => l.trim()).filter((l) => l !== "").pop() ?? "";
 }
 
 /** Hero Cockpit's path behind Hero Proxy: the gateway URL lands there. */
@@ -65,9 +74,12 @@ export class DemoEnvironment extends pulumi.ComponentResource {
         const account = this.createAccount(user, password, settings, args.accountDependsOn ?? []);
         const vm = this.createVm(user, sshKey);
         const gateway = this.createGateway(user, vm);
-        const { steps } = createBootstrap(this, {
+        const { steps, hostKey } = createBootstrap(this, {
             user,
             vm,
+            vmName: user.gridName,
+            vmId: vm.vmId,
+            vmIdentity: pulumi.interpolate`${vm.computeEndpoint}#${vm.vmId}`,
             host: vm.myceliumIp,
             privateKey: sshKey.privateKeyOpenssh,
             gatewayUrl: gateway.url,
@@ -79,6 +91,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             labChannel: settings.labChannel,
             // Unset on a real stack: root@<mycelium ip>:22 with the VM's real paths.
             port: settings.bootstrapOverrides.port,
+            sshUser: settings.bootstrapOverrides.sshUser,
             env: settings.bootstrapOverrides.users?.[user.username],
             bundleDir: settings.bootstrapOverrides.bundleDir,
         });
@@ -98,6 +111,8 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             services: user.services,
             expires: user.expires,
             forgeTokenNote: account.tokenNote,
+            sshHostKey: hostKey.hostKey,
+            bootstrap: steps.health.stdout.apply(lastLine),
         });
         this.credentials = pulumi.secret({ password: password.result, sshPrivateKey: sshKey.privateKeyOpenssh, forgeToken: account.token });
         this.registerOutputs({ summary: this.summary, credentials: this.credentials });

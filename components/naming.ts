@@ -14,6 +14,8 @@ export type ChildRole =
     | "forge-account"
     | "vm"
     | "gateway"
+    | "host-key"
+    | "host-key-check"
     | "scripts"
     | "ready"
     | "install"

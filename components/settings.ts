@@ -48,6 +48,8 @@ export interface BootstrapOverrides {
     port?: number;
     /** Where the per-user bundles are written before they are copied. @default ".hero-bootstrap" (in the project) */
     bundleDir?: string;
+    /** The SSH login on the fake VMs: the user running the rehearsal. @default "root" */
+    sshUser?: string;
     users?: Record<string, Partial<StepEnv>>;
 }
 

@@ -6,6 +6,7 @@
  * command never asks pulumi for a secret, so none can leak into its output.
  */
 import { parseCommandLine, processIo, runCommand, type CommandIo } from "./lib/command";
+import { orMissing } from "./lib/health";
 import { declaredUsers, environmentsOutput, findName, unknownUserMessage, type CredentialsOutput, type EnvironmentOutput } from "./lib/project";
 import { readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
@@ -17,14 +18,14 @@ export const HANDOUT_USAGE = [
 /** What the message says about the password: the password itself, or why it is not there. */
 export type PasswordLine = { kind: "hidden" } | { kind: "shown"; password: string } | { kind: "adopted" };
 
-/** The welcome message. Pure: everything it prints is in its arguments. */
-export function welcomeMessage(username: string, env: EnvironmentOutput, password: PasswordLine, bringOwnForgeToken: boolean): string {
+/** The welcome message. Pure: everything it prints is in its arguments; a field the outputs lack is named as missing. */
+export function welcomeMessage(username: string, env: Partial<EnvironmentOutput>, password: PasswordLine, bringOwnForgeToken: boolean): string {
     const lines = [
         `Welcome to your Hero OS demo environment, ${username}!`,
         "",
-        `  Cockpit:   ${env.cockpitUrl}`,
-        `  Forge:     ${env.forgeUrl}`,
-        `  Login:     ${env.forgeLogin}`,
+        `  Cockpit:   ${orMissing(env.cockpitUrl, "cockpit URL")}`,
+        `  Forge:     ${orMissing(env.forgeUrl, "Forge URL")}`,
+        `  Login:     ${orMissing(env.forgeLogin, "Forge login")}`,
     ];
     if (password.kind === "shown") {
         lines.push(`  Password:  ${password.password}   (temporary: change it in the Forge under Settings > Account)`);
@@ -33,7 +34,7 @@ export function welcomeMessage(username: string, env: EnvironmentOutput, passwor
     } else {
         lines.push("  Password:  (sent to you separately)");
     }
-    if (env.expires !== undefined) {
+    if (typeof env.expires === "string" && env.expires !== "") {
         lines.push(`  Expires:   ${env.expires} (the environment and everything in it are deleted after this day)`);
     }
     lines.push("", "Sign in to the cockpit with your Forge login.");

@@ -15,6 +15,7 @@ import { createBootstrap, STEP_LOGGING, type BootstrapArgs } from "../components
 import { bundleRemotePath, renderBundle } from "../components/bundle";
 import { childName } from "../components/naming";
 import { STEPS, defaultEnv, renderTriggers, type StepName } from "../components/render";
+import { MOCK_HOST_KEY } from "./support/fixtures";
 import { resolveServices } from "../users/catalog";
 import type { DemoUser } from "../users/types";
 
@@ -27,6 +28,7 @@ interface Registered {
     deletedWith: string;
     additionalSecretOutputs: string[];
     replaceOnChanges: string[];
+    ignoreChanges: string[];
     inputs: Record<string, any>;
     /** Input keys that arrived as secrets. */
     secretInputs: string[];
@@ -36,6 +38,8 @@ interface Registered {
 
 const registered: Registered[] = [];
 const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), "hb-graph-bundles-"));
+/** What the mock VM's host-key steps print. */
+const HOST_KEY = MOCK_HOST_KEY;
 
 function user(services: DemoUser["services"]): DemoUser {
     return {
@@ -66,9 +70,12 @@ class Env extends pulumi.ComponentResource {
 async function build(u: DemoUser, overrides: Partial<BootstrapArgs> = {}) {
     const env = new Env(u.username);
     const vm = new FakeVm(childName(u.username, "vm"), { parent: env });
-    const steps = createBootstrap(env, {
+    const { steps, hostKey, scripts } = createBootstrap(env, {
         user: u,
         vm,
+        vmName: "devalice",
+        vmId: "42",
+        vmIdentity: "http://127.0.0.1:9988#42",
         host: "400:1234::5",
         privateKey: pulumi.secret("-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n"),
         gatewayUrl: "https://devalice.gent02.grid.tf",
@@ -83,14 +90,14 @@ async function build(u: DemoUser, overrides: Partial<BootstrapArgs> = {}) {
     });
     const vmUrn = await new Promise<string>((r) => vm.urn.apply(r));
     // Wait until every step is registered.
-    await Promise.all([steps.scripts, ...Object.values(steps.steps)].map((s) => new Promise((r) => s.urn.apply(r))));
-    return { steps: steps.steps, vmUrn };
+    await Promise.all([scripts, ...Object.values(steps), hostKey.learn, hostKey.check].map((s) => new Promise((r) => s.urn.apply(r))));
+    return { steps, hostKey, scripts, vmUrn };
 }
 
 beforeAll(async () => {
     await pulumi.runtime.setMocks(
         {
-            newResource: (args) => ({ id: `${args.name}-id`, state: args.inputs }),
+            newResource: (args) => ({ id: `${args.name}-id`, state: /-host-key(-check)?$/.test(args.name) ? { ...args.inputs, stdout: HOST_KEY } : args.inputs }),
             call: (args) => {
                 throw new Error(`unexpected call ${args.token}`);
             },
@@ -114,6 +121,7 @@ beforeAll(async () => {
             deletedWith: req.getDeletedwith(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             replaceOnChanges: req.getReplaceonchangesList(),
+            ignoreChanges: req.getIgnorechangesList(),
             inputs,
             secretInputs: Object.keys(raw).filter((k) => isRpcSecret(raw[k])),
             wire: req.getObject().toJavaScript(),
@@ -135,21 +143,30 @@ function copy(): Registered {
     return c[0];
 }
 
+/** The seven bootstrap steps only, without the two host-key steps. */
+function stepCommands(): Registered[] {
+    return commands().filter((c) => !/-host-key(-check)?$/.test(c.name));
+}
+
+const byName = (name: string) => commands().find((c) => c.name === name)!;
+
 describe("bootstrap graph under mocks", () => {
-    it("names every step <username>-<step>, in order, each depending on the one before, the first on the scripts copy, the copy on the VM", async () => {
+    it("names every step <username>-<step>, in order, each depending on the one before: VM, host-key pin, scripts copy, then the steps", async () => {
         registered.length = 0;
         const { vmUrn } = await build(user(resolveServices(["slides"])));
         const cmds = commands();
-        expect(cmds.map((c) => c.name)).toEqual(STEPS.map((s) => `alice-${s}`));
+        expect(cmds.map((c) => c.name)).toEqual(["alice-host-key", "alice-host-key-check", ...STEPS.map((s) => `alice-${s}`)]);
         expect(copy().name).toBe("alice-scripts");
-        expect(copy().dependencies).toEqual([vmUrn]);
-        let previous = copy().urn;
-        for (const c of cmds) {
-            expect(c.dependencies).toEqual([previous]);
+        // VM → host-key → host-key-check → scripts → ready → … → health
+        const chain = [byName("alice-host-key"), byName("alice-host-key-check"), copy(), ...stepCommands()];
+        let previous = vmUrn;
+        for (const c of chain) {
+            // The pinned resources also read the host-key step's output: a data dependency on it.
+            const expected = c.name.startsWith("alice-host-key") ? [previous] : [previous, chain[0].urn];
+            expect([...c.dependencies].sort(), c.name).toEqual(expected.sort());
             previous = c.urn;
         }
     });
-
     it("sets deletedWith the VM, parent the user's component, and replace-on-trigger on every step", async () => {
         registered.length = 0;
         const { vmUrn } = await build(user(resolveServices([])));
@@ -161,10 +178,10 @@ describe("bootstrap graph under mocks", () => {
         }
     });
 
-    it("connects as root to the mycelium IP with the key, and dial retries sized for a booting VM: one connection for the copy and every step", async () => {
+    it("connects as root to the mycelium IP with the key, and dial retries sized for a booting VM: one pinned connection for the copy and every step", async () => {
         registered.length = 0;
         await build(user(resolveServices([])));
-        for (const c of [copy(), ...commands()]) expect(c.inputs.connection, c.name).toEqual(copy().inputs.connection);
+        for (const c of stepCommands()) expect(c.inputs.connection, c.name).toEqual(copy().inputs.connection);
         for (const c of commands()) {
             const conn = c.inputs.connection;
             expect(conn.host).toBe("400:1234::5");
@@ -173,7 +190,7 @@ describe("bootstrap graph under mocks", () => {
             expect(conn.privateKey).toContain("OPENSSH PRIVATE KEY");
             expect(c.secretInputs).toContain("connection");
             expect(conn.dialErrorLimit * conn.perDialTimeout).toBeGreaterThanOrEqual(600);
-            expect(c.inputs.create).toBe(`bash -s -- ${c.name.slice("alice-".length)}`);
+            expect(c.inputs.create).toBe(`bash -s -- ${c.name.slice("alice-".length).replace(/^host-key-check$/, "host-key")}`);
             expect(c.inputs.addPreviousOutputInEnv).toBe(false);
         }
     });
@@ -201,10 +218,46 @@ describe("bootstrap graph under mocks", () => {
         };
         const bundle = renderBundle(values, defaultEnv("400:1234::5", "latest"));
         expect(bundle.text).toBe(text);
-        for (const cmd of commands()) {
+        for (const cmd of stepCommands()) {
             const step = cmd.name.slice("alice-".length) as StepName;
             expect(cmd.inputs.stdin).toContain(`HB_DIGEST='${bundle.digests[step]}'`);
         }
+    });
+
+    it("pins every bootstrap step to the host key the host-key step recorded; the two host-key steps are the only unpinned ones", async () => {
+        registered.length = 0;
+        await build(user(resolveServices(["slides"])));
+        for (const c of stepCommands()) expect(c.inputs.connection.hostKey, c.name).toBe(HOST_KEY);
+        for (const name of ["alice-host-key", "alice-host-key-check"]) expect(byName(name).inputs.connection.hostKey, name).toBeUndefined();
+        // The check is given the pin and the message naming the VM and what to check.
+        const check = byName("alice-host-key-check").inputs.stdin;
+        expect(check).toContain(`HB_PINNED='${HOST_KEY}'`);
+        expect(check).toContain("HB_MISMATCH='the SSH host key of alice'\\''s VM devalice (vm 42 at 400:1234::5) has changed");
+    });
+
+    it("runs the host-key step once per VM: its only trigger is the VM's identity, and connection, stdin and command are ignored", async () => {
+        registered.length = 0;
+        await build(user(resolveServices(["slides"])));
+        const learn = byName("alice-host-key");
+        expect(learn.inputs.triggers).toEqual(["http://127.0.0.1:9988#42"]);
+        expect(learn.ignoreChanges).toEqual(expect.arrayContaining(["connection", "stdin", "create"]));
+        expect(learn.inputs.stdin).not.toContain("HB_PINNED=");
+        expect(byName("alice-host-key-check").ignoreChanges).toEqual([]);
+    });
+
+    it("re-runs the host-key check whenever a later step would run: services, gateway URL, Forge token", async () => {
+        const checkOf = async (services: DemoUser["services"], over: Partial<BootstrapArgs> = {}) => {
+            registered.length = 0;
+            await build(user(services), over);
+            return byName("alice-host-key-check");
+        };
+        const base = await checkOf(resolveServices([]));
+        expect(base.secretInputs).toContain("triggers"); // a digest over the token-carrying stdin: kept secret
+        expect(JSON.stringify(base.inputs.triggers)).not.toContain("tok-graph-secret");
+        expect((await checkOf(resolveServices([]))).inputs.triggers).toEqual(base.inputs.triggers);
+        expect((await checkOf(resolveServices(["slides"]))).inputs.triggers).not.toEqual(base.inputs.triggers);
+        expect((await checkOf(resolveServices([]), { gatewayUrl: "https://other.gent02.grid.tf" })).inputs.triggers).not.toEqual(base.inputs.triggers);
+        expect((await checkOf(resolveServices([]), { forgeToken: pulumi.secret("tok-other") })).inputs.triggers).not.toEqual(base.inputs.triggers);
     });
 
     it("gives each step the triggers renderTriggers computes, and no secret in any trigger", async () => {
@@ -221,7 +274,7 @@ describe("bootstrap graph under mocks", () => {
             feedbackRepo: "lhumina_public/feedback",
             booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
         });
-        for (const c of commands()) {
+        for (const c of stepCommands()) {
             const step = c.name.slice("alice-".length) as StepName;
             expect(c.inputs.triggers, step).toEqual(expected[step]);
             expect(JSON.stringify(c.inputs.triggers)).not.toContain("tok-graph-secret");
@@ -231,7 +284,11 @@ describe("bootstrap graph under mocks", () => {
     it("puts the Forge token only in cockpit-settings' stdin, which does not log stdout and keeps its outputs secret", async () => {
         registered.length = 0;
         await build(user(resolveServices([])));
-        for (const c of commands()) {
+        for (const name of ["alice-host-key", "alice-host-key-check"]) {
+            expect(byName(name).inputs.stdin).not.toContain("tok-graph-secret");
+            expect(byName(name).secretInputs).not.toContain("stdin");
+        }
+        for (const c of stepCommands()) {
             const step = c.name.slice("alice-".length) as StepName;
             expect(c.inputs.logging).toBe(STEP_LOGGING[step]);
             if (step === "cockpit-settings") {

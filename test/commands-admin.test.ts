@@ -263,6 +263,15 @@ describe("handout", () => {
         expect(text).not.toContain("Expires");
         expect(text).not.toContain("Forge token");
     });
+
+    it("welcomeMessage never prints undefined: a field the outputs lack is named as missing (regression: `Cockpit: undefined`)", () => {
+        const { cockpitUrl: _c, forgeLogin: _l, ...partial } = env("carol");
+        const text = welcomeMessage("carol", partial, { kind: "hidden" }, false);
+        expect(text).not.toContain("undefined");
+        expect(text).toContain("  Cockpit:   (no cockpit URL recorded)");
+        expect(text).toContain("  Login:     (no Forge login recorded)");
+        expect(text).toContain("  Forge:     https://forge.example.org");
+    });
 });
 
 describe("the users file", () => {

@@ -8,6 +8,7 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeCompute } from "./fakes/compute";
 import { BASE_CONFIG, runProgram, type ProgramRun } from "./support/program";
+import { MOCK_HOST_KEY } from "./support/fixtures";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "program-test-"));
 function usersFile(name: string, text: string): string {
@@ -57,8 +58,8 @@ describe("the program under mocks (an update, not a preview), with a users file 
         return r!;
     };
 
-    it("builds each user's account, VM, gateway, the scripts copy and the seven bootstrap steps, in order", () => {
-        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "scripts", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+    it("builds each user's account, VM, gateway, the host-key pin, the scripts copy and the seven bootstrap steps, in order", () => {
+        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "host-key", "host-key-check", "scripts", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
         for (const user of ["alice", "bob", "carol"]) {
             const children = run.registrations.filter((r) => r.parent.endsWith(`::${user}`)).map((r) => r.name);
             expect(children.sort()).toEqual(roles.map((role) => `${user}-${role}`).sort());
@@ -72,13 +73,13 @@ describe("the program under mocks (an update, not a preview), with a users file 
         expect(find("alice-forge-account").dependencies).toContain(urn("alice-password"));
         expect(find("alice-scripts").type).toBe("command:remote:CopyToRemote");
         expect(find("alice-scripts").deletedWith).toBe(urn("alice-vm"));
-        expect(find("alice-scripts").dependencies).toContain(urn("alice-vm"));
-        const steps = ["ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
-        steps.forEach((step, i) => {
+        expect(find("alice-scripts").dependencies).toContain(urn("alice-host-key-check"));
+        const chain = ["vm", "host-key", "host-key-check", "scripts", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+        chain.slice(1).forEach((step, i) => {
             const r = find(`alice-${step}`);
-            expect(r.type).toBe("command:remote:Command");
+            expect(r.type).toBe(step === "scripts" ? "command:remote:CopyToRemote" : "command:remote:Command");
             expect(r.deletedWith, `alice-${step} goes with the VM`).toBe(urn("alice-vm"));
-            expect(r.dependencies).toContain(i === 0 ? urn("alice-scripts") : urn(`alice-${steps[i - 1]}`));
+            expect(r.dependencies).toContain(urn(`alice-${chain[i]}`));
         });
     });
 
@@ -164,6 +165,8 @@ describe("the program under mocks (an update, not a preview), with a users file 
             forgeLogin: "alice",
             forgeUrl: "https://forge.example.org",
             services: ["proc", "router", "proxy", "cockpit", "embedder", "books", "slides", "agents"],
+            sshHostKey: MOCK_HOST_KEY,
+            bootstrap: "ran alice-health",
         });
         expect(run.outputs.environments.carol.expires).toBe("2030-01-01");
     });

@@ -44,7 +44,7 @@ export function forgeSettingsFrom(config: { get(key: string): unknown }, purgeKe
 /** The client options of a configured provider; fails clearly when forgeToken is not set. */
 export function clientOptionsFrom(s: ForgeSettings | undefined): ForgeClientOptions {
     if (!s?.token) {
-        throw new Error("config hero-os-grid-deployer:forgeToken is not set: `pulumi config set --secret forgeToken <admin token>`");
+        throw new Error("config hero-os-grid-deployer:forgeToken is not set: run `pulumi config set --secret forgeToken` and type the admin token at its prompt (or pipe it in); never put it on the command line");
     }
     return { baseUrl: s.url ?? "", token: s.token, timeoutMs: s.timeoutMs, retryBaseMs: s.retryBaseMs };
 }

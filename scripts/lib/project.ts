@@ -24,6 +24,10 @@ export interface EnvironmentOutput {
     gatewayFqdn: string;
     services: string[];
     expires?: string;
+    /** Absent on stacks deployed before these fields existed. */
+    forgeTokenNote?: string;
+    sshHostKey?: string;
+    bootstrap?: string;
 }
 
 /** One user's entry in the stack output `credentials` (secret). */

@@ -10,7 +10,9 @@
  *   forces replacement.
  * - `command:remote:Command`: runs `create` (then `update ?? create` on input
  *   changes, `delete` on delete) with the system `ssh` client against the
- *   resource's connection (host, port, user, privateKey, hostKey when set),
+ *   resource's connection (host, port, user, privateKey, hostKey when set: then
+ *   a known_hosts file with that one key and StrictHostKeyChecking=yes, and any
+ *   other key fails as the provider fails, "ssh: handshake failed: ssh: host key mismatch"),
  *   with stdin, and environment passed like the provider's Setenv (it reaches
  *   the command only when sshd's AcceptEnv allows it). Password auth, proxies
  *   and agent auth are NOT implemented. `triggers` replace the resource through
@@ -136,6 +138,9 @@ async function withConnection<T>(c: Props, fn: (t: SshTarget) => Promise<T>): Pr
  * `sftp -b -`: makes each parent directory of `remote` (errors ignored, as for one that
  * exists), then puts `local` there. Dial errors are retried like ssh's.
  */
+/** OpenSSH's words when a pinned host key (StrictHostKeyChecking=yes) does not match. */
+const HOST_KEY_REFUSED = /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/;
+
 export async function sftpPut(t: SshTarget, local: string, remote: string, limit = 10): Promise<void> {
     const parents: string[] = [];
     for (let d = path.posix.dirname(remote); d !== "/" && d !== "."; d = path.posix.dirname(d)) parents.unshift(d);
@@ -144,6 +149,10 @@ export async function sftpPut(t: SshTarget, local: string, remote: string, limit
     for (let attempt = 1; ; attempt++) {
         const r = await run("sftp", [...t.options, "-P", String(t.port), "-b", "-", t.target], batch, process.env);
         if (r.code === 0) return;
+        if (HOST_KEY_REFUSED.test(r.stderr)) {
+            // What the command provider's Go client says when the server's key is not connection.hostKey.
+            throw new Error(`ssh: handshake failed: ssh: host key mismatch (${t.target}:${t.port} did not present the pinned host key)`);
+        }
         const dialError = /connect to host|Connection (refused|reset|closed)|timed out/i.test(r.stderr);
         if (!dialError || attempt >= limit) {
             throw new Error(`sftp ${t.target} put ${remote} failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
@@ -228,6 +237,10 @@ export async function ssh(inputs: Props, command: string, extraEnv: Record<strin
             const r = await run("ssh", args, inputs.stdin, { ...process.env, ...env });
             if (r.code === 0) {
                 return { stdout: r.stdout.replace(/\n$/, ""), stderr: r.stderr.replace(/\n$/, "") };
+            }
+            if (c.hostKey && r.code === 255 && HOST_KEY_REFUSED.test(r.stderr)) {
+                // What the command provider's Go client says when the server's key is not connection.hostKey.
+                throw new Error(`ssh: handshake failed: ssh: host key mismatch (${c.host}:${t.port} did not present the pinned host key)`);
             }
             const dialError = r.code === 255 && /connect to host|Connection (refused|reset|closed)|timed out/i.test(r.stderr);
             if (!dialError || attempt >= limit) {

@@ -23,7 +23,7 @@ export interface Sshd {
  */
 export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fixedPort?: number, extraConfig: string[] = []): Promise<Sshd> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-sshd-"));
-    fs.mkdirSync("/run/sshd", { recursive: true });
+    if (process.getuid?.() === 0) fs.mkdirSync("/run/sshd", { recursive: true });
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]);
     const authorizedKeys = path.join(dir, "authorized_keys");
     fs.writeFileSync(authorizedKeys, "", { mode: 0o600 });

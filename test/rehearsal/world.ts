@@ -49,6 +49,8 @@ export class World {
     readonly machines = new Map<string, Machine>();
     /** Host headers the fake gateway was asked for, in order. */
     readonly gatewayHits: string[] = [];
+    /** Status codes the fake gateway answers for `<host><path>`; anything else gets 302 to a login page. */
+    readonly gatewayAnswers = new Map<string, number>();
     private gateway!: https.Server;
     private constructor(
         readonly dir: string,
@@ -87,7 +89,9 @@ export class World {
         const tls = { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
         this.gateway = https.createServer(tls, (req, res) => {
             this.gatewayHits.push(String(req.headers.host));
-            res.writeHead(302, { location: "/login" }).end();
+            const status = this.gatewayAnswers.get(`${String(req.headers.host).replace(/:\d+$/, "")}${req.url}`) ?? 302;
+            if (status === 302) res.writeHead(302, { location: "/login" }).end();
+            else res.writeHead(status).end(`fake gateway: ${status}\n`);
         });
         await new Promise<void>((r) => this.gateway.listen(0, "127.0.0.1", r));
         const port = (this.gateway.address() as AddressInfo).port;
@@ -95,13 +99,50 @@ export class World {
         const rc = [`cacert = "${certFile}"`];
         for (const u of usernames) rc.push(`connect-to = "${gridName(PREFIX, u)}.${GATEWAY_DOMAIN}:443:127.0.0.1:${port}"`);
         fs.writeFileSync(path.join(this.dir, "curl", ".curlrc"), rc.join("\n") + "\n");
+        this.gatewayCa = certFile;
+        this.gatewayAddress = `127.0.0.1:${port}`;
     }
+
+    /** The fake gateway's certificate (its own CA) and address, for clients outside the fake VMs. */
+    gatewayCa = "";
+    gatewayAddress = "";
 
     private async addMachine(username: string, host: string): Promise<void> {
         const keysFile = path.join(this.dir, `${username}.authorized_keys`);
         fs.writeFileSync(keysFile, "", { mode: 0o600 });
-        const [sshd, vm] = await Promise.all([startSshd([keysFile], host, this.sshPort, [`SetEnv CURL_HOME=${path.join(this.dir, "curl")}`]), createFakeVm()]);
+        const [sshd, vm] = await Promise.all([this.startVmSshd(keysFile, host), createFakeVm()]);
         this.machines.set(username, { host, sshd, vm, keysFile });
+        this.reportHostKey(username);
+    }
+
+    private startVmSshd(keysFile: string, host: string): Promise<Sshd> {
+        return startSshd([keysFile], host, this.sshPort, [`SetEnv CURL_HOME=${path.join(this.dir, "curl")}`]);
+    }
+
+    /** Puts the VM's sshd host key where a VM has it, /etc/ssh/ssh_host_ed25519_key.pub, in its fake root. */
+    private reportHostKey(username: string): void {
+        const m = this.machines.get(username)!;
+        fs.mkdirSync(path.join(m.vm.root, "etc", "ssh"), { recursive: true });
+        fs.copyFileSync(path.join(m.sshd.dir, "host_key.pub"), path.join(m.vm.root, "etc", "ssh", "ssh_host_ed25519_key.pub"));
+    }
+
+    /** The host key the VM's sshd presents now, `ssh-ed25519 <base64>`. */
+    hostKeyOf(username: string): string {
+        return fs.readFileSync(path.join(this.machines.get(username)!.sshd.dir, "host_key.pub"), "utf8").trim().split(/\s+/).slice(0, 2).join(" ");
+    }
+
+    /**
+     * Gives the VM's sshd a new host key (a restart on the same address and port).
+     * `vmReports`: "new" when the VM's own key file changes too (a rebuilt VM), or
+     * the key line its file holds instead (someone else answering on its address
+     * while the VM itself still has that key).
+     */
+    async changeHostKey(username: string, vmReports: "new" | string): Promise<void> {
+        const m = this.machines.get(username)!;
+        await m.sshd.stop();
+        m.sshd = await this.startVmSshd(m.keysFile, m.host);
+        if (vmReports === "new") this.reportHostKey(username);
+        else fs.writeFileSync(path.join(m.vm.root, "etc", "ssh", "ssh_host_ed25519_key.pub"), `${vmReports}\n`);
     }
 
     /** The compute fake's hook: the VM is up; its sshd now accepts the VM's keys. */
@@ -143,7 +184,8 @@ export class World {
             computePollSeconds: "0.1",
             computeAllowLoopbackBackend: "true",
             purgeAccountsOnTeardown: "true",
-            bootstrapOverrides: JSON.stringify({ port: this.sshPort, users, bundleDir: path.join(this.dir, "bundles") }),
+            // The fake VMs' sshd runs as the user running the tests, who is root only in CI.
+            bootstrapOverrides: JSON.stringify({ port: this.sshPort, sshUser: os.userInfo().username, users, bundleDir: path.join(this.dir, "bundles") }),
             ...extra,
         };
     }

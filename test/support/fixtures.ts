@@ -39,3 +39,6 @@ export function providerConfig(values: Record<string, string>) {
     const get = (k: string) => values[k.replace(/^hero-os-grid-deployer:/, "")];
     return { get, require: (k: string) => get(k) ?? "" };
 }
+
+/** The SSH host key every mock VM's host-key steps print (a real ED25519 public key; its private key was not kept). */
+export const MOCK_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJxlQR6ZTNIiAbIlRU0wc8JMlXUQNIsStaqoDB/X5igR";

@@ -9,6 +9,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { MOCK_HOST_KEY } from "./fixtures";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks");
@@ -60,7 +61,8 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
         case "pulumi-nodejs:dynamic/hero:FeedbackHub":
             return { ...inputs, repoUrl: `https://forge.example.org/${inputs.repo}`, orgCreatedByTool: true, repoCreatedByTool: true, customizedTemplates: [] };
         case "command:remote:Command":
-            return { ...inputs, stdout: `ran ${name}`, stderr: "" };
+            // The host-key steps print the VM's ED25519 host key; the program parses it.
+            return { ...inputs, stdout: /-host-key(-check)?$/.test(name) ? MOCK_HOST_KEY : `ran ${name}`, stderr: "" };
         default:
             return { ...inputs };
     }

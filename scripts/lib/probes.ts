@@ -1,0 +1,69 @@
+/**
+ * The network half of `npm run status`: one read-only look at each thing an
+ * environment needs, each with its own timeout and no retry. Hero Compute is asked
+ * with `get_vm` through the providers' client, without a token (status reads no
+ * secret); the gateway and cockpit URLs get one GET each over HTTPS, the certificate
+ * checked against the system roots (plus `caFile`, for a private CA or the rehearsal's).
+ */
+import * as fs from "fs";
+import * as tls from "tls";
+import { call, type Vm } from "../../providers/compute/client";
+import type { HttpProbe, VmProbe } from "./health";
+
+export interface ProbeOptions {
+    timeoutMs: number;
+    /** PEM file of extra CA certificates trusted for the HTTPS probes. */
+    caFile?: string;
+    /** `host:port` every HTTPS probe connects to instead of the URL's host; SNI and Host stay the URL's (tests only). */
+    connectTo?: string;
+}
+
+/** The VM's state and node from Hero Compute. */
+export async function probeVm(endpoint: string, vmId: string, username: string, o: ProbeOptions): Promise<VmProbe> {
+    if (!endpoint || !vmId) return { error: "no VM recorded in the outputs" };
+    try {
+        const vm = await call<Vm>({ url: endpoint, timeoutMs: o.timeoutMs, retries: 0 }, "get_vm", { vm_id: vmId }, { user: username, retry: false });
+        return { state: vm.state, node: vm.node_id ?? null };
+    } catch (err) {
+        const e = err as { code?: unknown; serverMessage?: string; message?: string };
+        // The client's advice about re-running pulumi up is for deploys, not for a status look.
+        return { error: e.serverMessage !== undefined ? `get_vm failed (${String(e.code)}): ${e.serverMessage.split("; gave up after")[0]}` : String(e.message) };
+    }
+}
+
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|HOSTNAME|ALTNAME|SSL/;
+
+/** One GET of `url`, redirects not followed; the status code, or why there was none. */
+export async function probeHttps(url: string, o: ProbeOptions): Promise<HttpProbe> {
+    if (!/^https:\/\//.test(url)) return { url, error: { kind: "unreachable", message: url ? `not an https URL: ${url}` : "no URL recorded in the outputs" } };
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Agent, buildConnector, request } = require("undici");
+    const ca = o.caFile ? [...tls.rootCertificates, fs.readFileSync(o.caFile, "utf8")] : undefined;
+    const connector = buildConnector({ ca, timeout: o.timeoutMs });
+    const [toHost, toPort] = o.connectTo ? splitHostPort(o.connectTo) : [undefined, undefined];
+    const connect = toHost
+        ? (opts: Record<string, unknown>, cb: unknown) => connector({ ...opts, servername: opts.servername || opts.hostname, hostname: toHost, port: toPort }, cb)
+        : connector;
+    const agent = new Agent({ connect });
+    try {
+        const res = await request(url, { method: "GET", dispatcher: agent, signal: AbortSignal.timeout(o.timeoutMs), headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs });
+        await res.body.dump().catch(() => undefined);
+        return { url, status: res.statusCode };
+    } catch (err) {
+        const e = err as { code?: string; name?: string; message?: string; cause?: { code?: string; message?: string } };
+        const code = e.cause?.code ?? e.code ?? "";
+        if (e.name === "TimeoutError" || e.name === "AbortError" || code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT") {
+            return { url, error: { kind: "timeout", message: `no answer within ${o.timeoutMs / 1000}s` } };
+        }
+        const message = `${code ? `${code}: ` : ""}${e.cause?.message ?? e.message ?? String(err)}`;
+        return { url, error: { kind: TLS_CODES.test(code) ? "tls" : "unreachable", message } };
+    } finally {
+        agent.destroy().catch(() => undefined);
+    }
+}
+
+function splitHostPort(s: string): [string, number] {
+    const m = /^(.+):(\d+)$/.exec(s);
+    if (!m) throw new Error(`--connect-to wants host:port, not ${JSON.stringify(s)}`);
+    return [m[1].replace(/^\[|\]$/g, ""), Number(m[2])];
+}

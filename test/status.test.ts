@@ -1,0 +1,204 @@
+/**
+ * `npm run status`: the pure health logic (expiry, problems, summary, table, colour),
+ * then the real entry point against the rehearsal's world (test/rehearsal/world.ts)
+ * after a real rehearsed `up`, with a fake `pulumi` on PATH serving that run's
+ * outputs: first all healthy, then one environment broken on purpose (its VM
+ * stopped on Hero Compute, its gateway answering 502, its cockpit down).
+ */
+import { execFile } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { assess, CELL_MAX, daysLeft, renderTable, summaryLine, type Probes } from "../scripts/lib/health";
+import { World } from "./rehearsal/world";
+
+const REPO = path.resolve(__dirname, "..");
+
+const good = (url: string): Probes["gateway"] => ({ url, status: 302 });
+const probes = (over: Partial<Probes> = {}): Probes => ({
+    vm: { state: "running", node: 7 },
+    gateway: good("https://x.example/"),
+    cockpit: good("https://x.example/hero_cockpit/web/"),
+    ...over,
+});
+
+describe("health, pure", () => {
+    it("counts days to the last day in UTC, negative once past", () => {
+        expect(daysLeft("2027-03-31", "2027-03-31")).toBe(0);
+        expect(daysLeft("2027-03-31", "2027-03-01")).toBe(30);
+        expect(daysLeft("2027-03-31", "2027-04-02")).toBe(-2);
+    });
+
+    it("finds nothing wrong with a running VM and answering gateway and cockpit; a 302 to the login counts as an answer", () => {
+        const h = assess("alice", { expires: "2027-03-31", bootstrap: "health: gateway answers (HTTP 302)" }, probes(), "2027-03-01");
+        expect(h).toMatchObject({ healthy: true, problems: [], daysLeft: 30, bootstrap: "health: gateway answers (HTTP 302)" });
+    });
+
+    it("names each problem: expired, VM state, gateway status, certificate, cockpit down; an unreachable gateway hides the cockpit's echo", () => {
+        expect(assess("bob", { expires: "2027-01-01" }, probes({ vm: { state: "stopped", node: 7 }, gateway: { url: "u", status: 502 }, cockpit: { url: "c", status: 503 } }), "2027-01-03").problems)
+            .toEqual(["expired", "vm stopped", "gateway 502", "cockpit down (503)"]);
+        expect(assess("bob", {}, probes({ vm: { error: "Hero Compute get_vm failed (ECONNREFUSED)" }, gateway: { url: "u", error: { kind: "tls", message: "x" } }, cockpit: { url: "c", error: { kind: "tls", message: "x" } } }), "2027-01-01").problems)
+            .toEqual(["vm unknown", "gateway certificate invalid"]);
+        expect(assess("bob", {}, probes({ cockpit: { url: "c", error: { kind: "unreachable", message: "ECONNRESET" } } }), "2027-01-01").problems).toEqual(["cockpit down"]);
+    });
+
+    it("names a field the outputs lack instead of printing undefined", () => {
+        const h = assess("old", {}, probes(), "2027-01-01");
+        expect(h.bootstrap).toBe("(no bootstrap result recorded)");
+        expect(renderTable([h], false).join("\n")).not.toContain("undefined");
+    });
+
+    it("cuts a long cell in the table, keeping the whole text in the row's data", () => {
+        const long = `get_vm failed (timeout): ${"x".repeat(200)}`;
+        const h = assess("alice", {}, probes({ vm: { error: long } }), "2027-01-01");
+        const cell = renderTable([h], false)[1].split(/\s{2,}/)[2];
+        expect(cell).toHaveLength(CELL_MAX);
+        expect(cell.endsWith("…")).toBe(true);
+        expect(h.vm.error).toBe(long);
+    });
+
+    it("summarises as `N environments: H healthy, F failing (who: why)`", () => {
+        const ok = assess("alice", {}, probes(), "2027-01-01");
+        const bad = assess("bob", {}, probes({ gateway: { url: "u", status: 502 } }), "2027-01-01");
+        expect(summaryLine([ok, bad])).toBe("2 environments: 1 healthy, 1 failing (bob: gateway 502)");
+        expect(summaryLine([ok])).toBe("1 environment: 1 healthy, 0 failing");
+    });
+
+    it("pads the columns, colours only when asked, and has no escape code in plain text", () => {
+        const rows = [assess("alice", {}, probes(), "2027-01-01"), assess("bob", {}, probes({ vm: { state: "stopped", node: 3 } }), "2027-01-01")];
+        const plain = renderTable(rows, false);
+        expect(plain[0]).toMatch(/^USER {3}EXPIRES {2}VM {15}GATEWAY \(HTTPS\) +COCKPIT +LAST BOOTSTRAP$/);
+        expect(plain[2]).toMatch(/^bob {4}never {4}stopped, node 3 +ok, certificate valid: HTTP 302 +reachable: HTTP 302 +\(no bootstrap result recorded\)$/);
+        expect(plain.join("")).not.toContain("\u001b[");
+        const coloured = renderTable(rows, true);
+        expect(coloured[2]).toContain("\u001b[31mstopped, node 3\u001b[0m");
+        expect(coloured[1]).toContain("\u001b[32mrunning, node 7\u001b[0m");
+    });
+});
+
+describe("npm run status against the rehearsal's world", () => {
+    let world: World;
+    let bin: string;
+    let log: string;
+    let credentials: unknown;
+
+    beforeAll(async () => {
+        world = await World.start(["alice", "bob"]);
+        world.writeUsers([{ username: "alice" }, { username: "bob" }]);
+        const r = await world.run("up");
+        expect(r.errors).toEqual([]);
+        credentials = r.outputs.credentials;
+        bin = fs.mkdtempSync(path.join(os.tmpdir(), "status-bin-"));
+        log = path.join(bin, "calls.log");
+        fs.writeFileSync(path.join(bin, "outputs.json"), JSON.stringify(r.outputs));
+        // A fake pulumi serving this run's outputs as `pulumi stack output --json` does: secrets hidden unless asked.
+        fs.writeFileSync(
+            path.join(bin, "pulumi"),
+            [
+                "#!/usr/bin/env node",
+                "const fs = require('fs');",
+                "const args = process.argv.slice(2);",
+                `fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(args) + '\\n');`,
+                `const outputs = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(bin, "outputs.json"))}, 'utf8'));`,
+                "if (args[0] === 'stack' && args[1] === 'output') {",
+                "  if (!args.includes('--show-secrets')) outputs.credentials = '[secret]';",
+                "  process.stdout.write(JSON.stringify(outputs, null, 4) + '\\n');",
+                "} else { process.stderr.write('fake pulumi: unexpected ' + args.join(' ') + '\\n'); process.exitCode = 99; }",
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+    }, 240_000);
+
+    afterAll(async () => {
+        await world?.stop();
+        if (bin) fs.rmSync(bin, { recursive: true, force: true });
+    });
+
+    function status(args: string[]): Promise<{ code: number; stdout: string; stderr: string; calls: string[][] }> {
+        fs.rmSync(log, { force: true });
+        return new Promise((resolve) => {
+            execFile(
+                path.join(REPO, "node_modules", ".bin", "ts-node"),
+                [path.join(REPO, "scripts", "status.ts"), "--stack", "rehearsal", "--timeout", "5", ...args],
+                { cwd: REPO, env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, TS_NODE_TRANSPILE_ONLY: "true" } },
+                (error, stdout, stderr) => {
+                    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]) : [];
+                    resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr, calls });
+                },
+            );
+        });
+    }
+
+    const trusted = () => ["--ca-file", world.gatewayCa, "--connect-to", world.gatewayAddress];
+
+    function expectNoSecret(text: string): void {
+        const secrets = Object.values(credentials as Record<string, Record<string, string>>).flatMap((c) => [c.password, c.forgeToken, ...c.sshPrivateKey.split("\n").filter((l) => l.length > 20)]).filter(Boolean);
+        expect(secrets.length).toBeGreaterThan(0);
+        for (const s of secrets) expect(text).not.toContain(s);
+    }
+
+    it("all healthy: a table with every environment, the summary, exit 0, no secret asked for or printed", async () => {
+        const r = await status(trusted());
+        expect(r.stderr).toBe("status: probing 2 environments of stack rehearsal (5s timeout per probe)\n");
+        const lines = r.stdout.trimEnd().split("\n");
+        expect(lines[0]).toMatch(/^USER +EXPIRES +VM +GATEWAY \(HTTPS\) +COCKPIT +LAST BOOTSTRAP$/);
+        for (const [i, u] of [[1, "alice"], [2, "bob"]] as const) {
+            const node = world.compute.vm(`rh${u}`)!.node_id;
+            expect(lines[i]).toMatch(new RegExp(`^${u} +never +running, node ${node} +ok, certificate valid: HTTP 302 +reachable: HTTP 302 +health: \\d+ services up through \\S+; gateway: https://rh${u}\\.gw\\.rehearsal\\.test answers \\(HTTP 302\\)$`));
+        }
+        expect(lines.at(-1)).toBe("2 environments: 2 healthy, 0 failing");
+        expect(r.code).toBe(0);
+        expect(r.calls).toEqual([["stack", "output", "--json", "--stack", "rehearsal"]]);
+        expectNoSecret(r.stdout + r.stderr);
+    });
+
+    it("a certificate the client does not trust is a failing gateway, not an answer", async () => {
+        const r = await status(["--connect-to", world.gatewayAddress, "--json"]);
+        const doc = JSON.parse(r.stdout);
+        expect(doc.failing).toBe(2);
+        expect(doc.environments[0].problems).toEqual(["gateway certificate invalid"]);
+        expect(doc.environments[0].gateway.error.kind).toBe("tls");
+        expect(r.code).toBe(1);
+    });
+
+    it("one environment broken on purpose (VM stopped, gateway 502, cockpit down): the table, the JSON and exit 1 say so", async () => {
+        world.compute.stopVm("rhbob");
+        world.gatewayAnswers.set("rhbob.gw.rehearsal.test/", 502);
+        world.gatewayAnswers.set("rhbob.gw.rehearsal.test/hero_cockpit/web/", 503);
+        const node = world.compute.vm("rhbob")!.node_id;
+
+        const table = await status(trusted());
+        const lines = table.stdout.trimEnd().split("\n");
+        expect(lines[1]).toMatch(/^alice +never +running, node \d+ +ok, certificate valid: HTTP 302 +reachable: HTTP 302 /);
+        expect(lines[2]).toMatch(new RegExp(`^bob +never +stopped, node ${node} +failing: HTTP 502 +failing: HTTP 503 +health: \\d+ services up through \\S+; gateway: `));
+        expect(lines.at(-1)).toBe("2 environments: 1 healthy, 1 failing (bob: vm stopped, gateway 502, cockpit down (503))");
+        expect(table.code).toBe(1);
+
+        const json = await status([...trusted(), "--json"]);
+        expect(json.code).toBe(1);
+        const doc = JSON.parse(json.stdout);
+        expect(doc).toMatchObject({ stack: "rehearsal", total: 2, healthy: 1, failing: 1, summary: lines.at(-1) });
+        expect(doc.environments.map((e: { username: string }) => e.username)).toEqual(["alice", "bob"]);
+        expect(doc.environments[0]).toMatchObject({ healthy: true, problems: [], vm: { state: "running" }, gateway: { status: 302, ok: true }, cockpit: { status: 302, ok: true } });
+        expect(doc.environments[1]).toMatchObject({
+            username: "bob",
+            healthy: false,
+            problems: ["vm stopped", "gateway 502", "cockpit down (503)"],
+            expires: null,
+            vm: { state: "stopped", node },
+            gateway: { url: "https://rhbob.gw.rehearsal.test/", status: 502, ok: false },
+            cockpit: { url: "https://rhbob.gw.rehearsal.test/hero_cockpit/web/", status: 503, ok: false },
+        });
+        expect(doc.environments[1].bootstrap).toMatch(/^health: \d+ services up through \S+; gateway: https:\/\/rhbob/);
+        expectNoSecret(table.stdout + table.stderr + json.stdout + json.stderr);
+    });
+
+    it("refuses a bad command line with the usage and exit 2", async () => {
+        const r = await status(["--frobnicate"]);
+        expect(r.code).toBe(2);
+        expect(r.stderr).toContain("usage: npm run status --");
+        expect(r.calls).toEqual([]);
+    });
+});
