@@ -5,7 +5,7 @@
  * runs the program (see program.ts), so closure serialization of the dynamic
  * providers is Pulumi's own.
  *
- * Env: PULUMI_CONFIG (JSON, as the CLI sets it), MOCK_STACK, MOCK_PREVIEW=1.
+ * Env: PULUMI_CONFIG (JSON, as the CLI sets it), MOCK_STACK, MOCK_PREVIEW=1, MOCK_PREVIOUS_OUTPUTS (JSON).
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -61,6 +61,9 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, repoUrl: `https://forge.example.org/${inputs.repo}`, orgCreatedByTool: true, repoCreatedByTool: true, customizedTemplates: [] };
         case "command:remote:Command":
             return { ...inputs, stdout: `ran ${name}`, stderr: "" };
+        case "pulumi:pulumi:StackReference":
+            // The stack's outputs from its last update (MOCK_PREVIOUS_OUTPUTS, JSON), as the engine reads them.
+            return { ...inputs, outputs: JSON.parse(process.env.MOCK_PREVIOUS_OUTPUTS ?? "{}"), secretOutputNames: [] };
         default:
             return { ...inputs };
     }
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
         "hero-os-grid-deployer",
         process.env.MOCK_STACK ?? "dev",
         process.env.MOCK_PREVIEW === "1",
+        "organization", // what the file backend calls every stack's organization
     );
     let error: string | undefined;
     let outputs: Record<string, unknown> = {};
