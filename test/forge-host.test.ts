@@ -45,7 +45,8 @@ describe("the serialized provider", () => {
     it("carries no credential and stays small", () => {
         expect(provider).not.toContain(fake.adminToken);
         expect(provider).toContain("exports.handler");
-        expect(Buffer.byteLength(provider)).toBeLessThan(40_000);
+        // 41 KB since the check shares the users file's limits and Forgejo's reserved names (users/limits.ts).
+        expect(Buffer.byteLength(provider)).toBeLessThan(42_000);
     });
 });
 

@@ -30,23 +30,30 @@ export function keyIdentity(line: string): string {
     return line.trim().split(/\s+/).slice(0, 2).join(" ");
 }
 
-/** Reads SSH wire-format fields (uint32 length + bytes) and says when the blob is cut short. */
-class Reader {
-    private at = 0;
-    constructor(private readonly buf: Buffer) {}
+/** Reads SSH wire-format fields (uint32 length + bytes); `string()` is undefined when the blob is cut short. */
+interface Reader {
+    string(): Buffer | undefined;
+    done(): boolean;
+}
 
-    string(): Buffer | undefined {
-        if (this.at + 4 > this.buf.length) return undefined;
-        const len = this.buf.readUInt32BE(this.at);
-        if (this.at + 4 + len > this.buf.length) return undefined;
-        const out = this.buf.subarray(this.at + 4, this.at + 4 + len);
-        this.at += 4 + len;
-        return out;
-    }
-
-    get done(): boolean {
-        return this.at === this.buf.length;
-    }
+/**
+ * A closure, not a class: Pulumi's closure serializer drops class field
+ * initializers (`private at = 0`), which broke this check inside the Vm
+ * provider's serialized code (test/compute-host.test.ts checks a real key through the serialized provider).
+ */
+function reader(buf: Buffer): Reader {
+    let at = 0;
+    return {
+        string() {
+            if (at + 4 > buf.length) return undefined;
+            const len = buf.readUInt32BE(at);
+            if (at + 4 + len > buf.length) return undefined;
+            const out = buf.subarray(at + 4, at + 4 + len);
+            at += 4 + len;
+            return out;
+        },
+        done: () => at === buf.length,
+    };
 }
 
 /** Bits in an SSH mpint (big-endian, two's complement, leading zero for positive). */
@@ -77,7 +84,7 @@ export function sshKeyProblem(line: unknown): string | undefined {
     if (b64.length % 4 !== 0 || /=[^=]/.test(b64)) {
         return `${shown} is truncated or damaged: its base64 does not decode (paste the whole line of the .pub file)`;
     }
-    const r = new Reader(Buffer.from(b64, "base64"));
+    const r = reader(Buffer.from(b64, "base64"));
     const inner = r.string()?.toString("latin1");
     if (inner === undefined) {
         return `${shown} is truncated or damaged: its key data is cut short (paste the whole line of the .pub file)`;
@@ -92,7 +99,7 @@ export function sshKeyProblem(line: unknown): string | undefined {
     if (fields) {
         return `${shown} ${fields}`;
     }
-    return r.done ? undefined : `${shown} is damaged: its key data has bytes after the key (paste the line unchanged)`;
+    return r.done() ? undefined : `${shown} is damaged: its key data has bytes after the key (paste the line unchanged)`;
 }
 
 /** Checks the fields after the type; "short" when the blob ends too early. */
