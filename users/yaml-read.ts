@@ -5,7 +5,7 @@
  * otherwise welcome: thousands of `vm: *big` cost nothing, because the bound
  * is on the values the file expands to, not on the number of aliases.
  */
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from "yaml";
 import { MAX_EXPANDED_VALUES } from "./limits";
 
 /** A problem found in the YAML itself: where (offset, and the data path when known) and what. */
@@ -47,73 +47,64 @@ export function readYaml(text: string): ReadYaml {
     }
 }
 
-/** One pass in document order: duplicate keys, aliases without anchor or inside their own, and the expansion bound. */
+/**
+ * One pass in document order: duplicate keys, aliases without anchor or inside
+ * their own, and the expansion bound. Anchors are tracked as the pass meets
+ * them (yaml's own `Alias.resolve` searches the whole document each time,
+ * which made 5,000 aliases take minutes), and each node's expanded size is
+ * computed bottom-up in the same pass.
+ */
 function walk(doc: Document, lines: LineCounter): Finding[] {
     const findings: Finding[] = [];
+    const anchors = new Map<string, unknown>();
     const sizes = new Map<unknown, number>();
     const open = new Set<unknown>();
-    const cyclic = new Set<unknown>();
     let total = 0;
     let bombReported = false;
 
-    /** Values `node` stands for once aliases are expanded (memoized; a cycle counts once and is marked). */
-    const sizeOf = (node: unknown): number => {
-        if (isAlias(node)) {
-            const target = node.resolve(doc);
-            if (!target) return 1;
-            if (open.has(target)) {
-                cyclic.add(node);
-                return 1;
-            }
-            return sizeOf(target);
-        }
-        const known = sizes.get(node);
-        if (known !== undefined) return known;
-        open.add(node);
-        let n = 1;
-        if (isMap(node) || isSeq(node)) {
-            for (const item of node.items as unknown[]) {
-                n += isPair(item) ? sizeOf(item.key) + sizeOf(item.value) : sizeOf(item);
-            }
-        }
-        open.delete(node);
-        sizes.set(node, n);
-        return n;
-    };
-
-    const visit = (node: unknown, path: PropertyKey[]): void => {
+    /** Returns the values `node` stands for once aliases are expanded. */
+    const visit = (node: unknown, path: PropertyKey[]): number => {
+        if (node === null || node === undefined) return 0;
         if (isAlias(node)) {
             const at = (node as AnyNode).range?.[0] ?? 0;
-            const target = node.resolve(doc);
-            if (!target) {
+            const target = anchors.get(node.source);
+            if (target === undefined) {
                 findings.push({ offset: at, path, message: `*${node.source} has no anchor &${node.source} before it (define the anchor before its first use)`, fatal: true });
                 total += 1;
-                return;
+                return 1;
             }
-            total += sizeOf(node);
-            if (cyclic.has(node)) {
+            if (open.has(target)) {
                 findings.push({ offset: at, path, message: `*${node.source} is inside its own anchor &${node.source} (an alias cannot contain itself)`, fatal: true });
+                total += 1;
+                return 1;
             }
+            const size = sizes.get(target) ?? 1;
+            total += size;
             if (total > MAX_EXPANDED_VALUES && !bombReported) {
                 bombReported = true;
+                const max = MAX_EXPANDED_VALUES.toLocaleString("en-US");
                 findings.push({
                     offset: at,
                     path,
-                    message: `*${node.source}: the file expands to more than ${MAX_EXPANDED_VALUES.toLocaleString("en-US")} values through aliases here (at most ${MAX_EXPANDED_VALUES.toLocaleString("en-US")}; each alias repeats its anchor's whole value)`,
+                    message: `*${node.source}: the file expands to more than ${max} values through aliases here (at most ${max}; each alias repeats its anchor's whole value)`,
                     fatal: true,
                 });
             }
-            return;
+            return size;
         }
+        const anchor = (node as { anchor?: string }).anchor;
+        if (anchor) anchors.set(anchor, node);
         total += 1;
+        let size = 1;
+        open.add(node);
         if (isSeq(node)) {
-            node.items.forEach((item, i) => visit(item, [...path, i]));
+            node.items.forEach((item, i) => (size += visit(item, [...path, i])));
         } else if (isMap(node)) {
             const first = new Map<string, number>();
             for (const pair of node.items) {
                 const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
                 const keyAt = (pair.key as AnyNode | null)?.range?.[0] ?? 0;
-                visit(pair.key, path);
+                size += visit(pair.key, path);
                 if (key !== undefined) {
                     const seen = first.get(key);
                     if (seen !== undefined) {
@@ -122,9 +113,12 @@ function walk(doc: Document, lines: LineCounter): Finding[] {
                         first.set(key, keyAt);
                     }
                 }
-                visit(pair.value, key === undefined ? path : [...path, key]);
+                size += visit(pair.value, key === undefined ? path : [...path, key]);
             }
         }
+        open.delete(node);
+        sizes.set(node, size);
+        return size;
     };
     visit(doc.contents, []);
     return findings;
