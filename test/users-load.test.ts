@@ -152,7 +152,7 @@ describe("users file: each rule, with its exact message", () => {
     it("a username too long for a grid name is refused, not truncated into a collision", () => {
         const long = "a".repeat(34);
         expect(problemsOf(file("users:", `  - username: ${long}`, "    email: a@example.org", "    fullName: A"))).toEqual([
-            `users/users.yaml:2:15: user "${long}": username: "${long}" gives the grid name "dev${long}", which is not 3 to 36 lowercase letters or digits (choose a shorter username or namePrefix)`,
+            `users/users.yaml:2:15: user "${long}": username: "${long}" makes a grid name the grid refuses: "dev${long}" is not a grid name (3 to 36 lowercase letters or digits); choose a shorter username or namePrefix`,
         ]);
     });
 

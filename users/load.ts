@@ -271,7 +271,8 @@ function crossCheck(entries: { index: number; raw: unknown; fields: Partial<Entr
             if (nameClash) {
                 // Reported already.
             } else if (limits.gridNameProblem(grid)) {
-                at(["username"], `${limits.show(fields.username)} gives the grid name ${limits.show(grid)}, which is not 3 to 36 lowercase letters or digits (choose a shorter username or namePrefix)`);
+                // The Vm and Gateway providers refuse the name with the same words: gridNameProblem.
+                at(["username"], `${limits.show(fields.username)} makes a grid name the grid refuses: ${limits.gridNameProblem(grid)}; choose a shorter username or namePrefix`);
                 grid = undefined;
             } else if (byGrid.has(grid)) {
                 at(["username"], `${limits.show(fields.username)} gives the grid name ${limits.show(grid)}, as ${other(byGrid.get(grid)!)}) does (usernames must differ in their letters and digits)`);
