@@ -6,7 +6,7 @@
  * command never asks pulumi for a secret, so none can leak into its output.
  */
 import { parseCommandLine, processIo, runCommand, type CommandIo } from "./lib/command";
-import { declaredUsers, environmentsOutput, findName, unknownUserMessage, type CredentialsOutput, type EnvironmentOutput } from "./lib/project";
+import { declaredUsers, environmentsOutput, findName, notLoadingWarning, unknownUserMessage, type CredentialsOutput, type EnvironmentOutput } from "./lib/project";
 import { readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const HANDOUT_USAGE = [
@@ -66,6 +66,10 @@ export async function handout(argv: readonly string[], io: CommandIo): Promise<n
         const stack = await resolveStack(io.pulumi, args.stack);
         const short = shortStackName(stack);
         const declared = declaredUsers(io.projectDir, short);
+        const warning = notLoadingWarning("handout", declared);
+        if (warning !== undefined) {
+            io.err(warning);
+        }
         // Secrets are requested from pulumi only when the admin asked for them.
         const outputs = await readStackOutputs(io.pulumi, stack, showSecrets);
         const environments = environmentsOutput(outputs);
