@@ -79,6 +79,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             labChannel: settings.labChannel,
             // Unset on a real stack: root@<mycelium ip>:22 with the VM's real paths.
             port: settings.bootstrapOverrides.port,
+            sshUser: settings.bootstrapOverrides.user,
             env: settings.bootstrapOverrides.users?.[user.username],
         });
 

@@ -37,7 +37,7 @@ export interface DeployerSettings {
     namePrefix: string;
     /**
      * Rehearsal only, leave unset: where the bootstrap reaches each fake VM
-     * (its SSH port, and per user a throwaway root and local URLs).
+     * (its SSH port and login user, and per user a throwaway root and local URLs).
      * @default {}
      */
     bootstrapOverrides: BootstrapOverrides;
@@ -45,6 +45,8 @@ export interface DeployerSettings {
 
 export interface BootstrapOverrides {
     port?: number;
+    /** The SSH login, when the rehearsal runs as an ordinary user. @default "root" */
+    user?: string;
     users?: Record<string, Partial<StepEnv>>;
 }
 
@@ -91,8 +93,8 @@ function parseOverrides(text: string | undefined): BootstrapOverrides {
     }
     try {
         const o = JSON.parse(text) as BootstrapOverrides;
-        if (typeof o !== "object" || o === null || (o.port !== undefined && !Number.isInteger(o.port))) {
-            throw new Error("not { port?, users? }");
+        if (typeof o !== "object" || o === null || (o.port !== undefined && !Number.isInteger(o.port)) || (o.user !== undefined && typeof o.user !== "string")) {
+            throw new Error("not { port?, user?, users? }");
         }
         return o;
     } catch (err) {

@@ -143,7 +143,8 @@ export class World {
             computePollSeconds: "0.1",
             computeAllowLoopbackBackend: "true",
             purgeAccountsOnTeardown: "true",
-            bootstrapOverrides: JSON.stringify({ port: this.sshPort, users }),
+            // The fake VMs' sshd runs as whoever runs the tests: root in CI, an ordinary user elsewhere.
+            bootstrapOverrides: JSON.stringify({ port: this.sshPort, user: os.userInfo().username, users }),
             ...extra,
         };
     }
