@@ -108,6 +108,8 @@ export type UserEntry = z.infer<typeof userSchema>;
 export function usersJsonSchema(): object {
     return {
         ...z.toJSONSchema(usersFileSchema, { target: "draft-7" }),
+        // Top-level `x-…` keys are the admin's own (e.g. a place for anchors); the loader skips them too.
+        patternProperties: { "^x-": {} },
         title: "Hero OS Grid Deployer users file",
     };
 }
