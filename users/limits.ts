@@ -24,6 +24,9 @@ export const MEMORY_GB: Range = { min: 0.25, max: 256, whole: false, unit: "GB" 
 export const CPU: Range = { min: 1, max: 32, whole: true };
 /** Root disk in GB: enough for the Ubuntu image, at most 10 TB. */
 export const DISK_GB: Range = { min: 15, max: 10_240, whole: true, unit: "GB" };
+/** A VM's size when neither the user nor `defaults.vm` sets it. */
+export const VM_DEFAULTS = { memoryGb: 8, cpu: 4, diskGb: 50 };
+
 /** Grid node ids: positive 32-bit integers. */
 export const NODE_ID: Range = { min: 1, max: 2_147_483_647, whole: true };
 
