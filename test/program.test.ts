@@ -209,14 +209,15 @@ describe("the program under mocks: what stops it before any resource", () => {
         expect(run.error).toContain("users/missing.yaml:1:1: cannot read the users file: no such file");
     });
 
-    it("regression: 150 users sharing one anchor (vm: *big) load, and the run warns above 100 users per stack", async () => {
+    // 101 users: one alias more than yaml's default bound, and one user more than the advice.
+    it("regression: 101 users sharing one anchor (vm: *big) load, and the run warns above 100 users per stack", { timeout: 240_000 }, async () => {
         const lines = ["x-sizes:", "  big: &big { memoryGb: 16 }", "users:"];
-        for (let i = 0; i < 150; i++) lines.push(`  - { username: u${i}, email: u${i}@example.org, fullName: U, vm: *big }`);
+        for (let i = 0; i < 101; i++) lines.push(`  - { username: u${i}, email: u${i}@example.org, fullName: U, vm: *big }`);
         const run = await runProgram({ ...BASE_CONFIG, usersFile: usersFile("many.yaml", lines.join("\n") + "\n") }, { preview: true });
         expect(run.error).toBeUndefined();
-        expect(run.registrations.filter((r) => r.type === "hero:demo:Environment")).toHaveLength(150);
-        expect(run.registrations.find((r) => r.name === "u149-vm")!.object).toMatchObject({ memoryMb: 16384 });
-        expect(run.log).toContain("150 users to deploy in one stack; above 100 a stack gets slow");
+        expect(run.registrations.filter((r) => r.type === "hero:demo:Environment")).toHaveLength(101);
+        expect(run.registrations.find((r) => r.name === "u100-vm")!.object).toMatchObject({ memoryMb: 16384 });
+        expect(run.log).toContain("101 users to deploy in one stack; above 100 a stack gets slow");
     });
 });
 
