@@ -12,7 +12,7 @@ import { FeedbackHub } from "./providers/forge/feedback-hub";
 
 export = async () => {
     const settings = readSettings();
-    const users = loadUsersForStack(settings);
+    const users = await loadUsersForStack(settings);
     await preflightCompute(settings, users.length);
     // Once per stack: the Forge org and public repo where every user's feedback lands.
     const hub = new FeedbackHub("feedback-hub", { repo: settings.feedbackRepo });

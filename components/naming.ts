@@ -5,7 +5,7 @@
  */
 
 /** Grid workload and gateway names: the stricter of the two grid rules. */
-export const GRID_NAME_RE = /^[a-z0-9]{3,36}$/;
+export { GRID_NAME_RE } from "../users/limits";
 
 /** The roles of a user's child resources, in the order they are built. */
 export type ChildRole =

@@ -8,8 +8,10 @@ import { CONFIG_NAMESPACE, type DeployerSettings } from "./settings";
 /**
  * Loads the stack's users file, logs who expired and who expires soon, and
  * turns a bad file into one clean error (no stack trace) listing every problem.
+ * When no user is left to deploy, warns how many deployed environments this
+ * update removes (read from the stack's own last `environments` output).
  */
-export function loadUsersForStack(settings: DeployerSettings, today?: string): DemoUser[] {
+export async function loadUsersForStack(settings: DeployerSettings, today?: string): Promise<DemoUser[]> {
     const file = path.resolve(settings.usersFile);
     let loaded;
     try {
@@ -26,10 +28,44 @@ export function loadUsersForStack(settings: DeployerSettings, today?: string): D
     for (const u of loaded.expiringSoon) {
         pulumi.log.warn(`${u.username}: expires on ${u.expires}; the environment is torn down by the first update after that day`);
     }
+    for (const w of loaded.warnings) {
+        pulumi.log.warn(w);
+    }
     for (const u of loaded.users) {
         pulumi.log.info(summaryLine(u));
     }
+    if (loaded.users.length === 0) {
+        const deployed = await deployedEnvironments();
+        const message = everythingGoesWarning(settings.usersFile, deployed, loaded.expired.length);
+        (Array.isArray(deployed) && deployed.length === 0 ? pulumi.log.info : pulumi.log.warn)(message);
+    }
     return loaded.users;
+}
+
+/** The usernames in this stack's last `environments` output, or the reason they could not be read. */
+async function deployedEnvironments(): Promise<string[] | Error> {
+    try {
+        const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
+        const details = await self.getOutputDetails("environments");
+        const envs = details.value ?? details.secretValue;
+        return envs && typeof envs === "object" ? Object.keys(envs) : [];
+    } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+    }
+}
+
+/** The warning when an update would deploy no user: how many environments go, and who. */
+export function everythingGoesWarning(usersFile: string, deployed: string[] | Error, expiredCount: number): string {
+    const why = expiredCount > 0 ? `every user in ${usersFile} has expired (${expiredCount})` : `${usersFile} lists no user`;
+    const undo = `If that is not intended, cancel and restore ${usersFile}.`;
+    if (deployed instanceof Error) {
+        return `${why}: this update removes every environment this stack has deployed (how many could not be read: ${deployed.message}). ${undo}`;
+    }
+    if (deployed.length === 0) {
+        return `${why}: nothing is deployed, and nothing will be.`;
+    }
+    const names = deployed.length > 10 ? `${deployed.slice(0, 10).join(", ")} and ${deployed.length - 10} more` : deployed.join(", ");
+    return `${why}: this update removes every deployed environment, all ${deployed.length} of them (${names}), VM data included. ${undo}`;
 }
 
 /** One line per user for the preview, e.g. `alice: forge account, vm 8 GB 4 cpu 50 GB disk, gateway devalice, services [slides]`. */

@@ -96,8 +96,8 @@ function parseOverrides(text: string | undefined): BootstrapOverrides {
     }
     try {
         const o = JSON.parse(text) as BootstrapOverrides;
-        if (typeof o !== "object" || o === null || (o.port !== undefined && !Number.isInteger(o.port))) {
-            throw new Error("not { port?, users? }");
+        if (typeof o !== "object" || o === null || (o.port !== undefined && !Number.isInteger(o.port)) || (o.sshUser !== undefined && typeof o.sshUser !== "string")) {
+            throw new Error("not { port?, sshUser?, users?, bundleDir? }");
         }
         return o;
     } catch (err) {

@@ -7,7 +7,7 @@
  */
 import { parseCommandLine, processIo, runCommand, type CommandIo } from "./lib/command";
 import { orMissing } from "./lib/health";
-import { declaredUsers, environmentsOutput, findName, unknownUserMessage, type CredentialsOutput, type EnvironmentOutput } from "./lib/project";
+import { declaredUsers, environmentsOutput, findName, notLoadingWarning, unknownUserMessage, type CredentialsOutput, type EnvironmentOutput } from "./lib/project";
 import { readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const HANDOUT_USAGE = [
@@ -67,6 +67,10 @@ export async function handout(argv: readonly string[], io: CommandIo): Promise<n
         const stack = await resolveStack(io.pulumi, args.stack);
         const short = shortStackName(stack);
         const declared = declaredUsers(io.projectDir, short);
+        const warning = notLoadingWarning("handout", declared);
+        if (warning !== undefined) {
+            io.err(warning);
+        }
         // Secrets are requested from pulumi only when the admin asked for them.
         const outputs = await readStackOutputs(io.pulumi, stack, showSecrets);
         const environments = environmentsOutput(outputs);

@@ -8,7 +8,7 @@
  * Prints no secret: it never asks pulumi for one.
  */
 import { parseCommandLine, processIo, runCommand, type CommandIo } from "./lib/command";
-import { declaredUsers, environmentsOutput, environmentUrn, findName, projectName, unknownUserMessage } from "./lib/project";
+import { declaredUsers, environmentsOutput, environmentUrn, findName, notLoadingWarning, projectName, unknownUserMessage } from "./lib/project";
 import { formatCommand, readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const TEARDOWN_USAGE = [
@@ -32,8 +32,9 @@ export async function teardown(argv: readonly string[], io: CommandIo): Promise<
         const stack = await resolveStack(io.pulumi, args.stack);
         const short = shortStackName(stack);
         const declared = declaredUsers(io.projectDir, short);
-        if (declared.problem !== undefined) {
-            io.err(`teardown: warning: the users file does not load (${declared.problem}); its usernames are taken as written`);
+        const warning = notLoadingWarning("teardown", declared);
+        if (warning !== undefined) {
+            io.err(warning);
         }
         // Plain outputs only: the environments record holds no secret.
         const environments = environmentsOutput(await readStackOutputs(io.pulumi, stack, false));
@@ -54,7 +55,9 @@ export async function teardown(argv: readonly string[], io: CommandIo): Promise<
         io.out(
             inFile !== undefined
                 ? `Reminder: remove ${inFile} from ${declared.displayPath} too, or the next \`pulumi up\` creates their environment again.`
-                : `${username} is no longer in ${declared.displayPath}, so the next \`pulumi up\` will not create them again.`,
+                : declared.readable
+                  ? `${username} is no longer in ${declared.displayPath}, so the next \`pulumi up\` will not create them again.`
+                  : `${declared.displayPath} does not load, so it cannot be told whether ${username} is still in it: check, or the next \`pulumi up\` after it is fixed creates their environment again.`,
         );
         return code;
     });

@@ -289,10 +289,53 @@ describe("the users file", () => {
         fs.writeFileSync(path.join(dir, "Pulumi.dev.yaml"), "config: {}\n");
         const r = recorder(dir);
         expect(await teardown(["mallory"], r.io)).toBe(1);
-        expect(r.err[0]).toBe("teardown: warning: the users file does not load (users/users.yaml: cannot read the users file: no such file); its usernames are taken as written");
-        expect(r.err[1]).toContain("not in users/users.yaml and not in the `environments` output");
+        expect(r.err[0]).toBe(
+            "teardown: warning: the users file does not load (users/users.yaml:1:1: cannot read the users file: no such file); its usernames cannot be read, so nothing is known of who is in it",
+        );
+        expect(r.err[1].split("\n")[0]).toBe(
+            'teardown: unknown user "mallory": not in the `environments` output of stack dev, and users/users.yaml does not load, so whether they are in it cannot be told. Nothing was run.',
+        );
         // Known users come from the stack outputs only: the default file does not exist here.
         expect(r.err[1].split("\n")[1]).toBe("Known users: alice, zed.");
+    });
+});
+
+describe("the users file, when it does not load at all (regression: teardown said a user was no longer in it)", () => {
+    const broken = () => {
+        const dir = makeProject(tmp);
+        fs.appendFileSync(path.join(dir, "people", "demo.yaml"), "  - username: [unclosed\n");
+        return dir;
+    };
+
+    it("teardown says so, and never claims the user is absent from the file", async () => {
+        const r = recorder(broken());
+        expect(await teardown(["alice"], r.io)).toBe(0);
+        expect(r.err[0]).toMatch(/^teardown: warning: the users file does not load \(people\/demo\.yaml:\d+:\d+: YAML syntax: .*\); its usernames cannot be read, so nothing is known of who is in it$/);
+        expect(r.text()).not.toContain("no longer in");
+        expect(r.out.at(-1)).toBe(
+            "people/demo.yaml does not load, so it cannot be told whether alice is still in it: check, or the next `pulumi up` after it is fixed creates their environment again.",
+        );
+    });
+
+    it("handout says so too, and still hands out a deployed environment", async () => {
+        const r = recorder(broken());
+        expect(await handout(["alice"], r.io)).toBe(0);
+        expect(r.err[0]).toMatch(/^handout: warning: the users file does not load \(people\/demo\.yaml:\d+:\d+: YAML syntax: /);
+        expect(r.out.join("\n")).toContain("Welcome to your Hero OS demo environment, alice!");
+    });
+
+    it("regression: 150 users sharing one anchor neither crash teardown nor handout (yaml's alias count threw)", async () => {
+        const dir = makeProject(tmp);
+        const lines = ["x-sizes:", "  big: &big { memoryGb: 16 }", "users:", "  - { username: alice, email: alice@example.org, fullName: A, vm: *big }"];
+        for (let i = 0; i < 150; i++) lines.push(`  - { username: u${i}, email: u${i}@example.org, fullName: U, vm: *big }`);
+        fs.writeFileSync(path.join(dir, "people", "demo.yaml"), lines.join("\n") + "\n");
+        const t = recorder(dir);
+        expect(await teardown(["alice"], t.io)).toBe(0);
+        expect(t.err).toEqual([]);
+        expect(t.out.at(-1)).toBe("Reminder: remove alice from people/demo.yaml too, or the next `pulumi up` creates their environment again.");
+        const h = recorder(dir);
+        expect(await handout(["alice"], h.io)).toBe(0);
+        expect(h.err).toEqual([]);
     });
 });
 

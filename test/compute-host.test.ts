@@ -8,7 +8,7 @@ import { DynamicHost, serializeProvider } from "./support/dynamic-host";
 import { FakeCompute } from "./fakes/compute";
 
 const TOKEN = "compute-token-7f3a9c";
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer\n";
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ1cFBTJ6PJcaV+mZ+0lVyOar+nVaRWQCHrpeTl2YJRU deployer\n";
 const VM = { name: "devalice", username: "alice", memoryMb: 8192, cpu: 4, diskGb: 50, sshKeys: [KEY] };
 
 let vmText: string;
@@ -79,7 +79,7 @@ describe("VM lifecycle in the real host, over the Unix socket", () => {
         expect(read.id).toBe(created.id);
         expect(JSON.stringify(read.outs)).not.toContain(TOKEN);
 
-        const newKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAliceOwnKeyAliceOwnKeyAliceOwn alice@laptop";
+        const newKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWDF9l2irR9lZK9SzoXUYhyRqTBBNb5mrK6r7AHCk+Z alice@laptop";
         expect(await host.diff(created.id, created.outs, { ...inputs, memoryMb: 16384 })).toEqual({ changes: "some", replaces: ["memoryMb"], deleteBeforeReplace: true });
         expect(await host.diff(created.id, created.outs, { ...inputs, sshKeys: [KEY.trim(), newKey] })).toEqual({ changes: "some", replaces: [], deleteBeforeReplace: false });
         const updated = await host.update(created.id, created.outs, { ...inputs, sshKeys: [KEY.trim(), newKey] });

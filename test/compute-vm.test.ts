@@ -10,8 +10,8 @@ import { checkVm, DEFAULT_FLIST, diffVm, VmInputs, VmOutputs, vmProvider } from 
 import { pollRoundsMade } from "../providers/compute/poller";
 import { configRequest, FakeCompute } from "./fakes/compute";
 
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer";
-const OWN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAliceOwnKeyAliceOwnKeyAliceOwn alice@laptop";
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ1cFBTJ6PJcaV+mZ+0lVyOar+nVaRWQCHrpeTl2YJRU deployer";
+const OWN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWDF9l2irR9lZK9SzoXUYhyRqTBBNb5mrK6r7AHCk+Z alice@laptop";
 
 function inputs(over: Partial<VmInputs> = {}): VmInputs {
     return { name: "devalice", username: "alice", memoryMb: 8192, cpu: 4, diskGb: 50, sshKeys: [KEY], flist: DEFAULT_FLIST, ...over };

@@ -17,7 +17,7 @@ import { FakeCompute } from "./fakes/compute";
 import { FakeForgejo } from "./fakes/forgejo";
 
 const COMPUTE_TOKEN = "compute-token-drift-5d1e";
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer";
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ1cFBTJ6PJcaV+mZ+0lVyOar+nVaRWQCHrpeTl2YJRU deployer";
 const PATHS = Object.keys(TEMPLATES);
 const HUB = "driftorg/feedback";
 
@@ -144,7 +144,7 @@ describe("ForgeAccount", () => {
 });
 
 describe("Vm", () => {
-    const vm = (name: string) => ({ name, username: name.slice(3), memoryMb: 2048, cpu: 1, diskGb: 10, sshKeys: [KEY] });
+    const vm = (name: string) => ({ name, username: name.slice(3), memoryMb: 2048, cpu: 1, diskGb: 15, sshKeys: [KEY] });
 
     it("refresh sees a VM stopped outside the tool; the next up does not restart it (state is not an input)", async () => {
         const { news, created } = await createChecked(as.vm, vm("vmsdave"));

@@ -23,7 +23,15 @@ afterAll(async () => {
 
 const status = forgeStatus;
 
-describe.skipIf(!fs.existsSync(SWAGGER))("follows the swagger", () => {
+const haveSwagger = fs.existsSync(SWAGGER);
+if (!haveSwagger && process.env.CI === "true") {
+    throw new Error(`CI: ${SWAGGER} is missing; the swagger tests need the shared reference files beside the repository (../shared/reference)`);
+}
+if (!haveSwagger) {
+    console.warn(`forge-fake.test.ts: skipping the swagger tests: ${SWAGGER} is missing (they fail under CI=true)`);
+}
+
+describe.skipIf(!haveSwagger)("follows the swagger", () => {
     it("serves only documented operations, answering only documented statuses (401 from the auth middleware aside)", () => {
         const swagger = JSON.parse(fs.readFileSync(SWAGGER, "utf8"));
         for (const { route, statuses } of ROUTES) {

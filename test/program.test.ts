@@ -205,13 +205,56 @@ describe("the program under mocks: what stops it before any resource", () => {
         const run = await runProgram({ ...BASE_CONFIG, usersFile: bad });
         expect(run.registrations).toEqual([]);
         expect(run.error).toContain(`${bad} has 2 problems; nothing was deployed:`);
-        expect(run.error).toContain(`${bad}:3:12: user "alice": email "nope" is not an email address`);
-        expect(run.error).toContain(`${bad}:5:16: user "alice": services[0] "office" is not offered`);
+        expect(run.error).toContain(`${bad}:3:12: user "alice": email: "nope" is not an email address (name@example.org)`);
+        expect(run.error).toContain(`${bad}:5:16: user "alice": services[0]: "office" is not offered`);
     });
 
     it("names a missing users file as the config gave it", async () => {
         const run = await runProgram({ ...BASE_CONFIG, usersFile: "users/missing.yaml" });
         expect(run.registrations).toEqual([]);
-        expect(run.error).toContain("users/missing.yaml: cannot read the users file: no such file");
+        expect(run.error).toContain("users/missing.yaml:1:1: cannot read the users file: no such file");
+    });
+
+    // 101 users: one alias more than yaml's default bound, and one user more than the advice.
+    it("regression: 101 users sharing one anchor (vm: *big) load, and the run warns above 100 users per stack", { timeout: 240_000 }, async () => {
+        const lines = ["x-sizes:", "  big: &big { memoryGb: 16 }", "users:"];
+        for (let i = 0; i < 101; i++) lines.push(`  - { username: u${i}, email: u${i}@example.org, fullName: U, vm: *big }`);
+        const run = await runProgram({ ...BASE_CONFIG, usersFile: usersFile("many.yaml", lines.join("\n") + "\n") }, { preview: true });
+        expect(run.error).toBeUndefined();
+        expect(run.registrations.filter((r) => r.type === "hero:demo:Environment")).toHaveLength(101);
+        expect(run.registrations.find((r) => r.name === "u100-vm")!.object).toMatchObject({ memoryMb: 16384 });
+        expect(run.log).toContain("101 users to deploy in one stack; above 100 a stack gets slow");
+    });
+});
+
+describe("the program under mocks: an update that would remove every environment", () => {
+    const deployed = { environments: { alice: {}, bob: {}, carol: {} } };
+
+    it("users: [] warns how many deployed environments go, and who", async () => {
+        const file = usersFile("none.yaml", "users: []\n");
+        const run = await runProgram({ ...BASE_CONFIG, usersFile: file }, { preview: true, previousOutputs: deployed });
+        expect(run.error).toBeUndefined();
+        expect(run.log).toContain(
+            `${file} lists no user: this update removes every deployed environment, all 3 of them (alice, bob, carol), VM data included. If that is not intended, cancel and restore ${file}.`,
+        );
+    });
+
+    it("every user expired says so, with the count of expired users", async () => {
+        const file = usersFile("expired.yaml", 'users:\n  - { username: alice, email: a@example.org, fullName: A, expires: "2020-01-01" }\n');
+        const run = await runProgram({ ...BASE_CONFIG, usersFile: file }, { previousOutputs: deployed });
+        expect(run.error).toBeUndefined();
+        expect(run.log).toContain(`every user in ${file} has expired (1): this update removes every deployed environment, all 3 of them (alice, bob, carol)`);
+    });
+
+    it("a stack with nothing deployed yet gets no alarm", async () => {
+        const file = usersFile("none.yaml", "users: []\n");
+        const run = await runProgram({ ...BASE_CONFIG, usersFile: file }, { preview: true });
+        expect(run.log).toContain(`${file} lists no user: nothing is deployed, and nothing will be.`);
+        expect(run.log).not.toContain("removes every");
+    });
+
+    it("with users to deploy, the stack's own outputs are not read", async () => {
+        const run = await runProgram({ ...BASE_CONFIG, usersFile: usersFile("three.yaml", THREE_USERS) }, { preview: true, previousOutputs: deployed });
+        expect(run.registrations.some((r) => r.type === "pulumi:pulumi:StackReference")).toBe(false);
     });
 });

@@ -7,79 +7,93 @@
  */
 import { z } from "zod";
 import { CORE_SERVICES, OPTIONAL_SERVICES, REFUSED_SERVICES } from "./catalog";
+import * as limits from "./limits";
+import { keyIdentity, sshKeyProblem } from "./ssh-key";
 
-/** Forgejo's rule: letters, digits and single `-`, `_`, `.` between them, 40 at most. */
-export const USERNAME_RE = /^[A-Za-z0-9](?:[A-Za-z0-9]|[-_.](?=[A-Za-z0-9]))*$/;
-
-/** Names Forgejo reserves for its own routes: no account can take them. */
-export const RESERVED_USERNAMES = [
-    "admin", "api", "assets", "attachments", "avatar", "avatars", "captcha", "commits", "debug", "error",
-    "explore", "favicon.ico", "ghost", "issues", "login", "manifest.json", "metrics", "milestones", "new",
-    "notifications", "org", "pulls", "raw", "repo", "robots.txt", "search", "serviceworker.js", "ssh_info",
-    "swagger.v1.json", "user", "v2", "-",
-];
+export { RESERVED_USERNAMES, USERNAME_RE } from "./limits";
 
 const SERVICE_NAMES = [...CORE_SERVICES, ...OPTIONAL_SERVICES] as const;
 
 export const serviceName = z.enum(SERVICE_NAMES, {
     error: (iss) => {
-        const value = String(iss.input);
+        if (typeof iss.input !== "string") {
+            return `${limits.show(iss.input)} is not a service name (choose from ${OPTIONAL_SERVICES.join(", ")})`;
+        }
+        const value = iss.input;
         const known = [...SERVICE_NAMES, ...Object.keys(REFUSED_SERVICES)];
         const guess = closest(value, known);
-        const hint = guess ? ` (did you mean "${guess}"?${REFUSED_SERVICES[guess] ? ` ${guess} is not offered: ${REFUSED_SERVICES[guess]}` : ""})` : "";
+        const hint = guess ? `did you mean "${guess}"?${REFUSED_SERVICES[guess] ? ` ${guess} is not offered: ${REFUSED_SERVICES[guess]}` : ""}; ` : "";
         if (REFUSED_SERVICES[value]) {
             return `"${value}" is not offered: ${REFUSED_SERVICES[value]}`;
         }
-        return `"${value}" is not a service${hint}; choose from ${OPTIONAL_SERVICES.join(", ")}`;
+        return `${limits.show(value)} is not a service (${hint}choose from ${OPTIONAL_SERVICES.join(", ")})`;
     },
 });
 
-/** A number within the grid's limits, with a message that names them. */
-function limited(what: string, min: number, max: number, int: boolean) {
-    const error = (iss: { input: unknown }) =>
-        typeof iss.input === "number" ? `${iss.input} is outside the grid's limits for ${what} (${min} to ${max}${int ? ", whole" : ""})` : `must be a number (${what})`;
-    const n = z.number({ error });
-    return (int ? n.int({ error }) : n).min(min, { error }).max(max, { error });
+/**
+ * A value checked by one of the limits' `*Problem` functions: the same test and
+ * the same message as the providers' `check`. The base type keeps schema.json
+ * informative; the custom check decides.
+ */
+function checked<T extends z.ZodType>(base: T, problem: (v: unknown) => string | undefined): z.ZodType<z.infer<T>> {
+    return z.any().superRefine((v, ctx) => {
+        const message = problem(v);
+        if (message !== undefined) ctx.addIssue({ code: "custom", message, input: v });
+    }).pipe(base) as unknown as z.ZodType<z.infer<T>>;
+}
+
+/** A number within a range of the limits module; JSON Schema gets the range too. */
+function ranged(r: limits.Range) {
+    const n = r.whole ? z.number().int() : z.number();
+    return checked(n.min(r.min).max(r.max), (v) => limits.rangeProblem(r, v));
+}
+
+/** A list whose items must not repeat; `same` gives the identity an item is compared by. */
+function uniqueList<T extends z.ZodType>(item: T, what: string, same: (v: unknown) => unknown = (v) => v) {
+    return z.array(item).superRefine((list, ctx) => {
+        const first = new Map<unknown, number>();
+        list.forEach((v, i) => {
+            const key = same(v);
+            const j = first.get(key);
+            if (j === undefined) first.set(key, i);
+            else ctx.addIssue({ code: "custom", path: [i], input: v, message: `${limits.show(v)} is listed twice (first as ${what}[${j}]; list each once)` });
+        });
+    });
 }
 
 const vmSize = z.strictObject({
-    memoryGb: limited("memory in GB", 0.25, 256, false).describe("Memory in GB (grid limits 0.25 to 256). @default 8").optional(),
-    cpu: limited("virtual CPUs", 1, 32, true).describe("Virtual CPUs (grid limits 1 to 32). @default 4").optional(),
-    diskGb: limited("root disk in GB", 15, 10240, true).describe("Root disk in GB. @default 50").optional(),
+    memoryGb: ranged(limits.MEMORY_GB).describe(`Memory in GB (grid limits ${limits.allowed(limits.MEMORY_GB)}). @default 8`).optional(),
+    cpu: ranged(limits.CPU).describe(`Virtual CPUs (grid limits ${limits.allowed(limits.CPU)}). @default 4`).optional(),
+    diskGb: ranged(limits.DISK_GB).describe(`Root disk in GB (${limits.allowed(limits.DISK_GB)}). @default 50`).optional(),
 });
 
-const isoDate = z.iso.date({ error: (iss) => `"${String(iss.input)}" is not a date (write YYYY-MM-DD)` });
+const isoDate = checked(z.iso.date(), (v) => {
+    if (typeof v === "string" && z.iso.date().safeParse(v).success) return undefined;
+    if (v instanceof Date) return `${limits.show(v)} is not a date as text (quote it: "${v.toISOString().slice(0, 10)}")`;
+    return `${limits.show(v)} is not a date (write YYYY-MM-DD, e.g. "2027-03-31")`;
+});
 
-const sshPublicKey = z
-    .string()
-    .refine(parsesAsSshPublicKey, { error: (iss) => `"${abbreviate(String(iss.input))}" is not an OpenSSH public key (ssh-ed25519, ssh-rsa or ecdsa)` });
+const sshPublicKey = checked(z.string(), sshKeyProblem);
 
 export const userSchema = z.strictObject({
-    username: z
-        .string()
-        .max(40, { error: (iss) => `"${iss.input}" is longer than Forgejo's 40 characters` })
-        .regex(USERNAME_RE, { error: (iss) => `"${iss.input}" may hold only letters, digits and single - _ . between them` })
-        .refine((u) => !RESERVED_USERNAMES.includes(u.toLowerCase()), { error: (iss) => `"${iss.input}" is reserved by Forgejo` })
-        .describe("Forge login; the basis of every resource, VM and gateway name."),
-    email: z.email({ error: (iss) => `"${String(iss.input)}" is not an email address` }),
-    fullName: z.string().min(1).max(255).describe("Shown in Forge and the cockpit."),
-    services: z.array(serviceName).describe("Optional services on top of the core ones; replaces defaults.services.").optional(),
+    username: checked(z.string().max(limits.USERNAME_MAX).regex(limits.USERNAME_RE), limits.usernameProblem).describe("Forge login; the basis of every resource, VM and gateway name."),
+    email: checked(z.string().max(limits.EMAIL_MAX).regex(limits.EMAIL_RE), limits.emailProblem),
+    fullName: checked(z.string().min(1).max(limits.FULL_NAME_MAX), limits.fullNameProblem).describe("Shown in Forge and the cockpit."),
+    services: uniqueList(serviceName, "services").describe("Optional services on top of the core ones; replaces defaults.services.").optional(),
     expires: isoDate.describe("Last day of the environment (YYYY-MM-DD); it is torn down after.").optional(),
-    sshKeys: z.array(sshPublicKey).describe("The person's own SSH public keys, authorised on the VM.").optional(),
+    sshKeys: uniqueList(sshPublicKey, "sshKeys", (v) => (typeof v === "string" ? keyIdentity(v) : v)).describe("The person's own SSH public keys, authorised on the VM.").optional(),
     vm: vmSize
-        .extend({ node: z.number().int().positive().describe("Grid node id to pin the VM to.").optional() })
+        .extend({ node: ranged(limits.NODE_ID).describe("Grid node id to pin the VM to.").optional() })
         .describe("Overrides of defaults.vm for this user.")
         .optional(),
-    gatewayName: z
-        .string()
-        .regex(/^[a-z0-9]{3,36}$/, { error: (iss) => `"${iss.input}" must be 3 to 36 lowercase letters or digits` })
+    gatewayName: checked(z.string().regex(limits.GRID_NAME_RE), limits.gridNameProblem)
         .describe("Web gateway name; the public URL is https://<gatewayName>.<gateway domain>. @default <prefix><username>")
         .optional(),
 });
 
 export const defaultsSchema = z.strictObject({
     vm: vmSize.optional(),
-    services: z.array(serviceName).describe("Optional services every user gets unless they list their own.").optional(),
+    services: uniqueList(serviceName, "services").describe("Optional services every user gets unless they list their own.").optional(),
 });
 
 export const usersFileSchema = z.strictObject({
@@ -94,26 +108,10 @@ export type UserEntry = z.infer<typeof userSchema>;
 export function usersJsonSchema(): object {
     return {
         ...z.toJSONSchema(usersFileSchema, { target: "draft-7" }),
+        // Top-level `x-…` keys are the admin's own (e.g. a place for anchors); the loader skips them too.
+        patternProperties: { "^x-": {} },
         title: "Hero OS Grid Deployer users file",
     };
-}
-
-/** True when `key` is `<type> <base64 blob> [comment]` and the blob names the same type. */
-export function parsesAsSshPublicKey(key: string): boolean {
-    const m = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ssh-ed25519@openssh\.com) ([A-Za-z0-9+/]+={0,2})(?: [^\n]*)?$/.exec(key.trim());
-    if (!m) {
-        return false;
-    }
-    const blob = Buffer.from(m[2], "base64");
-    if (blob.length < 4) {
-        return false;
-    }
-    const len = blob.readUInt32BE(0);
-    return blob.subarray(4, 4 + len).toString("latin1") === m[1];
-}
-
-function abbreviate(s: string): string {
-    return s.length > 24 ? `${s.slice(0, 20)}...` : s;
 }
 
 /** The candidate within edit distance 2 of `value`, if any. */

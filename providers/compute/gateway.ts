@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
 import * as rpc from "./client";
+import { gridNameProblem } from "../../users/limits";
 
 export interface HeroGatewayArgs {
     /** Grid-wide gateway name, `^[a-z0-9]{3,36}$`: the users file's `gatewayName`, or the grid name. @example "devalice" */
@@ -94,8 +95,10 @@ export class HeroGateway extends pulumi.dynamic.Resource {
 /** Validates inputs: no network. Loopback backends are refused (the grid refuses them too). */
 export function checkGateway(news: Record<string, unknown>, allowLoopback = false): { inputs: Record<string, unknown>; failures: pulumi.dynamic.CheckFailure[] } {
     const failures: pulumi.dynamic.CheckFailure[] = [];
-    if (typeof news.name !== "string" || !/^[a-z0-9]{3,36}$/.test(news.name)) {
-        failures.push({ property: "name", reason: `must match ^[a-z0-9]{3,36}$, not ${JSON.stringify(news.name)}` });
+    // The users file checks gatewayName with the same function (users/limits.ts).
+    const name = gridNameProblem(news.name);
+    if (name) {
+        failures.push({ property: "name", reason: name });
     }
     if (typeof news.username !== "string" || news.username === "") {
         failures.push({ property: "username", reason: "must be a non-empty string" });

@@ -11,6 +11,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
 import * as rpc from "./client";
 import { nextSighting } from "./poller";
+import { CPU, DISK_GB, gridNameProblem, MEMORY_GB, NODE_ID, rangeProblem } from "../../users/limits";
+import { sshKeyProblem } from "../../users/ssh-key";
 
 /** Ubuntu 24.04 with zinit, the grid's official VM image. */
 export const DEFAULT_FLIST = "https://hub.grid.tf/tf-official-vms/ubuntu-24.04-full.flist";
@@ -138,13 +140,19 @@ export function checkVm(news: Record<string, unknown>): { inputs: Record<string,
     const unknown = (v: unknown) => v === "04da6b54-80e4-46f7-96ec-b56ff0331ba9"; // pulumi's unknown value, seen in previews
     // A value still unknown in a preview is checked at `up`, when it is known.
     const fail = (property: string, reason: string) => unknown(news[property]) || failures.push({ property, reason });
-    const isInt = (v: unknown, min: number, max: number) => typeof v === "number" && Number.isInteger(v) && v >= min && v <= max;
-    if (typeof news.name !== "string" || !/^[a-z0-9]{3,36}$/.test(news.name)) fail("name", `must match ^[a-z0-9]{3,36}$, not ${JSON.stringify(news.name)}`);
+    // The users file checks these with the same limits and messages (users/limits.ts, users/ssh-key.ts).
+    const name = gridNameProblem(news.name);
+    if (name) fail("name", name);
     if (typeof news.username !== "string" || news.username === "") fail("username", "must be a non-empty string");
-    if (!isInt(news.memoryMb, 250, 1 << 20)) fail("memoryMb", `must be a whole number of MB, at least 250, not ${JSON.stringify(news.memoryMb)}`);
-    if (!isInt(news.cpu, 1, 32)) fail("cpu", `must be a whole number from 1 to 32, not ${JSON.stringify(news.cpu)}`);
-    if (!isInt(news.diskGb, 1, 10_000)) fail("diskGb", `must be a whole number of GB, at least 1, not ${JSON.stringify(news.diskGb)}`);
-    if (news.node !== undefined && news.node !== null && !isInt(news.node, 1, 2 ** 31)) fail("node", `must be a grid node id, not ${JSON.stringify(news.node)}`);
+    const memoryMb = news.memoryMb;
+    const memory = typeof memoryMb === "number" && !Number.isInteger(memoryMb) ? `${memoryMb} MB is not a whole number of MB` : rangeProblem(MEMORY_GB, typeof memoryMb === "number" ? memoryMb / 1024 : memoryMb);
+    if (memory) fail("memoryMb", memory);
+    const cpu = rangeProblem(CPU, news.cpu);
+    if (cpu) fail("cpu", cpu);
+    const disk = rangeProblem(DISK_GB, news.diskGb);
+    if (disk) fail("diskGb", disk);
+    const node = news.node === undefined || news.node === null ? undefined : rangeProblem(NODE_ID, news.node);
+    if (node) fail("node", node);
     const flist = news.flist ?? DEFAULT_FLIST;
     if (typeof flist !== "string" || !/^https:\/\/\S+\.flist$/.test(flist)) fail("flist", `must be an https URL ending in .flist, not ${JSON.stringify(flist)}`);
     let sshKeys: unknown = news.sshKeys;
@@ -154,7 +162,8 @@ export function checkVm(news: Record<string, unknown>): { inputs: Record<string,
         const keys = [...new Set(news.sshKeys.map((k) => (typeof k === "string" ? k.trim() : k)))];
         sshKeys = keys;
         for (const k of keys) {
-            if (!unknown(k) && (typeof k !== "string" || !/^(ssh-|ecdsa-|sk-)\S+ \S+/.test(k))) fail("sshKeys", `not an OpenSSH public key: ${String(k).slice(0, 30)}…`);
+            const problem = unknown(k) ? undefined : sshKeyProblem(k);
+            if (problem) fail("sshKeys", problem);
         }
     }
     const inputs: Record<string, unknown> = { ...news, flist, sshKeys };

@@ -41,6 +41,7 @@ import {
     pause,
     whoAmI,
 } from "./client";
+import { emailProblem, fullNameProblem, usernameProblem } from "../../users/limits";
 
 /** Text in the profile description that marks an account as created by this tool. */
 export const FORGE_MARKER = "[managed by hero-os-grid-deployer]";
@@ -214,13 +215,13 @@ export const forgeAccountProvider: ForgeAccountProvider = {
 export function checkForgeAccount(news: Partial<ForgeAccountInputs>): pulumi.dynamic.CheckResult<ForgeAccountInputs> {
     const inputs = { ...news } as ForgeAccountInputs;
     const failures: pulumi.dynamic.CheckFailure[] = [];
+    // The users file checks username, email and fullName with these same functions (users/limits.ts).
     const rules: Array<[keyof ForgeAccountInputs, (v: string) => string | undefined]> = [
-        ["username", (v) => (/^[\da-zA-Z][\w.-]*$/.test(v) && !/[-._]{2,}|[-._]$/.test(v) && v.length <= 40 ? undefined :
-            "must be 1-40 letters, digits, '-', '_' or '.', start with a letter or digit, and not end with or repeat '-', '_' or '.'")],
-        ["email", (v) => (/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v) ? undefined : "must be an email address")],
-        ["fullName", (v) => (v.length <= 100 ? undefined : "must be at most 100 characters")],
-        ["password", (v) => (v.length > 0 ? undefined : "must not be empty")],
-        ["feedbackRepo", (v) => (/^[\w.-]+\/[\w.-]+$/.test(v) ? undefined : 'must be "owner/repo"')],
+        ["username", usernameProblem],
+        ["email", emailProblem],
+        ["fullName", fullNameProblem],
+        ["password", (v) => (v.length > 0 ? undefined : "password must not be empty")],
+        ["feedbackRepo", (v) => (/^[\w.-]+\/[\w.-]+$/.test(v) ? undefined : 'feedbackRepo must be "owner/repo"')],
     ];
     for (const [key, rule] of rules) {
         const raw = news[key];
@@ -232,7 +233,7 @@ export function checkForgeAccount(news: Partial<ForgeAccountInputs>): pulumi.dyn
         const value = key === "password" ? raw : raw.trim();
         inputs[key] = value;
         const reason = rule(value);
-        if (reason) failures.push({ property: key, reason: `${key} ${reason}` });
+        if (reason) failures.push({ property: key, reason });
     }
     return { inputs, failures };
 }

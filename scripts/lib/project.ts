@@ -8,6 +8,7 @@ import * as path from "path";
 import { parse } from "yaml";
 import { defaultNamePrefix } from "../../components/naming";
 import { loadUsersFile, UsersFileError } from "../../users/load";
+import { readYaml } from "../../users/yaml-read";
 
 /** The users file when the stack config does not name one (as in Pulumi.yaml). */
 export const DEFAULT_USERS_FILE = "users/users.yaml";
@@ -70,6 +71,12 @@ export interface DeclaredUsers {
     usernames: string[];
     /** Set when the file could not be read or validated: one line saying why. */
     problem?: string;
+    /**
+     * False when not even its `username` fields could be read (unreadable
+     * file, YAML syntax error): then `usernames` is empty and says nothing
+     * about who is in the file.
+     */
+    readable: boolean;
 }
 
 /**
@@ -88,29 +95,40 @@ export function declaredUsers(projectDir: string, stack: string): DeclaredUsers 
     const file = path.resolve(projectDir, displayPath);
     try {
         const loaded = loadUsersFile(file, { displayPath, namePrefix });
-        return { displayPath, usernames: [...loaded.users, ...loaded.expired].map((u) => u.username) };
+        return { displayPath, usernames: [...loaded.users, ...loaded.expired].map((u) => u.username), readable: true };
     } catch (err) {
         if (!(err instanceof UsersFileError)) {
             throw err;
         }
         const problem = err.problems.length === 1 ? err.problems[0] : `${err.problems.length} problems, the first: ${err.problems[0]}`;
-        return { displayPath, usernames: rawUsernames(file), problem };
+        const raw = rawUsernames(file);
+        return { displayPath, usernames: raw ?? [], problem, readable: raw !== undefined };
     }
 }
 
-/** The `users[].username` strings of a YAML file that may not validate; [] when unreadable. */
-function rawUsernames(file: string): string[] {
-    let doc: unknown;
+/** The `users[].username` strings of a YAML file that may not validate; undefined when they cannot be read at all. */
+function rawUsernames(file: string): string[] | undefined {
+    let data: unknown;
     try {
-        doc = parse(fs.readFileSync(file, "utf8"));
+        // The loader's own reader: never throws, and takes aliases and large files the loader takes.
+        data = readYaml(fs.readFileSync(file, "utf8")).data;
     } catch {
-        return [];
+        return undefined;
     }
-    const users = (doc as { users?: unknown } | null)?.users;
+    const users = (data as { users?: unknown } | null | undefined)?.users;
     if (!Array.isArray(users)) {
-        return [];
+        return undefined;
     }
     return users.map((u) => (u as { username?: unknown } | null)?.username).filter((u): u is string => typeof u === "string");
+}
+
+/** The warning an admin command prints when the users file does not validate, saying what it can still tell. */
+export function notLoadingWarning(command: string, declared: DeclaredUsers): string | undefined {
+    if (declared.problem === undefined) {
+        return undefined;
+    }
+    const then = declared.readable ? "its usernames are taken as written" : "its usernames cannot be read, so nothing is known of who is in it";
+    return `${command}: warning: the users file does not load (${declared.problem}); ${then}`;
 }
 
 /** The stack output `environments`, or {} when the stack has none yet. */
@@ -139,8 +157,11 @@ export function findName(names: Iterable<string>, name: string): string | undefi
 /** The message refusing a username that is neither in the users file nor in the stack's environments. */
 export function unknownUserMessage(command: string, username: string, stack: string, declared: DeclaredUsers, deployed: string[]): string {
     const known = [...new Set([...declared.usernames, ...deployed])].sort();
+    const where = declared.readable
+        ? `not in ${declared.displayPath} and not in the \`environments\` output of stack ${stack}`
+        : `not in the \`environments\` output of stack ${stack}, and ${declared.displayPath} does not load, so whether they are in it cannot be told`;
     return [
-        `${command}: unknown user "${username}": not in ${declared.displayPath} and not in the \`environments\` output of stack ${stack}. Nothing was run.`,
+        `${command}: unknown user "${username}": ${where}. Nothing was run.`,
         known.length > 0 ? `Known users: ${known.join(", ")}.` : "This stack knows no users yet.",
     ].join("\n");
 }

@@ -1,6 +1,6 @@
 /**
- * A local sshd standing in for a VM's: root login by key only, SFTP (internal-sftp),
- * on 127.0.0.1 and a free port, AcceptEnv *, host key and authorized_keys in a
+ * A local sshd standing in for a VM's: key login only, for the user running
+ * the tests (root in CI, an ordinary user elsewhere), SFTP (internal-sftp), on 127.0.0.1 and a free port, AcceptEnv *, host key and authorized_keys in a
  * temp dir. One per fake VM in the scenarios, on that VM's own 127.0.0.x.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
@@ -23,6 +23,7 @@ export interface Sshd {
  */
 export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fixedPort?: number, extraConfig: string[] = []): Promise<Sshd> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-sshd-"));
+    // Only root's sshd needs its privilege-separation directory; an ordinary user's runs without it.
     if (process.getuid?.() === 0) fs.mkdirSync("/run/sshd", { recursive: true });
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]);
     const authorizedKeys = path.join(dir, "authorized_keys");

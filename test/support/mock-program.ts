@@ -5,7 +5,7 @@
  * runs the program (see program.ts), so closure serialization of the dynamic
  * providers is Pulumi's own.
  *
- * Env: PULUMI_CONFIG (JSON, as the CLI sets it), MOCK_STACK, MOCK_PREVIEW=1.
+ * Env: PULUMI_CONFIG (JSON, as the CLI sets it), MOCK_STACK, MOCK_PREVIEW=1, MOCK_PREVIOUS_OUTPUTS (JSON).
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -63,6 +63,9 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
         case "command:remote:Command":
             // The host-key steps print the VM's ED25519 host key; the program parses it.
             return { ...inputs, stdout: /-host-key(-check)?$/.test(name) ? MOCK_HOST_KEY : `ran ${name}`, stderr: "" };
+        case "pulumi:pulumi:StackReference":
+            // The stack's outputs from its last update (MOCK_PREVIOUS_OUTPUTS, JSON), as the engine reads them.
+            return { ...inputs, outputs: JSON.parse(process.env.MOCK_PREVIOUS_OUTPUTS ?? "{}"), secretOutputNames: [] };
         default:
             return { ...inputs };
     }
@@ -108,6 +111,7 @@ async function main(): Promise<void> {
         "hero-os-grid-deployer",
         process.env.MOCK_STACK ?? "dev",
         process.env.MOCK_PREVIEW === "1",
+        "organization", // what the file backend calls every stack's organization
     );
     let error: string | undefined;
     let outputs: Record<string, unknown> = {};

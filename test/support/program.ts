@@ -32,7 +32,7 @@ export const BASE_CONFIG = {
  * Runs the program with `config` (un-namespaced keys) and returns what happened. The
  * bootstrap bundles go to a temp dir (bootstrapOverrides.bundleDir) unless `config` says.
  */
-export async function runProgram(config: Record<string, string>, opts: { preview?: boolean; stack?: string } = {}): Promise<ProgramRun> {
+export async function runProgram(config: Record<string, string>, opts: { preview?: boolean; stack?: string; previousOutputs?: Record<string, unknown> } = {}): Promise<ProgramRun> {
     const bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), "program-bundles-"));
     try {
         return await runIn({ bootstrapOverrides: JSON.stringify({ bundleDir }), ...config }, opts);
@@ -41,7 +41,7 @@ export async function runProgram(config: Record<string, string>, opts: { preview
     }
 }
 
-async function runIn(config: Record<string, string>, opts: { preview?: boolean; stack?: string }): Promise<ProgramRun> {
+async function runIn(config: Record<string, string>, opts: { preview?: boolean; stack?: string; previousOutputs?: Record<string, unknown> }): Promise<ProgramRun> {
     const namespaced = Object.fromEntries(Object.entries(config).map(([k, v]) => [`hero-os-grid-deployer:${k}`, v]));
     const { stdout, stderr } = await promisify(execFile)(
         process.execPath,
@@ -54,6 +54,7 @@ async function runIn(config: Record<string, string>, opts: { preview?: boolean; 
                 PULUMI_CONFIG: JSON.stringify(namespaced),
                 MOCK_STACK: opts.stack ?? "dev",
                 MOCK_PREVIEW: opts.preview ? "1" : "0",
+                MOCK_PREVIOUS_OUTPUTS: JSON.stringify(opts.previousOutputs ?? {}),
                 TS_NODE_PROJECT: path.join(REPO_ROOT, "tsconfig.json"),
             },
         },

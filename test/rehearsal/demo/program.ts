@@ -4,6 +4,7 @@
  * key on the local sshd (stands in for the VM), and a remote command over SSH
  * with that key, plus a cleanup command deleted with the file.
  */
+import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as tls from "@pulumi/tls";
@@ -23,7 +24,8 @@ class Demo extends pulumi.ComponentResource {
         super("hero:demo:Demo", name, {});
         const key = new tls.PrivateKey(`${name}-ssh-key`, { algorithm: "ED25519" }, { parent: this });
         const file = new DemoFile(`${name}-vm`, { name: `${name}.pub`, content: key.publicKeyOpenssh }, { parent: this });
-        const connection = { host: "127.0.0.1", port: sshPort, user: "root", privateKey: key.privateKeyOpenssh };
+        // The local sshd runs as whoever runs the tests (root in CI), and accepts only that user.
+        const connection = { host: "127.0.0.1", port: sshPort, user: os.userInfo().username, privateKey: key.privateKeyOpenssh };
         const step = new command.remote.Command(
             `${name}-install`,
             {
