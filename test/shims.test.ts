@@ -15,13 +15,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamicHost, REPO_ROOT, serializeProvider } from "./support/dynamic-host";
 import { FakeCompute } from "./fakes/compute";
 import { FakeForgejo } from "./fakes/forgejo";
+import { ed25519Key } from "./rehearsal/builtins";
 import { accountInputs } from "./support/fixtures";
 
 const FIXTURES = path.join(__dirname, "fixtures", "shims");
 const VERSIONS = fs.readdirSync(FIXTURES).sort();
 const KINDS = ["forgeAccount", "feedbackHub", "vm", "gateway"] as const;
 const fixture = (version: string, kind: string) => fs.readFileSync(path.join(FIXTURES, version, `${kind}.js`), "utf8");
-const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDeployerKeyDeployerKeyDeployerKey deployer";
+const KEY = String(ed25519Key().publicKeyOpenssh).trim();
 const FEEDBACK = "lhumina_public/feedback";
 
 let forge: FakeForgejo;
@@ -116,7 +117,7 @@ describe.each(VERSIONS)("shim %s in Pulumi's dynamic-provider host", (version) =
     it("a VM and a gateway it created are read, then deleted", async () => {
         const vmName = `${version}shimvm`;
         const vmHost = as("vm");
-        const vmIn = await vmHost.check({}, { name: vmName, username: "shim", memoryMb: 2048, cpu: 1, diskGb: 10, sshKeys: [KEY] });
+        const vmIn = await vmHost.check({}, { name: vmName, username: "shim", memoryMb: 2048, cpu: 1, diskGb: 15, sshKeys: [KEY] });
         expect(vmIn.failures).toEqual([]);
         const vm = await vmHost.create(strip(vmIn.inputs));
         const gwHost = as("gateway");
