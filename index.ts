@@ -15,9 +15,11 @@ export = async () => {
     const users = await loadUsersForStack(settings);
     await preflightCompute(settings, users.length);
     // Once per stack: the Forge org and public repo where every user's feedback lands.
-    const hub = new FeedbackHub("feedback-hub", { repo: settings.feedbackRepo });
+    const hub = new FeedbackHub("feedback-hub", { repo: settings.feedbackRepo, stack: settings.identity.stack, stackId: settings.identity.id });
     const envs = users.map((user) => new DemoEnvironment(user.username.toLowerCase(), { user, settings, accountDependsOn: [hub] }));
     return {
+        /** Who this stack is on the shared Forge and Hero Compute, and the prefix of its grid names. */
+        stack: { ...settings.identity, namePrefix: settings.namePrefix },
         /** The feedback repo and what this tool created of it. */
         feedbackHub: { url: hub.repoUrl, orgCreatedByTool: hub.orgCreatedByTool, repoCreatedByTool: hub.repoCreatedByTool, customizedTemplates: hub.customizedTemplates },
         /** Per user: URLs, logins, VM and gateway records. Not secret. */

@@ -36,6 +36,8 @@ export interface EnvironmentSummary {
     expires?: string;
     /** Empty, or why the user has no minted Forge token (an adopted account). */
     forgeTokenNote: string;
+    /** "" when this stack owns the Forge account; else who manages it (another stack, or nobody of this tool). */
+    forgeManagedBy: string;
     /** The VM's SSH host key, `ssh-ed25519 <base64>`, pinned at the first connection (see components/host-key.ts). */
     sshHostKey: string;
     /** The last bootstrap's result: the health step's last line. */
@@ -111,6 +113,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             services: user.services,
             expires: user.expires,
             forgeTokenNote: account.tokenNote,
+            forgeManagedBy: account.managedBy,
             sshHostKey: hostKey.hostKey,
             bootstrap: steps.health.stdout.apply(lastLine),
         });
@@ -136,7 +139,15 @@ export class DemoEnvironment extends pulumi.ComponentResource {
     private createAccount(user: DemoUser, password: random.RandomPassword, settings: DeployerSettings, dependsOn: pulumi.Resource[]): ForgeAccount {
         return new ForgeAccount(
             childName(user.username, "forge-account"),
-            { username: user.username, email: user.email, fullName: user.fullName, password: password.result, feedbackRepo: settings.feedbackRepo },
+            {
+                username: user.username,
+                email: user.email,
+                fullName: user.fullName,
+                password: password.result,
+                feedbackRepo: settings.feedbackRepo,
+                stack: settings.identity.stack,
+                stackId: settings.identity.id,
+            },
             { parent: this, dependsOn },
         );
     }

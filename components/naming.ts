@@ -31,10 +31,18 @@ export function childName(username: string, role: ChildRole): string {
 }
 
 /**
- * The default prefix of grid names: the stack name, reduced to lowercase letters
- * and digits and cut to 8 characters, so that two stacks never share a VM name.
+ * The default prefix of grid names: a readable part of the stack name (its first
+ * 6 lowercase letters and digits) and the first 4 hex digits of the stack
+ * identity, e.g. `dev3f9a` for stack `dev`. Stacks whose names start alike
+ * (`students-2025a`, `students-2025b`) still differ by the hash; a name is never
+ * proof of ownership anyway (providers/ownership.ts).
  */
-export function defaultNamePrefix(stack: string): string {
+export function defaultNamePrefix(stack: string, identityId: string): string {
+    return `${stack.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 6)}${identityId.slice(0, 4)}`;
+}
+
+/** The default prefix of releases before stack identities: set it as `namePrefix` to keep a stack's old VM names. */
+export function legacyNamePrefix(stack: string): string {
     return stack.toLowerCase().replace(/[^a-z0-9]/g, "").slice(0, 8);
 }
 

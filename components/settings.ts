@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { stackIdentity, type StackIdentity } from "../providers/ownership";
 import { defaultNamePrefix } from "./naming";
 import type { StepEnv } from "./render";
 
@@ -33,8 +34,12 @@ export interface DeployerSettings {
     purgeAccountsOnTeardown: boolean;
     /** Delete the feedback org and repo on teardown, if this tool created them. @default false */
     purgeFeedbackHubOnTeardown: boolean;
-    /** Prefix of VM and gateway names on the grid. @default the stack name, letters and digits, 8 at most */
+    /** Prefix of VM and gateway names on the grid. @default 6 letters or digits of the stack name, then 4 hex digits of the stack identity */
     namePrefix: string;
+    /** Whether `namePrefix` was set in the stack config (an explicit override) or is the default. */
+    namePrefixSet: boolean;
+    /** This stack's identity, from `<organization>/<project>/<stack>`: what marks the objects it owns. */
+    identity: StackIdentity;
     /**
      * Rehearsal only, leave unset: where the bootstrap reaches each fake VM
      * (its SSH port, and per user a throwaway root and local URLs), and where
@@ -70,7 +75,9 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
     if (labChannel !== "latest" && labChannel !== "latest-dev") {
         throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:labChannel must be "latest" or "latest-dev", not "${labChannel}"`);
     }
-    const namePrefix = config.get("namePrefix") ?? defaultNamePrefix(pulumi.getStack());
+    const identity = stackIdentity(pulumi.getOrganization(), pulumi.getProject(), pulumi.getStack());
+    const configuredPrefix = config.get("namePrefix");
+    const namePrefix = configuredPrefix ?? defaultNamePrefix(pulumi.getStack(), identity.id);
     if (!/^[a-z0-9]{0,12}$/.test(namePrefix)) {
         throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:namePrefix must be at most 12 lowercase letters or digits, not "${namePrefix}"`);
     }
@@ -86,6 +93,8 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
         purgeAccountsOnTeardown: config.getBoolean("purgeAccountsOnTeardown") ?? DEFAULTS.purgeAccountsOnTeardown,
         purgeFeedbackHubOnTeardown: config.getBoolean("purgeFeedbackHubOnTeardown") ?? DEFAULTS.purgeFeedbackHubOnTeardown,
         namePrefix,
+        namePrefixSet: configuredPrefix !== undefined,
+        identity,
         bootstrapOverrides: parseOverrides(config.get("bootstrapOverrides")),
     };
 }

@@ -5,14 +5,14 @@
  * only when config says so. (test/feedback-hub-host.test.ts runs it serialized,
  * in Pulumi's own host.)
  */
-import { providerConfig } from "./support/fixtures";
+import { providerConfig, TEST_IDENTITY } from "./support/fixtures";
+import { LEGACY_MARKER } from "../providers/ownership";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
     DEFAULT_FEEDBACK_REPO,
     FeedbackHubOutputs,
-    HUB_MARKER,
-    ORG_DESCRIPTION,
-    REPO_DESCRIPTION,
+    orgDescription,
+    repoDescription,
     TEMPLATES,
     checkFeedbackHub,
     diffFeedbackHub,
@@ -22,6 +22,9 @@ import { FakeForgejo } from "./fakes/forgejo";
 
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 const PATHS = Object.keys(TEMPLATES);
+const ORG_DESCRIPTION = orgDescription(TEST_IDENTITY);
+const REPO_DESCRIPTION = repoDescription(TEST_IDENTITY);
+const ME = { stack: TEST_IDENTITY.stack, stackId: TEST_IDENTITY.id };
 let fake: FakeForgejo;
 
 beforeAll(async () => {
@@ -41,7 +44,7 @@ async function configure(extra: Record<string, string> = {}): Promise<void> {
 }
 
 async function create(repo: string): Promise<FeedbackHubOutputs> {
-    const res = await provider.create!({ repo });
+    const res = await provider.create!({ repo, ...ME });
     expect(res.id).toBe(res.outs!.fullName);
     return res.outs as FeedbackHubOutputs;
 }
@@ -76,8 +79,8 @@ describe("check and diff, offline", () => {
 
     it("makes no network call in check or diff", async () => {
         const before = fake.requests.length;
-        await provider.check!({} as never, { repo: "nets/feedback" });
-        await provider.diff!("nets/feedback", { repo: "nets/feedback", templates: [] } as never, { repo: "nets/other" });
+        await provider.check!({} as never, { repo: "nets/feedback", ...ME });
+        await provider.diff!("nets/feedback", { repo: "nets/feedback", templates: [] } as never, { repo: "nets/other", ...ME });
         expect(fake.requests.length).toBe(before);
     });
 });
@@ -87,6 +90,7 @@ describe("create", () => {
         const outs = await create("fresh/feedback");
         expect(outs).toEqual({
             repo: "fresh/feedback",
+            ...ME,
             org: "fresh",
             ownerKind: "organization",
             orgId: fake.org("fresh")!.id,
@@ -156,7 +160,7 @@ describe("create", () => {
 
     it("says what to do when the owner is a user account without that repo", async () => {
         fake.addUser({ login: "person", email: "person@x.test" });
-        const err = (await provider.create!({ repo: "person/feedback" }).catch((e: Error) => e)) as Error;
+        const err = (await provider.create!({ repo: "person/feedback", ...ME }).catch((e: Error) => e)) as Error;
         expect(err.message).toMatch(/^"person" is a Forge user account, not an organization/);
         expect(err.message).toContain("hero-os-grid-deployer:feedbackRepo");
         expect(fake.repo("person/feedback")).toBeUndefined();
@@ -164,7 +168,7 @@ describe("create", () => {
 
     it("regression: after a crash between repo and templates, a retried create claims its own marked org and repo and finishes", async () => {
         fake.inject("POST", `/repos/crash/feedback/contents/${PATHS[1]}`, { kind: "status", status: 403 });
-        const err = (await provider.create!({ repo: "crash/feedback" }).catch((e: Error) => e)) as Error;
+        const err = (await provider.create!({ repo: "crash/feedback", ...ME }).catch((e: Error) => e)) as Error;
         expect(err.message).toContain("must belong to a site administrator");
         expect(fake.repo("crash/feedback")!.files.has(PATHS[0])).toBe(true);
         const outs = await create("crash/feedback");
@@ -194,7 +198,7 @@ describe("create", () => {
 
     it("names the token problem on a 401", async () => {
         await configure({ forgeToken: "not-the-admin-token-at-all" });
-        const err = (await provider.create!({ repo: "nope/feedback" }).catch((e: Error) => e)) as Error;
+        const err = (await provider.create!({ repo: "nope/feedback", ...ME }).catch((e: Error) => e)) as Error;
         expect(err.message).toMatch(/^Forge refused the token in config hero-os-grid-deployer:forgeToken/);
         expect(err.message).not.toContain("not-the-admin-token-at-all");
     });
@@ -209,8 +213,8 @@ describe("read and update", () => {
         repo.files.set(PATHS[0], { content: Buffer.from("edited by a maintainer"), sha: "x" });
         const read = (await provider.read!("ru/feedback", outs)).props as FeedbackHubOutputs;
         expect(read).toMatchObject({ templates: [PATHS[0], PATHS[2]], customizedTemplates: [PATHS[0]] });
-        expect(diffFeedbackHub(read, { repo: "ru/feedback" }).changes).toBe(true);
-        const updated = (await provider.update!("ru/feedback", read, { repo: "ru/feedback" })).outs as FeedbackHubOutputs;
+        expect(diffFeedbackHub(read, { repo: "ru/feedback", ...ME }).changes).toBe(true);
+        const updated = (await provider.update!("ru/feedback", read, { repo: "ru/feedback", ...ME })).outs as FeedbackHubOutputs;
         expect(updated).toMatchObject({ templates: PATHS, customizedTemplates: [PATHS[0]], repoCreatedByTool: true });
         expect(fake.file("ru/feedback", PATHS[0])).toBe("edited by a maintainer");
     });
@@ -271,7 +275,7 @@ describe("delete", () => {
     it("with purge on, leaves a repo of the same name that someone re-created after ours was deleted", async () => {
         const outs = await create("again/feedback");
         fake.repos.delete("again/feedback");
-        fake.addRepo("again/feedback", { description: `someone's, not ours ${HUB_MARKER}` });
+        fake.addRepo("again/feedback", { description: `someone's, not ours ${LEGACY_MARKER}` });
         await configure({ purgeFeedbackHubOnTeardown: "true" });
         await provider.delete!("again/feedback", outs);
         expect(fake.repo("again/feedback")).toBeDefined();

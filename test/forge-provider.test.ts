@@ -2,13 +2,12 @@
  * The ForgeAccount provider's lifecycle, in-process, against the fake Forgejo.
  * (test/forge-host.test.ts runs the same provider serialized, in Pulumi's host.)
  */
-import { accountInputs, providerConfig } from "./support/fixtures";
+import { accountInputs, OTHER_IDENTITY, providerConfig, TEST_IDENTITY } from "./support/fixtures";
+import { cockpitTokenName, LEGACY_MARKER, LEGACY_TOKEN_NAME, ownerMarker } from "../providers/ownership";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
-    FORGE_MARKER,
     ForgeAccountInputs,
     ForgeAccountOutputs,
-    TOKEN_NAME,
     TOKEN_SCOPES,
     checkForgeAccount,
     diffForgeAccount,
@@ -17,6 +16,8 @@ import {
 import { FakeForgejo } from "./fakes/forgejo";
 
 const FEEDBACK = "lhumina_public/feedback";
+const FORGE_MARKER = ownerMarker(TEST_IDENTITY);
+const TOKEN_NAME = cockpitTokenName(TEST_IDENTITY);
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 let fake: FakeForgejo;
 
@@ -292,8 +293,84 @@ describe("delete", () => {
         const outs = await create(inputs("xena"));
         fake.user("xena")!.password = "changed-by-xena";
         const err = await rejection(provider.delete!("xena", outs));
-        expect(err.message).toMatch(/^cannot revoke Forge token \d+ \("hero-cockpit"\) of "xena": Forge refused the password/);
+        expect(err.message).toMatch(/^cannot revoke Forge token \d+ of "xena": Forge refused the password/);
         expect(err.message).not.toContain("generated-xena");
+    });
+});
+
+describe("ownership across stacks sharing one Forge", () => {
+    /** The account as the other stack left it: its marker, its password, its token. */
+    function othersAccount(login: string) {
+        const u = fake.addUser({ login, email: `${login}@demo.test`, password: "the-other-stacks-password", description: `Hero OS demo account ${ownerMarker(OTHER_IDENTITY)}` });
+        fake.tokens.push({ id: 9000 + u.id, userId: u.id, name: cockpitTokenName(OTHER_IDENTITY), sha1: `other-${login}-token-text-000000000000000`, scopes: ["read:user"] });
+        return u;
+    }
+
+    it("regression: an account marked by another stack is adopted read-only: password, description and tokens untouched, and the output names that stack", async () => {
+        const before = othersAccount("oscar");
+        const writes = fake.requests.filter((r) => r.method !== "GET").length;
+        const outs = await create(inputs("oscar"));
+        expect(outs).toMatchObject({ createdByTool: false, token: "", tokenId: 0, managedBy: `oscar is managed by stack ${OTHER_IDENTITY.stack} (${OTHER_IDENTITY.id})` });
+        const u = fake.user("oscar")!;
+        expect(u).toMatchObject({ password: "the-other-stacks-password", description: before.description });
+        expect(fake.tokensOf("oscar").map((t) => t.name)).toEqual([cockpitTokenName(OTHER_IDENTITY)]);
+        // Only the feedback grant wrote anything (a collaborator PUT), nothing on the user or its tokens.
+        const written = fake.requests.filter((r) => r.method !== "GET").slice(writes).map((r) => `${r.method} ${r.path}`);
+        expect(written.filter((w) => !w.startsWith("PUT /repos/"))).toEqual([]);
+    });
+
+    it("regression: destroying with purge on never deletes another stack's account, nor revokes its token", async () => {
+        othersAccount("olga");
+        const outs = await create(inputs("olga"));
+        await configure({ purgeAccountsOnTeardown: "true" });
+        await provider.delete!("olga", outs);
+        expect(fake.user("olga")).toBeDefined();
+        expect(fake.tokensOf("olga")).toHaveLength(1);
+        expect(fake.count("DELETE", /^\/admin\/users\/olga/)).toBe(0);
+    });
+
+    it("an account with the stack-less marker of older releases is adopted read-only too: which stack cannot be told", async () => {
+        fake.addUser({ login: "lena", email: "lena@demo.test", password: "set-by-some-old-release", description: `Hero OS demo account ${LEGACY_MARKER}` });
+        const outs = await create(inputs("lena"));
+        expect(outs.createdByTool).toBe(false);
+        expect(outs.managedBy).toMatch(/before stack identities; which stack cannot be told/);
+        expect(fake.user("lena")!.password).toBe("set-by-some-old-release");
+    });
+
+    it("two stacks' tokens on one account of ours coexist: a retried mint deletes only this stack's leftover", async () => {
+        const first = await create(inputs("tess"));
+        const u = fake.user("tess")!;
+        fake.tokens.push({ id: 9999, userId: u.id, name: LEGACY_TOKEN_NAME, sha1: "legacy-token-text-00000000000000000000000", scopes: ["read:user"] });
+        const again = await create(inputs("tess")); // a create repeated after a crash
+        expect(fake.tokensOf("tess").map((t) => t.name).sort()).toEqual([LEGACY_TOKEN_NAME, cockpitTokenName(TEST_IDENTITY)].sort());
+        expect(again.tokenId).not.toBe(first.tokenId);
+    });
+
+    it("regression: state written before stack identities stays this stack's: the next update re-marks the account and keeps its token", async () => {
+        const outs = await create(inputs("rita"));
+        const legacy: ForgeAccountOutputs = { ...outs } as ForgeAccountOutputs;
+        delete (legacy as Partial<ForgeAccountOutputs>).stack;
+        delete (legacy as Partial<ForgeAccountOutputs>).stackId;
+        delete (legacy as Partial<ForgeAccountOutputs>).managedBy;
+        fake.user("rita")!.description = `Hero OS demo account ${LEGACY_MARKER}`;
+        expect(diffForgeAccount(legacy, inputs("rita"))).toMatchObject({ changes: true, replaces: [], changed: ["stackId"] });
+        const updated = (await provider.update!("rita", legacy, inputs("rita"))).outs as ForgeAccountOutputs;
+        expect(fake.user("rita")!.description).toBe(`Hero OS demo account ${ownerMarker(TEST_IDENTITY)}`);
+        expect(updated).toMatchObject({ createdByTool: true, tokenId: outs.tokenId, token: outs.token, stackId: TEST_IDENTITY.id, managedBy: "" });
+        expect(fake.tokensOf("rita").map((t) => t.id)).toEqual([outs.tokenId]);
+        // And an old record of an account still carrying the legacy marker is still purged by its own stack.
+        fake.user("rita")!.description = `Hero OS demo account ${LEGACY_MARKER}`;
+        await configure({ purgeAccountsOnTeardown: "true" });
+        await provider.delete!("rita", legacy);
+        expect(fake.user("rita")).toBeUndefined();
+    });
+
+    it("an account our state records, marked by another stack since, is kept on delete with a note", async () => {
+        const outs = await create(inputs("nina"));
+        fake.user("nina")!.description = `Hero OS demo account ${ownerMarker(OTHER_IDENTITY)}`;
+        await configure({ purgeAccountsOnTeardown: "true" });
+        await provider.delete!("nina", outs);
+        expect(fake.user("nina")).toBeDefined();
     });
 });
 
@@ -302,7 +379,7 @@ describe("check and diff stay offline", () => {
         const before = fake.requests.length;
         const pending = { ...inputs("yara"), password: UNKNOWN };
         expect((await provider.check!({} as ForgeAccountInputs, pending)).failures).toEqual([]);
-        const olds = { ...inputs("yara"), login: "yara", userId: 1, createdByTool: true, token: "t", tokenId: 1, tokenNote: "", feedbackAccess: true };
+        const olds = { ...inputs("yara"), login: "yara", userId: 1, createdByTool: true, token: "t", tokenId: 1, tokenNote: "", feedbackAccess: true, managedBy: "" };
         expect(await provider.diff!("yara", olds, pending)).toMatchObject({ changes: true, replaces: [] });
         expect(await provider.diff!("yara", olds, inputs("yara"))).toMatchObject({ changes: false, replaces: [] });
         expect(fake.requests.length).toBe(before);
@@ -310,7 +387,7 @@ describe("check and diff stay offline", () => {
 
     it("check names each bad input", () => {
         const res = checkForgeAccount({ username: "-bad", email: "nope", fullName: "x".repeat(101), password: "", feedbackRepo: "feedback" });
-        expect(res.failures!.map((f) => f.property)).toEqual(["username", "email", "fullName", "password", "feedbackRepo"]);
+        expect(res.failures!.map((f) => f.property)).toEqual(["username", "email", "fullName", "password", "feedbackRepo", "stack", "stackId"]);
         expect(checkForgeAccount({ ...inputs("  zed "), password: "p" }).inputs!.username).toBe("zed");
     });
 });

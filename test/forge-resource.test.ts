@@ -34,6 +34,8 @@ describe("ForgeAccount", () => {
             fullName: "Alice",
             password: pulumi.secret("pw-123456789"),
             feedbackRepo: "lhumina_public/feedback",
+            stack: "organization/hero-os-grid-deployer/test",
+            stackId: "0123abcd",
         });
         expect(await unwrap(acct.login)).toBe("alice");
         expect(await unwrap(acct.createdByTool)).toBe(true);

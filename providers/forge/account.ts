@@ -2,14 +2,18 @@
  * A demo user's Forge (Forgejo) account, as a Pulumi dynamic provider.
  *
  * Create looks the user up first. A missing user is created with the generated
- * password and marked as ours (profile description). An existing one is
- * claimed when it carries our marker or accepts our generated password (a
- * create that crashed before marking), and adopted as is otherwise: an adopted
- * account is never patched, never gets its password changed, never deleted,
- * and gets no token (its user brings their own through the cockpit setting).
- * Accounts we own get a cockpit token minted with Basic auth as the user, with
- * a deterministic name so that a retried create deletes its own leftover first.
- * Every account gets read access to the feedback repo.
+ * password and marked with THIS stack's identity (profile description; see
+ * providers/ownership.ts). An existing one is claimed when it carries this
+ * stack's marker, or carries no stack's marker but accepts our generated
+ * password (a create that crashed before marking). Anything else (another
+ * stack's marker, the stack-less marker of older releases, an account of its
+ * own) is adopted read-only: never patched, its password never changed, no
+ * token minted or revoked, never deleted; the `managedBy` output says who
+ * manages it. Accounts we own get a cockpit token minted with Basic auth as the
+ * user, named per stack so that a retried create deletes only its own leftover.
+ * An account that state records as ours stays ours (stacks deployed before
+ * stack identities are re-marked by their next update). Every account gets
+ * read access to the feedback repo.
  *
  * The admin token and Forge URL come from stack config through `configure()`
  * and live on the provider object at run time only: never in inputs, outputs
@@ -42,12 +46,12 @@ import {
     whoAmI,
 } from "./client";
 import { emailProblem, fullNameProblem, usernameProblem } from "../../users/limits";
+import { cockpitTokenName, managedElsewhere, markerOwner, ownerMarker, withOwnerMarker, type StackIdentity } from "../ownership";
 
-/** Text in the profile description that marks an account as created by this tool. */
-export const FORGE_MARKER = "[managed by hero-os-grid-deployer]";
-export const MARKER_DESCRIPTION = `Hero OS demo account ${FORGE_MARKER}`;
-/** The name of the cockpit token; one per user, so a retry can find its own leftover. */
-export const TOKEN_NAME = "hero-cockpit";
+/** The profile description of an account this stack creates. */
+export function accountDescription(identity: StackIdentity): string {
+    return `Hero OS demo account ${ownerMarker(identity)}`;
+}
 /** Filing feedback issues, reading repositories and the user: what the cockpit needs. */
 export const TOKEN_SCOPES = ["write:issue", "read:repository", "read:user"];
 /** Pulumi's placeholder for a value not known during preview. */
@@ -60,6 +64,10 @@ export interface ForgeAccountInputs {
     fullName: string;
     password: string;
     feedbackRepo: string;
+    /** This stack's full name, `<organization>/<project>/<stack>`; absent in state written before stack identities. */
+    stack: string;
+    /** This stack's identity hash (providers/ownership.ts). */
+    stackId: string;
 }
 
 export interface ForgeAccountOutputs extends ForgeAccountInputs {
@@ -75,6 +83,8 @@ export interface ForgeAccountOutputs extends ForgeAccountInputs {
     tokenNote: string;
     /** Whether the user is a collaborator of the feedback repo. */
     feedbackAccess: boolean;
+    /** "" when this stack owns the account; else who does, e.g. "managed by stack organization/hero-os-grid-deployer/dev (3f9a1c2b)". */
+    managedBy: string;
 }
 
 interface ForgeAccountProvider extends pulumi.dynamic.ResourceProvider<ForgeAccountInputs, ForgeAccountOutputs> {
@@ -105,10 +115,10 @@ export const forgeAccountProvider: ForgeAccountProvider = {
     async create(inputs) {
         const c = this.client();
         try {
-            const { user, owned } = await ensureAccount(c, inputs);
+            const { user, owned, managedBy } = await ensureAccount(c, inputs);
             const feedbackAccess = await grantFeedback(c, inputs.feedbackRepo, user.login);
-            const token = owned ? await mintToken(c, { username: user.login, password: inputs.password }) : undefined;
-            return { id: user.login, outs: outputs(inputs, user, owned, token, feedbackAccess) };
+            const token = owned ? await mintToken(c, { username: user.login, password: inputs.password }, identityOf(inputs)) : undefined;
+            return { id: user.login, outs: { ...outputs(inputs, user, owned, token, feedbackAccess), managedBy } };
         } catch (err) {
             throw explainForge(err, inputs);
         }
@@ -158,17 +168,22 @@ export const forgeAccountProvider: ForgeAccountProvider = {
                 if (news.email !== olds.email) patch.email = news.email;
                 if (news.fullName !== olds.fullName) patch.full_name = news.fullName;
                 if (news.password !== olds.password) patch.password = news.password;
+                if (news.stackId !== olds.stackId) {
+                    // State says this stack created it (before stack identities, or under another stack name): mark it as ours now.
+                    const live = await getUser(c, login);
+                    patch.description = withOwnerMarker(live?.description ?? "Hero OS demo account", identityOf(news));
+                }
                 if (Object.keys(patch).length > 0) {
                     await editUser(c, login, patch);
                 }
                 if (!olds.tokenId) {
-                    token = await mintToken(c, { username: login, password: news.password });
+                    token = await mintToken(c, { username: login, password: news.password }, identityOf(news));
                 }
             }
             const feedbackAccess =
                 olds.feedbackAccess && news.feedbackRepo === olds.feedbackRepo ? true : await grantFeedback(c, news.feedbackRepo, login);
             const kept = token ? undefined : { id: olds.tokenId, sha1: olds.token, note: olds.tokenNote };
-            const outs = outputs(news, { id: olds.userId, login }, olds.createdByTool, token, feedbackAccess);
+            const outs = { ...outputs(news, { id: olds.userId, login }, olds.createdByTool, token, feedbackAccess), managedBy: olds.managedBy ?? "" };
             if (kept && olds.createdByTool) {
                 Object.assign(outs, { token: kept.sha1, tokenId: kept.id, tokenNote: kept.note });
             }
@@ -186,6 +201,12 @@ export const forgeAccountProvider: ForgeAccountProvider = {
             if (!user || (props.userId && user.id !== props.userId)) {
                 return; // already gone, or the name now belongs to another account: nothing of ours to delete
             }
+            const owner = markerOwner(user.description, identityOf(props));
+            if (props.createdByTool && owner.kind === "other") {
+                // State says ours, but another stack has marked it since: it is theirs now. Leave it and its tokens.
+                process.stderr.write(`${login}: keeping Forge account: it is ${managedElsewhere(owner)}\n`);
+                return;
+            }
             if (props.createdByTool && this.settings?.purge) {
                 await deleteUser(c, login, true); // its tokens go with it
                 return;
@@ -197,7 +218,7 @@ export const forgeAccountProvider: ForgeAccountProvider = {
                     if (isForgeStatus(err, 401)) {
                         throw explain(
                             err,
-                            `cannot revoke Forge token ${props.tokenId} ("${TOKEN_NAME}") of "${login}": Forge refused the password this stack set, ` +
+                            `cannot revoke Forge token ${props.tokenId} of "${login}": Forge refused the password this stack set, ` +
                                 `so the user probably changed it; revoke that token in Forge (user settings, Applications) and run again, ` +
                                 `or drop this resource from the stack with \`pulumi state delete\``,
                         );
@@ -222,6 +243,8 @@ export function checkForgeAccount(news: Partial<ForgeAccountInputs>): pulumi.dyn
         ["fullName", fullNameProblem],
         ["password", (v) => (v.length > 0 ? undefined : "password must not be empty")],
         ["feedbackRepo", (v) => (/^[\w.-]+\/[\w.-]+$/.test(v) ? undefined : 'feedbackRepo must be "owner/repo"')],
+        ["stack", (v) => (/^\S+\/\S+\/\S+$/.test(v) ? undefined : 'stack must be "<organization>/<project>/<stack>"')],
+        ["stackId", (v) => (/^[0-9a-f]{8}$/.test(v) ? undefined : "stackId must be 8 hex digits")],
     ];
     for (const [key, rule] of rules) {
         const raw = news[key];
@@ -249,15 +272,22 @@ export function diffForgeAccount(olds: Partial<ForgeAccountOutputs>, news: Parti
     if (news.username === UNKNOWN || String(news.username).toLowerCase() !== String(olds.username).toLowerCase()) {
         return { changes: true, replaces: ["username"], deleteBeforeReplace: true, changed: ["username"] };
     }
-    const keys: Array<keyof ForgeAccountInputs> = olds.createdByTool ? ["email", "fullName", "password", "feedbackRepo"] : ["feedbackRepo"];
+    // A new stack identity re-marks an account this stack owns; on an adopted one it changes nothing but the record.
+    const keys: Array<keyof ForgeAccountInputs> = olds.createdByTool ? ["email", "fullName", "password", "feedbackRepo", "stackId"] : ["feedbackRepo"];
     const changed: string[] = keys.filter(differs);
     if (olds.createdByTool && !olds.tokenId) changed.push("token");
     if (olds.feedbackAccess === false && !changed.includes("feedbackRepo")) changed.push("feedbackAccess");
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false, changed };
 }
 
+type Ensured = { user: ForgeUser; owned: boolean; managedBy: string };
+
+function identityOf(v: Partial<ForgeAccountInputs>): StackIdentity {
+    return { stack: v.stack ?? "", id: v.stackId ?? "" };
+}
+
 /** Finds, claims, adopts or creates the account. Creates are never blind-retried: each attempt looks up first. */
-async function ensureAccount(c: ForgeClientOptions, inputs: ForgeAccountInputs): Promise<{ user: ForgeUser; owned: boolean }> {
+async function ensureAccount(c: ForgeClientOptions, inputs: ForgeAccountInputs): Promise<Ensured> {
     for (let attempt = 0; ; attempt++) {
         const existing = await getUser(c, inputs.username);
         if (existing) {
@@ -272,7 +302,7 @@ async function ensureAccount(c: ForgeClientOptions, inputs: ForgeAccountInputs):
                 must_change_password: false,
                 send_notify: false,
             });
-            return { user: await editUser(c, created.login, { description: MARKER_DESCRIPTION }), owned: true };
+            return { user: await editUser(c, created.login, { description: accountDescription(identityOf(inputs)) }), owned: true, managedBy: "" };
         } catch (err) {
             const raced = isForgeStatus(err, 422) && /already exists/i.test(err.forgeMessage);
             if (err instanceof ForgeError && (err.retryable || raced) && attempt < 3) {
@@ -284,23 +314,25 @@ async function ensureAccount(c: ForgeClientOptions, inputs: ForgeAccountInputs):
     }
 }
 
-async function claimOrAdopt(c: ForgeClientOptions, user: ForgeUser, inputs: ForgeAccountInputs): Promise<{ user: ForgeUser; owned: boolean }> {
-    const marked = (user.description ?? "").includes(FORGE_MARKER);
-    // Unmarked but accepting the password this stack generated: our own create crashed before marking it.
-    if (marked || (await passwordWorks(c, user.login, inputs.password))) {
+async function claimOrAdopt(c: ForgeClientOptions, user: ForgeUser, inputs: ForgeAccountInputs): Promise<Ensured> {
+    const owner = markerOwner(user.description, identityOf(inputs));
+    // Another stack's marker is final. Without one, an account accepting the password this
+    // stack generated is ours: our own create crashed before marking it.
+    const ours = owner.kind === "ours" || (owner.kind !== "other" && (await passwordWorks(c, user.login, inputs.password)));
+    if (ours) {
         const patch: Record<string, unknown> = {
             full_name: inputs.fullName,
             password: inputs.password,
             must_change_password: false,
-            description: MARKER_DESCRIPTION,
+            description: accountDescription(identityOf(inputs)),
         };
         if (user.email?.toLowerCase() !== inputs.email.toLowerCase()) patch.email = inputs.email;
         const patched = await editUser(c, user.login, patch).catch((err) => {
             throw explainForge(err, inputs);
         });
-        return { user: patched, owned: true };
+        return { user: patched, owned: true, managedBy: "" };
     }
-    return { user, owned: false };
+    return { user, owned: false, managedBy: `${user.login} is ${managedElsewhere(owner)}` };
 }
 
 async function passwordWorks(c: ForgeClientOptions, login: string, password: string): Promise<boolean> {
@@ -314,14 +346,18 @@ async function passwordWorks(c: ForgeClientOptions, login: string, password: str
     }
 }
 
-/** Deletes a leftover token of ours, then mints one. A lost answer means a lost token text: look, delete, mint again. */
-async function mintToken(c: ForgeClientOptions, basic: BasicAuth): Promise<ForgeToken> {
+/**
+ * Deletes a leftover token of this stack (by its per-stack name), then mints one. A lost
+ * answer means a lost token text: look, delete, mint again. Other stacks' tokens are left alone.
+ */
+async function mintToken(c: ForgeClientOptions, basic: BasicAuth, identity: StackIdentity): Promise<ForgeToken> {
+    const name = cockpitTokenName(identity);
     for (let attempt = 0; ; attempt++) {
         try {
             for (const t of await listTokens(c, basic)) {
-                if (t.name === TOKEN_NAME) await deleteToken(c, basic, t.id);
+                if (t.name === name) await deleteToken(c, basic, t.id);
             }
-            const token = await createToken(c, basic, TOKEN_NAME, TOKEN_SCOPES);
+            const token = await createToken(c, basic, name, TOKEN_SCOPES);
             if (!token.sha1) throw new ForgeError("POST /users/{username}/tokens", 201, "the answer carries no token text", false);
             return token;
         } catch (err) {
@@ -350,18 +386,20 @@ async function grantFeedback(c: ForgeClientOptions, repo: string, login: string)
     }
 }
 
-function outputs(inputs: ForgeAccountInputs, user: Pick<ForgeUser, "id" | "login">, owned: boolean, token: ForgeToken | undefined, feedbackAccess: boolean): ForgeAccountOutputs {
+function outputs(inputs: ForgeAccountInputs, user: Pick<ForgeUser, "id" | "login">, owned: boolean, token: ForgeToken | undefined, feedbackAccess: boolean): Omit<ForgeAccountOutputs, "managedBy"> {
     const tokenNote = token
-        ? `token "${TOKEN_NAME}" (id ${token.id}) minted for ${user.login} with scopes ${TOKEN_SCOPES.join(", ")}`
+        ? `token "${cockpitTokenName(identityOf(inputs))}" (id ${token.id}) minted for ${user.login} with scopes ${TOKEN_SCOPES.join(", ")}`
         : owned
           ? "no token yet; the next update mints one"
-          : `${user.login} is an existing Forge account this tool did not create, so no token was minted: the user brings their own Forge token through the cockpit setting`;
+          : `${user.login} is an existing Forge account this stack did not create, so no token was minted: the user brings their own Forge token through the cockpit setting`;
     return {
         username: inputs.username,
         email: inputs.email,
         fullName: inputs.fullName,
         password: inputs.password,
         feedbackRepo: inputs.feedbackRepo,
+        stack: inputs.stack,
+        stackId: inputs.stackId,
         login: user.login,
         userId: user.id,
         createdByTool: owned,
@@ -419,6 +457,10 @@ export interface ForgeAccountArgs {
     password: pulumi.Input<string>;
     /** Repo the user files feedback in, `"owner/repo"`. @default config feedbackRepo, "lhumina_public/feedback" */
     feedbackRepo: pulumi.Input<string>;
+    /** This stack's full name, `<organization>/<project>/<stack>`. @example settings.identity.stack */
+    stack: pulumi.Input<string>;
+    /** This stack's identity hash, written into the account's marker and the token's name. @example settings.identity.id */
+    stackId: pulumi.Input<string>;
 }
 
 /** A demo user's Forge account: `pulumi-nodejs:dynamic/hero:ForgeAccount`. */
@@ -435,9 +477,11 @@ export class ForgeAccount extends pulumi.dynamic.Resource {
     declare readonly tokenId: pulumi.Output<number>;
     declare readonly tokenNote: pulumi.Output<string>;
     declare readonly feedbackAccess: pulumi.Output<boolean>;
+    /** "" when this stack owns the account; else who manages it. */
+    declare readonly managedBy: pulumi.Output<string>;
 
     constructor(name: string, args: ForgeAccountArgs, opts?: pulumi.CustomResourceOptions) {
-        const outs = { login: undefined, userId: undefined, createdByTool: undefined, token: undefined, tokenId: undefined, tokenNote: undefined, feedbackAccess: undefined };
+        const outs = { login: undefined, userId: undefined, createdByTool: undefined, token: undefined, tokenId: undefined, tokenNote: undefined, feedbackAccess: undefined, managedBy: undefined };
         super(
             SHIMS.forgeAccount,
             name,

@@ -4,9 +4,11 @@
  * reports, feature ideas and general feedback. Declared once per stack; every
  * user's ForgeAccount waits for it and grants its user access to the repo.
  *
- * Create looks up first and adopts what exists. An org or repo carrying our
- * marker in its description is our own (a crashed create, or an earlier stack
- * that kept it); anything else is adopted as is and recorded as not ours.
+ * Create looks up first and adopts what exists. An org or repo carrying THIS
+ * stack's marker in its description is our own (a crashed create, or an earlier
+ * run of this stack that kept it); anything else, another stack's marker
+ * included, is adopted as is and recorded as not ours, so another stack's purge
+ * can never delete it.
  * Missing template files are added to any repo, ours or adopted; a file that
  * already exists is never overwritten, only reported when it differs.
  * Delete removes nothing unless config `purgeFeedbackHubOnTeardown` is true, and
@@ -20,12 +22,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
 import { ForgeClientOptions, ForgeError, ForgeSettings, backoffMs, call, clientOptionsFrom, explain, forgeSettingsFrom, isForgeStatus, pause, splitRepo } from "./client";
+import { markerOwner, ownerMarker, type StackIdentity } from "../ownership";
 
 export const DEFAULT_FEEDBACK_REPO = "lhumina_public/feedback";
-/** Text in the org's and repo's description that marks them as created by this tool. */
-export const HUB_MARKER = "[managed by hero-os-grid-deployer]";
-export const ORG_DESCRIPTION = `Hero OS demo: public feedback ${HUB_MARKER}`;
-export const REPO_DESCRIPTION = `Feedback on the Hero OS demo: bug reports, feature ideas, impressions ${HUB_MARKER}`;
+/** The descriptions of the org and repo this stack creates: they carry its marker. */
+export function orgDescription(identity: StackIdentity): string {
+    return `Hero OS demo: public feedback ${ownerMarker(identity)}`;
+}
+export function repoDescription(identity: StackIdentity): string {
+    return `Feedback on the Hero OS demo: bug reports, feature ideas, impressions ${ownerMarker(identity)}`;
+}
 /** Pulumi's placeholder for a value not known during preview. */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
@@ -83,6 +89,9 @@ export const TEMPLATES: Record<string, string> = {
 export interface FeedbackHubInputs {
     /** `"owner/name"`; the owner is the organization. */
     repo: string;
+    /** This stack's full name and identity hash (providers/ownership.ts); absent in state written before stack identities. */
+    stack: string;
+    stackId: string;
 }
 
 export interface FeedbackHubOutputs extends FeedbackHubInputs {
@@ -153,13 +162,14 @@ export const feedbackHubProvider: FeedbackHubProvider = {
             let repo = await getRepo(c, owner, name);
             let org: Owner;
             let repoCreated: boolean;
+            const me = identityOf(inputs);
             if (repo) {
-                org = await findOwner(c, repo.owner?.login ?? owner);
-                repoCreated = marked(repo.description);
+                org = await findOwner(c, repo.owner?.login ?? owner, me);
+                repoCreated = marked(repo.description, me);
             } else {
-                org = await ensureOrg(c, owner);
-                repo = await ensureRepo(c, org.name, name);
-                repoCreated = marked(repo.description);
+                org = await ensureOrg(c, owner, me);
+                repo = await ensureRepo(c, org.name, name, me);
+                repoCreated = marked(repo.description, me);
             }
             note(`feedback hub: ${org.kind} ${org.name} ${org.created ? "created by this tool" : "adopted"}, repo ${repo.full_name} ${repoCreated ? "created by this tool" : "adopted"}`);
             const t = await ensureTemplates(c, repo);
@@ -266,8 +276,13 @@ interface TemplateState {
     customized: string[];
 }
 
-function marked(description: string | undefined): boolean {
-    return (description ?? "").includes(HUB_MARKER);
+function identityOf(v: Partial<FeedbackHubInputs>): StackIdentity {
+    return { stack: v.stack ?? "", id: v.stackId ?? "" };
+}
+
+/** Carries this stack's marker: another stack's, or the stack-less marker of older releases, is not proof. */
+function marked(description: string | undefined, me: StackIdentity): boolean {
+    return markerOwner(description, me).kind === "ours";
 }
 
 function note(line: string): void {
@@ -292,18 +307,18 @@ async function getOrg(c: ForgeClientOptions, org: string): Promise<ForgeOrg | un
 }
 
 /** The owner of an existing repo: an organization, or a user account. */
-async function findOwner(c: ForgeClientOptions, owner: string): Promise<Owner> {
+async function findOwner(c: ForgeClientOptions, owner: string, me: StackIdentity): Promise<Owner> {
     const org = await getOrg(c, owner);
-    return org ? { name: org.name, kind: "organization", id: org.id, created: marked(org.description) } : { name: owner, kind: "user", id: 0, created: false };
+    return org ? { name: org.name, kind: "organization", id: org.id, created: marked(org.description, me) } : { name: owner, kind: "user", id: 0, created: false };
 }
 
 /** Finds or creates the organization. A POST is never blind-retried: each attempt looks up first. */
-async function ensureOrg(c: ForgeClientOptions, name: string): Promise<Owner> {
+async function ensureOrg(c: ForgeClientOptions, name: string, me: StackIdentity): Promise<Owner> {
     for (let attempt = 0; ; attempt++) {
         const org = await getOrg(c, name);
-        if (org) return { name: org.name, kind: "organization", id: org.id, created: marked(org.description) };
+        if (org) return { name: org.name, kind: "organization", id: org.id, created: marked(org.description, me) };
         try {
-            const res = await call<ForgeOrg>(c, "POST /orgs", { body: { username: name, full_name: name, description: ORG_DESCRIPTION, visibility: "public" } });
+            const res = await call<ForgeOrg>(c, "POST /orgs", { body: { username: name, full_name: name, description: orgDescription(me), visibility: "public" } });
             return { name: res.body.name, kind: "organization", id: res.body.id, created: true };
         } catch (err) {
             const taken = isForgeStatus(err, 422) && /already exists/i.test(err.forgeMessage);
@@ -324,12 +339,12 @@ async function ensureOrg(c: ForgeClientOptions, name: string): Promise<Owner> {
 }
 
 /** Finds or creates the public repo, initialised with a README so files can be added to its default branch. */
-async function ensureRepo(c: ForgeClientOptions, org: string, name: string): Promise<ForgeRepo> {
+async function ensureRepo(c: ForgeClientOptions, org: string, name: string, me: StackIdentity): Promise<ForgeRepo> {
     for (let attempt = 0; ; attempt++) {
         const found = await getRepo(c, org, name);
         if (found) return found;
         try {
-            const body = { name, description: REPO_DESCRIPTION, private: false, auto_init: true, readme: "Default", default_branch: "main" };
+            const body = { name, description: repoDescription(me), private: false, auto_init: true, readme: "Default", default_branch: "main" };
             return (await call<ForgeRepo>(c, "POST /orgs/{org}/repos", { params: { org }, body })).body;
         } catch (err) {
             if (err instanceof ForgeError && (err.retryable || err.status === 409) && attempt < 3) {
@@ -412,6 +427,8 @@ async function deleteOrgIfEmpty(c: ForgeClientOptions, name: string, id: number)
 function outputs(c: ForgeClientOptions, inputs: FeedbackHubInputs, org: Owner, repo: ForgeRepo, repoCreated: boolean, t: TemplateState): FeedbackHubOutputs {
     return {
         repo: inputs.repo,
+        stack: inputs.stack,
+        stackId: inputs.stackId,
         org: org.name,
         ownerKind: org.kind,
         orgId: org.id,
@@ -448,6 +465,10 @@ export interface FeedbackHubArgs {
      * @example settings.feedbackRepo
      */
     repo?: pulumi.Input<string>;
+    /** This stack's full name, `<organization>/<project>/<stack>`. @example settings.identity.stack */
+    stack: pulumi.Input<string>;
+    /** This stack's identity hash, written into the descriptions of what it creates. @example settings.identity.id */
+    stackId: pulumi.Input<string>;
 }
 
 /** The stack's feedback hub: `pulumi-nodejs:dynamic/hero:FeedbackHub`. */
@@ -463,7 +484,7 @@ export class FeedbackHub extends pulumi.dynamic.Resource {
     declare readonly templates: pulumi.Output<string[]>;
     declare readonly customizedTemplates: pulumi.Output<string[]>;
 
-    constructor(name: string, args: FeedbackHubArgs = {}, opts?: pulumi.CustomResourceOptions) {
+    constructor(name: string, args: FeedbackHubArgs, opts?: pulumi.CustomResourceOptions) {
         const outs = {
             org: undefined,
             ownerKind: undefined,
@@ -477,6 +498,6 @@ export class FeedbackHub extends pulumi.dynamic.Resource {
             templates: undefined,
             customizedTemplates: undefined,
         };
-        super(SHIMS.feedbackHub, name, { repo: args.repo ?? DEFAULT_FEEDBACK_REPO, ...outs }, opts, "hero", "FeedbackHub");
+        super(SHIMS.feedbackHub, name, { ...args, repo: args.repo ?? DEFAULT_FEEDBACK_REPO, ...outs }, opts, "hero", "FeedbackHub");
     }
 }

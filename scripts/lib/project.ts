@@ -91,7 +91,8 @@ export function declaredUsers(projectDir: string, stack: string): DeclaredUsers 
     const configured = config[`${project}:usersFile`];
     const displayPath = typeof configured === "string" && configured !== "" ? configured : DEFAULT_USERS_FILE;
     const configuredPrefix = config[`${project}:namePrefix`];
-    const namePrefix = typeof configuredPrefix === "string" ? configuredPrefix : defaultNamePrefix(stack);
+    // Only the prefix's length matters here (grid-name limits), and the default's length does not depend on its hash.
+    const namePrefix = typeof configuredPrefix === "string" ? configuredPrefix : defaultNamePrefix(stack.split("/").pop() ?? stack, "0000");
     const file = path.resolve(projectDir, displayPath);
     try {
         const loaded = loadUsersFile(file, { displayPath, namePrefix });

@@ -4,6 +4,11 @@
  */
 import type { StepValues } from "../../components/render";
 import { resolveServices } from "../../users/catalog";
+import { stackIdentity } from "../../providers/ownership";
+
+/** The stack the provider tests act for; OTHER_IDENTITY is a second stack on the same Forge and Hero Compute. */
+export const TEST_IDENTITY = stackIdentity("organization", "hero-os-grid-deployer", "test");
+export const OTHER_IDENTITY = stackIdentity("organization", "hero-os-grid-deployer", "other");
 
 export const BOOKS_REPO = "https://forge.example.org/lhumina_public/ourworld_public.git";
 
@@ -30,6 +35,8 @@ export function accountInputs(username: string, feedbackRepo: string, over: Reco
         fullName: `Demo ${username}`,
         password: `generated-${username}-Password-42`,
         feedbackRepo,
+        stack: TEST_IDENTITY.stack,
+        stackId: TEST_IDENTITY.id,
         ...over,
     };
 }
