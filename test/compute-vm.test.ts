@@ -168,6 +168,51 @@ describe("create", () => {
     });
 });
 
+describe("ownership: a name is no proof", () => {
+    const OTHER = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWDF9l2irR9lZK9SzoXUYhyRqTBBNb5mrK6r7AHCk+Z staging-deployer";
+    const lookAlike = (over: Record<string, unknown> = {}) =>
+        fake.invoke("deploy_vm", { name: "devalice", flist: DEFAULT_FLIST, cpu: 4, memory: 8192, rootfs_size: 51200, mycelium: true, public_ip: false, ssh_keys: [OTHER], ...over });
+
+    it("regression: a VM of our name and size without this user's deployer key (another stack's) is refused: no key injected, nothing deleted", async () => {
+        await configure();
+        await lookAlike();
+        const err = await create().then(() => undefined, (e: Error) => e);
+        expect(err?.message).toMatch(/^alice: a VM named devalice \(id \w+, state running\) already exists on .*, but nothing proves it belongs to this deployment: its keys \(1\) do not include this user's deployer key ssh-ed25519 AAAA.*It was left alone\..*npm run audit/);
+        expect(fake.vm("devalice")!.ssh_keys).toEqual([OTHER]);
+        expect(fake.calls.inject_ssh_keys).toBeUndefined();
+        expect(fake.calls.delete_vm).toBeUndefined();
+        expect(fake.vms.size).toBe(1);
+    });
+
+    it("a failed look-alike is not deleted either", async () => {
+        await configure();
+        await lookAlike();
+        fake.vm("devalice")!.state = "failed";
+        await expect(create()).rejects.toThrow(/nothing proves it belongs to this deployment/);
+        expect(fake.calls.delete_vm).toBeUndefined();
+    });
+
+    it("the deployer key is compared without its comment", async () => {
+        await configure();
+        await lookAlike({ ssh_keys: [KEY.replace(/ deployer$/, " renamed-comment")] });
+        const { outs } = await create();
+        expect(outs.vmId).toBe(fake.vm("devalice")!.id);
+        expect(fake.calls.deploy_vm).toBe(1); // the look-alike's own deploy, none by us
+    });
+
+    it("when the service reports no keys, a leftover cannot be proven ours and is refused", async () => {
+        const quiet = await FakeCompute.start({ hideVmKeys: true });
+        try {
+            await configure({}, quiet.httpUrl);
+            await quiet.invoke("deploy_vm", { name: "devalice", flist: DEFAULT_FLIST, cpu: 4, memory: 8192, rootfs_size: 51200, mycelium: true, public_ip: false, ssh_keys: [KEY] });
+            await expect(create()).rejects.toThrow(/Hero Compute does not report its keys\. It was left alone/);
+            expect(quiet.vms.size).toBe(1);
+        } finally {
+            await quiet.stop();
+        }
+    });
+});
+
 describe("check and diff (preview): no network", () => {
     it("check refuses bad inputs with one failure per property", async () => {
         const { failures } = checkVm({ name: "Dev-Alice", username: "", memoryMb: 100, cpu: 64, diskGb: 0, node: -1, sshKeys: ["not a key"], flist: "http://x" });

@@ -34,7 +34,7 @@ export const ERRORS = {
 
 /** Result fields the providers read. Mirrors `components.schemas` of openrpc.json. */
 export const RESULT_FIELDS = {
-    Vm: ["id", "name", "state", "node_id", "mycelium_ip", "cpu", "memory", "rootfs_size"],
+    Vm: ["id", "name", "state", "node_id", "mycelium_ip", "cpu", "memory", "rootfs_size", "ssh_keys"],
     Gateway: ["name", "fqdn", "backend", "vm_id"],
 } as const;
 
@@ -49,6 +49,8 @@ export interface Vm {
     cpu?: number;
     memory?: number;
     rootfs_size?: number;
+    /** The authorised public keys, when the service reports them: the proof a leftover is ours. */
+    ssh_keys?: string[];
 }
 
 export interface Gateway {

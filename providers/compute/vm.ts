@@ -2,7 +2,10 @@
  * A user's VM on the ThreeFold Grid, deployed through Hero Compute.
  *
  * `create` finds its own VM by deterministic name before deploying (so a retry
- * after a crash adopts instead of deploying a second one), waits with a deadline
+ * after a crash adopts instead of deploying a second one). A name is no proof:
+ * a VM of our name is adopted (or, when failed, deleted) only when it carries
+ * this user's deployer key, which is in state before the VM is created; any
+ * other VM of that name is refused and left alone. Create then waits with a deadline
  * until the VM has a mycelium IP, and deletes what it deployed when it times out.
  * A change of size, node, flist or name replaces the VM, deleting first: a user has
  * one VM. New SSH keys are added in place with `inject_ssh_keys`; removing a key replaces.
@@ -13,6 +16,7 @@ import * as rpc from "./client";
 import { nextSighting } from "./poller";
 import { CPU, DISK_GB, gridNameProblem, MEMORY_GB, NODE_ID, rangeProblem } from "../../users/limits";
 import { sshKeyProblem } from "../../users/ssh-key";
+import { carriesKey, keyBlob } from "../ownership";
 
 /** Ubuntu 24.04 with zinit, the grid's official VM image. */
 export const DEFAULT_FLIST = "https://hub.grid.tf/tf-official-vms/ubuntu-24.04-full.flist";
@@ -220,10 +224,23 @@ async function findByName(conn: rpc.Conn, name: string, user: string): Promise<r
     return vms.find((v) => v.name === name);
 }
 
-/** A leftover VM of ours to adopt; a failed leftover is deleted; a different VM of that name is refused. */
+/**
+ * A leftover VM of ours to adopt: it has our name AND carries this user's deployer key
+ * (the first of `sshKeys`, generated for this deployment). A failed leftover of ours is
+ * deleted; any other VM of that name is refused, and nothing is done to it.
+ */
 async function adoptable(conn: rpc.Conn, inputs: VmInputs, endpoint: string, slot: Slot): Promise<rpc.Vm | undefined> {
     const vm = await findByName(conn, inputs.name, inputs.username);
     if (!vm) return undefined;
+    const deployerKey = inputs.sshKeys[0];
+    if (!carriesKey(vm.ssh_keys, deployerKey)) {
+        const shown = vm.ssh_keys === undefined ? "Hero Compute does not report its keys" : `its keys (${vm.ssh_keys.length}) do not include this user's deployer key ${keyBlob(deployerKey).slice(0, 40)}…`;
+        throw new Error(
+            `${inputs.username}: a VM named ${vm.name} (id ${vm.id}, state ${vm.state}) already exists on ${endpoint}, but nothing proves it belongs to this deployment: ` +
+                `${shown}. It was left alone. It may be another stack's VM (set a different namePrefix for this stack), ` +
+                `or a leftover of this stack from before its deployer key changed: check with \`npm run audit\`, delete it on Hero Compute if it is yours, and run pulumi up again.`,
+        );
+    }
     if (vm.state === "failed") {
         rpc.progress(`${inputs.username}: deleting failed VM ${vm.id} (${vm.name}) left by an earlier attempt`);
         await slot(() => deleteVm(conn, vm.id, inputs.username));

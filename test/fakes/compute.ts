@@ -42,6 +42,8 @@ export interface FakeComputeOptions {
     allowLoopbackBackend?: boolean;
     /** Rewrites the document rpc.discover answers, e.g. to drop a method. */
     discover?: (doc: any) => any;
+    /** Leave `ssh_keys` out of every Vm result, as a service that does not report keys would. @default false */
+    hideVmKeys?: boolean;
     /** How long each named method takes to answer, e.g. `{ deploy_vm: 50 }`, so calls in flight overlap. @default none */
     callMs?: Partial<Record<string, number>>;
 }
@@ -360,8 +362,8 @@ export class FakeCompute {
             vm.mycelium_ip = this.opts.myceliumIpFor?.(vm.name, vm.id) ?? `5a1:${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}::1`;
             this.settle(vm);
         }
-        const { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size } = vm;
-        return { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size };
+        const { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, ssh_keys } = vm;
+        return { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, ...(this.opts.hideVmKeys ? {} : { ssh_keys: [...ssh_keys] }) };
     }
 }
 
