@@ -13,7 +13,8 @@ function inputs(over: Partial<GatewayInputs> = {}): GatewayInputs {
 }
 
 async function configure(over: Record<string, string> = {}): Promise<void> {
-    await gatewayProvider.configure!(configRequest({ computeUrl: fake.httpUrl, computeBackoffSeconds: "0.001", ...over }));
+    const fast = { computeBackoffSeconds: "0.001", computePollSeconds: "0.01", computeProgressSeconds: "0.05", gatewayReleaseWaitSeconds: "0.3" };
+    await gatewayProvider.configure!(configRequest({ computeUrl: fake.httpUrl, ...fast, ...over }));
 }
 
 async function create(over: Partial<GatewayInputs> = {}): Promise<{ id: string; outs: GatewayOutputs }> {
@@ -62,11 +63,29 @@ describe("create", () => {
         expect(fake.gateways.size).toBe(1);
     });
 
-    it("our leftover pointing at an old backend is replaced by one pointing at the new backend", async () => {
-        await fake.invoke("deploy_webgateway", { name: "devalice", backend: "http://[5a1:dead::1]:9988" });
+    it("our leftover (same VM) pointing at an old backend is redeployed for the new backend", async () => {
+        await fake.invoke("deploy_webgateway", { name: "devalice", backend: "http://[5a1:dead::1]:9988", vm_id: "00a1" });
         await create();
-        expect(fake.gateways.get("devalice")!.backend).toBe(BACKEND);
+        expect(fake.gateways.get("devalice")).toMatchObject({ backend: BACKEND, vm_id: "00a1" });
         expect(fake.calls.delete_webgateway).toBe(1);
+    });
+
+    it("regression: a gateway of our name pointing at another VM is waited for, then refused and left alone", async () => {
+        await fake.invoke("deploy_webgateway", { name: "devalice", backend: "http://[5a1:beef::1]:9988", vm_id: "0bob" });
+        const err = await create().then(() => undefined, (e: Error) => e);
+        expect(err?.message).toMatch(
+            /^alice: the gateway name "devalice" is held by a gateway pointing at http:\/\/\[5a1:beef::1\]:9988 \(VM 0bob\), not at this user's VM, and it was not released within \d+s \(gatewayReleaseWaitSeconds\)\. It was left alone\./,
+        );
+        expect(fake.gateways.get("devalice")).toMatchObject({ backend: "http://[5a1:beef::1]:9988", vm_id: "0bob" });
+        expect(fake.calls.delete_webgateway).toBeUndefined();
+        expect(fake.calls.get_webgateway).toBeGreaterThan(1); // it looked again while waiting
+    });
+
+    it("a name released while waiting is then deployed for us", async () => {
+        await fake.invoke("deploy_webgateway", { name: "devalice", backend: "http://[5a1:beef::1]:9988", vm_id: "0bob" });
+        setTimeout(() => fake.gateways.delete("devalice"), 100);
+        await create();
+        expect(fake.gateways.get("devalice")).toMatchObject({ backend: BACKEND, vm_id: "00a1" });
     });
 
     it("regression: a lost deploy_webgateway answer is resolved by looking the name up, not by deploying blindly", async () => {
@@ -100,12 +119,14 @@ describe("check and diff (preview): no network", () => {
         }
     });
 
-    it("a backend change replaces, deleting first (same name); a name change replaces without; username alone updates", () => {
+    it("nothing replaces: a new backend, VM, name or username is an update in place", () => {
         const olds: GatewayOutputs = { ...inputs(), computeEndpoint: "x", fqdn: "devalice.g", url: "https://devalice.g" };
+        const update = { changes: true, replaces: [], deleteBeforeReplace: false };
         expect(diffGateway(olds, inputs())).toEqual({ changes: false, replaces: [], deleteBeforeReplace: false });
-        expect(diffGateway(olds, inputs({ backend: "http://[5a1::9]:9988" }))).toEqual({ changes: true, replaces: ["backend"], deleteBeforeReplace: true });
-        expect(diffGateway(olds, inputs({ name: "alicedemo" }))).toEqual({ changes: true, replaces: ["name"], deleteBeforeReplace: false });
-        expect(diffGateway(olds, inputs({ username: "alice2" }))).toEqual({ changes: true, replaces: [], deleteBeforeReplace: false });
+        expect(diffGateway(olds, inputs({ backend: "http://[5a1::9]:9988" }))).toEqual(update);
+        expect(diffGateway(olds, inputs({ vmId: "00b2" }))).toEqual(update);
+        expect(diffGateway(olds, inputs({ name: "alicedemo" }))).toEqual(update);
+        expect(diffGateway(olds, inputs({ username: "alice2" }))).toEqual(update);
     });
 });
 
@@ -121,7 +142,58 @@ describe("refresh and delete", () => {
         await gatewayProvider.delete!(id, outs);
         await gatewayProvider.delete!(id, outs);
         expect(fake.gateways.size).toBe(0);
-        expect(fake.calls.delete_webgateway).toBe(2); // the second answered NotFound, which counts as done
+        expect(fake.calls.delete_webgateway).toBe(1); // the second found nothing: done
         expect(await gatewayProvider.read!(id, outs)).toEqual({ id: "", props: {} });
+    });
+
+    it("regression: deleting a gateway that now points at another VM deletes nothing and warns", async () => {
+        const { id, outs } = await create();
+        Object.assign(fake.gateways.get("devalice")!, { backend: "http://[5a1:beef::1]:9988", vm_id: "0bob" });
+        const lines: string[] = [];
+        const write = process.stderr.write;
+        process.stderr.write = ((chunk: string) => (lines.push(String(chunk)), true)) as typeof process.stderr.write;
+        try {
+            await gatewayProvider.delete!(id, outs);
+        } finally {
+            process.stderr.write = write;
+        }
+        expect(fake.gateways.get("devalice")).toMatchObject({ vm_id: "0bob" });
+        expect(fake.calls.delete_webgateway).toBeUndefined();
+        expect(lines.join("")).toMatch(/alice: warning: keeping gateway devalice: it now points at http:\/\/\[5a1:beef::1\]:9988 \(VM 0bob\), not at this user's VM 00a1/);
+        expect(await gatewayProvider.read!(id, outs)).toEqual({ id: "", props: {} }); // and refresh no longer calls it ours
+    });
+});
+
+describe("update in place", () => {
+    const update = async (olds: GatewayOutputs, news: GatewayInputs) => (await gatewayProvider.update!("ignored", olds, news)).outs as GatewayOutputs;
+
+    it("a new backend on the same name redeploys it: the old one goes first, then the name points at the new backend", async () => {
+        const { outs } = await create();
+        const after = await update(outs, inputs({ backend: "http://[5a1:2b::8]:9988", vmId: "00a2" }));
+        expect(fake.gateways.get("devalice")).toMatchObject({ backend: "http://[5a1:2b::8]:9988", vm_id: "00a2" });
+        expect(after).toMatchObject({ name: "devalice", backend: "http://[5a1:2b::8]:9988", url: "https://devalice.gent02.grid.tf" });
+    });
+
+    it("a new name deploys the new gateway first, then deletes the old one", async () => {
+        const { outs } = await create();
+        const after = await update(outs, inputs({ name: "alicenew" }));
+        expect([...fake.gateways.keys()]).toEqual(["alicenew"]);
+        expect(after.url).toBe("https://alicenew.gent02.grid.tf");
+        const order = fake.requests.map((r) => r.method).filter((m) => m !== "get_webgateway");
+        expect(order.slice(-2)).toEqual(["deploy_webgateway", "delete_webgateway"]);
+    });
+
+    it("regression: two users swapping names in one update both end live, each pointing at their own VM", async () => {
+        const alice = (await create({ name: "alicedemo", vmId: "00a1", backend: BACKEND })).outs;
+        const bob = (await create({ name: "bobold", username: "bob", vmId: "00b1", backend: "http://[5a1:2b::9]:9988" })).outs;
+        // Bob's update starts first and finds alicedemo still Alice's: it waits; Alice's update frees it.
+        const bobs = update(bob, { name: "alicedemo", username: "bob", vmId: "00b1", backend: "http://[5a1:2b::9]:9988" });
+        await new Promise((r) => setTimeout(r, 50));
+        const alices = update(alice, { name: "alicenew", username: "alice", vmId: "00a1", backend: BACKEND });
+        const [b, a] = await Promise.all([bobs, alices]);
+        expect(fake.gateways.get("alicenew")).toMatchObject({ backend: BACKEND, vm_id: "00a1" });
+        expect(fake.gateways.get("alicedemo")).toMatchObject({ backend: "http://[5a1:2b::9]:9988", vm_id: "00b1" });
+        expect(fake.gateways.has("bobold")).toBe(false);
+        expect([a.url, b.url]).toEqual(["https://alicenew.gent02.grid.tf", "https://alicedemo.gent02.grid.tf"]);
     });
 });

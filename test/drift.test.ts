@@ -9,7 +9,7 @@
  * `pulumi up` creates it again). Where a refreshed change matters, `diff` against
  * the program's inputs says whether the next `up` repairs it.
  */
-import { accountInputs } from "./support/fixtures";
+import { TEST_IDENTITY, accountInputs } from "./support/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEMPLATES } from "../providers/forge/feedback-hub";
 import { DynamicHost, serializeProvider } from "./support/dynamic-host";
@@ -72,7 +72,7 @@ afterAll(async () => {
 
 describe("FeedbackHub", () => {
     it("refresh sees templates deleted or edited and the repo made private; the next up puts back only the missing template", async () => {
-        const { news, created } = await createChecked(as.hub, { repo: HUB });
+        const { news, created } = await createChecked(as.hub, { repo: HUB, stack: TEST_IDENTITY.stack, stackId: TEST_IDENTITY.id });
         expect((await refresh(as.hub, created)).outs).toMatchObject({ templates: PATHS, customizedTemplates: [], private: false });
 
         const repo = forge.repo(HUB)!;
@@ -90,13 +90,13 @@ describe("FeedbackHub", () => {
     });
 
     it("refresh of a repo deleted outside the tool answers an empty id", async () => {
-        const { created } = await createChecked(as.hub, { repo: "driftgone/feedback" });
+        const { created } = await createChecked(as.hub, { repo: "driftgone/feedback", stack: TEST_IDENTITY.stack, stackId: TEST_IDENTITY.id });
         forge.repos.delete("driftgone/feedback");
         expect((await refresh(as.hub, created)).id).toBe("");
     });
 
     it("refresh of a repo deleted and re-created by someone else (another repo id) answers an empty id: ours is gone", async () => {
-        const { created } = await createChecked(as.hub, { repo: "driftnew/feedback" });
+        const { created } = await createChecked(as.hub, { repo: "driftnew/feedback", stack: TEST_IDENTITY.stack, stackId: TEST_IDENTITY.id });
         forge.repos.delete("driftnew/feedback");
         forge.addRepo("driftnew/feedback");
         expect((await refresh(as.hub, created)).id).toBe("");
@@ -170,7 +170,7 @@ describe("Vm", () => {
 });
 
 describe("Gateway", () => {
-    const gw = (name: string) => ({ name, username: name.slice(2), backend: "http://[5a1::3]:9988" });
+    const gw = (name: string) => ({ name, username: name.slice(2), backend: "http://[5a1::3]:9988", vmId: `vm-${name}` });
 
     it("refresh of a gateway deleted outside the tool answers an empty id", async () => {
         const { created } = await createChecked(as.gateway, gw("gwgina"));
@@ -187,12 +187,20 @@ describe("Gateway", () => {
     });
 
     // Guards against read() keeping the recorded backend instead of the live one.
-    it("regression: refresh sees a gateway re-pointed to another backend outside the tool, and the next up replaces it", async () => {
+    it("regression: refresh sees our gateway (same VM) re-pointed to another backend outside the tool, and the next up puts it back in place", async () => {
         const { news, created } = await createChecked(as.gateway, gw("gwivy"));
         compute.gateways.get("gwivy")!.backend = "http://[5a1::99]:9988";
         const read = await refresh(as.gateway, created);
         expect(read.outs.backend).toBe("http://[5a1::99]:9988");
-        expect(await as.gateway.diff(read.id, read.outs, news)).toMatchObject({ changes: "some", replaces: ["backend"] });
+        expect(await as.gateway.diff(read.id, read.outs, news)).toMatchObject({ changes: "some", replaces: [] });
+        await as.gateway.update(read.id, read.outs, news);
+        expect(compute.gateways.get("gwivy")).toMatchObject({ backend: "http://[5a1::3]:9988", vm_id: "vm-gwivy" });
+    });
+
+    it("refresh of a gateway whose name now points at another VM answers an empty id: ours is gone", async () => {
+        const { created } = await createChecked(as.gateway, gw("gwjon"));
+        Object.assign(compute.gateways.get("gwjon")!, { backend: "http://[5a1::77]:9988", vm_id: "someone-elses" });
+        expect((await refresh(as.gateway, created)).id).toBe("");
     });
 });
 

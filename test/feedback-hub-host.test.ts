@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEMPLATES } from "../providers/forge/feedback-hub";
 import { DynamicHost, serializeProvider } from "./support/dynamic-host";
 import { FakeForgejo } from "./fakes/forgejo";
+import { TEST_IDENTITY } from "./support/fixtures";
 
 const PATHS = Object.keys(TEMPLATES);
+const ME = { stack: TEST_IDENTITY.stack, stackId: TEST_IDENTITY.id };
 let fake: FakeForgejo;
 let provider: string;
 let host: DynamicHost;
@@ -55,18 +57,18 @@ describe("the serialized provider", () => {
 
 describe("in Pulumi's dynamic-provider host", () => {
     it("runs Check, Create, Diff, Read, Update and Delete, keeping the hub on teardown by default", async () => {
-        const checked = keep(await host.check({}, { repo: " hosted/feedback " }));
+        const checked = keep(await host.check({}, { repo: " hosted/feedback ", ...ME }));
         expect(checked.failures).toEqual([]);
-        expect(keep(await host.check({}, { repo: "not a repo" })).failures.map((f) => f.property)).toEqual(["repo"]);
+        expect(keep(await host.check({}, { repo: "not a repo", ...ME })).failures.map((f) => f.property)).toEqual(["repo"]);
         const { __provider: _p, ...news } = checked.inputs;
-        expect(news).toEqual({ repo: "hosted/feedback" });
+        expect(news).toEqual({ repo: "hosted/feedback", ...ME });
 
         const created = keep(await host.create(news));
         expect(created.id).toBe("hosted/feedback");
         expect(created.outs).toMatchObject({ orgCreatedByTool: true, repoCreatedByTool: true, templates: PATHS, repoUrl: `${fake.url}/hosted/feedback`, __provider: provider });
 
         expect(keep(await host.diff(created.id, created.outs, news))).toEqual({ changes: "none", replaces: [], deleteBeforeReplace: false });
-        expect(keep(await host.diff(created.id, created.outs, { repo: "hosted/other" }))).toEqual({ changes: "some", replaces: ["repo"], deleteBeforeReplace: false });
+        expect(keep(await host.diff(created.id, created.outs, { repo: "hosted/other", ...ME }))).toEqual({ changes: "some", replaces: ["repo"], deleteBeforeReplace: false });
 
         fake.repo("hosted/feedback")!.files.delete(PATHS[2]);
         const read = keep(await host.read(created.id, created.outs));
@@ -81,7 +83,7 @@ describe("in Pulumi's dynamic-provider host", () => {
     });
 
     it("with purgeFeedbackHubOnTeardown, deletes what it created; a refresh then finds it gone; deleting again is done", async () => {
-        const created = keep(await purgingHost.create({ repo: "gone/feedback" }));
+        const created = keep(await purgingHost.create({ repo: "gone/feedback", ...ME }));
         await purgingHost.delete(created.id, created.outs);
         expect(fake.repo("gone/feedback")).toBeUndefined();
         expect(fake.org("gone")).toBeUndefined();
@@ -92,7 +94,7 @@ describe("in Pulumi's dynamic-provider host", () => {
     it("adopts an existing org and repo, and keeps them even with purge on", async () => {
         fake.addOrg("theirs");
         fake.addRepo("theirs/feedback", { files: { [PATHS[0]]: "their own bug form" } });
-        const created = keep(await purgingHost.create({ repo: "theirs/feedback" }));
+        const created = keep(await purgingHost.create({ repo: "theirs/feedback", ...ME }));
         expect(created.outs).toMatchObject({ orgCreatedByTool: false, repoCreatedByTool: false, customizedTemplates: [PATHS[0]] });
         await purgingHost.delete(created.id, created.outs);
         expect(fake.repo("theirs/feedback")).toBeDefined();
@@ -101,7 +103,7 @@ describe("in Pulumi's dynamic-provider host", () => {
 
     it("regression: an error thrown in the host keeps its actionable message through gRPC (the v0 serializer dropped what super() set)", async () => {
         fake.addUser({ login: "someuser", email: "someuser@x.test" });
-        const err = (await host.create({ repo: "someuser/feedback" }).catch((e: Error) => e)) as Error;
+        const err = (await host.create({ repo: "someuser/feedback", ...ME }).catch((e: Error) => e)) as Error;
         expect(err.message).toContain('"someuser" is a Forge user account, not an organization');
         returned.push(err.message);
     });

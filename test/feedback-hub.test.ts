@@ -60,12 +60,13 @@ function posts(full: string): number {
 
 describe("check and diff, offline", () => {
     it("defaults the repo, trims it, refuses what Forge would refuse, and lets a preview's unknown through", () => {
-        expect(checkFeedbackHub({})).toEqual({ inputs: { repo: DEFAULT_FEEDBACK_REPO }, failures: [] });
-        expect(checkFeedbackHub({ repo: " org/feedback " }).inputs?.repo).toBe("org/feedback");
+        expect(checkFeedbackHub(ME)).toEqual({ inputs: { repo: DEFAULT_FEEDBACK_REPO, ...ME }, failures: [] });
+        expect(checkFeedbackHub({ repo: " org/feedback ", ...ME }).inputs?.repo).toBe("org/feedback");
+        expect(checkFeedbackHub({ repo: "org/feedback" }).failures?.map((f) => f.property)).toEqual(["stack", "stackId"]);
         for (const bad of ["feedback", "org/", "-org/x", "org/x.git", "a/b/c", "org__x/y"]) {
-            expect(checkFeedbackHub({ repo: bad }).failures?.map((f) => f.property), bad).toEqual(["repo"]);
+            expect(checkFeedbackHub({ repo: bad, ...ME }).failures?.map((f) => f.property), bad).toEqual(["repo"]);
         }
-        expect(checkFeedbackHub({ repo: UNKNOWN }).failures).toEqual([]);
+        expect(checkFeedbackHub({ repo: UNKNOWN, ...ME }).failures).toEqual([]);
     });
 
     it("replaces on another repo (old one first kept or purged), adds missing templates in place, else nothing", () => {

@@ -16,7 +16,7 @@ import { DynamicHost, REPO_ROOT, serializeProvider } from "./support/dynamic-hos
 import { FakeCompute } from "./fakes/compute";
 import { FakeForgejo } from "./fakes/forgejo";
 import { ed25519Key } from "./rehearsal/builtins";
-import { accountInputs } from "./support/fixtures";
+import { accountInputs, TEST_IDENTITY } from "./support/fixtures";
 
 const FIXTURES = path.join(__dirname, "fixtures", "shims");
 const VERSIONS = fs.readdirSync(FIXTURES).sort();
@@ -107,7 +107,7 @@ describe.each(VERSIONS)("shim %s in Pulumi's dynamic-provider host", (version) =
     it("a feedback hub it created is read, then deleted", async () => {
         const h = as("feedbackHub");
         const repo = `${version}org/feedback`;
-        const { inputs } = await h.check({}, { repo });
+        const { inputs } = await h.check({}, { repo, stack: TEST_IDENTITY.stack, stackId: TEST_IDENTITY.id });
         const created = await h.create(strip(inputs));
         expect((await h.read(created.id, created.outs)).id).toBe(repo);
         await h.delete(created.id, created.outs);

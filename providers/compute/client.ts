@@ -252,6 +252,8 @@ export interface ComputeSettings {
     requestTimeoutMs: number;
     backoffMs: number;
     allowLoopbackBackend: boolean;
+    /** How long a gateway waits for its name to be released by a gateway not ours (a swap within one update). */
+    releaseWaitMs: number;
 }
 
 /** Reads the provider settings. Fractions are allowed so tests can use short deadlines. */
@@ -278,6 +280,7 @@ export function settingsFrom(config: { get(key: string): string | undefined }): 
         requestTimeoutMs: num("computeRequestTimeoutSeconds", 30) * 1000,
         backoffMs: num("computeBackoffSeconds", 0.5) * 1000,
         allowLoopbackBackend: String(get("computeAllowLoopbackBackend")) === "true", // a YAML boolean arrives as true, a CLI value as "true"
+        releaseWaitMs: num("gatewayReleaseWaitSeconds", 120) * 1000,
     };
 }
 

@@ -2,9 +2,16 @@
  * A user's web gateway: `https://<name>.<gateway domain>` → one backend on the
  * user's VM, e.g. `http://[<mycelium ip>]:9988`, deployed through Hero Compute.
  *
- * Gateway names are reserved grid-wide. `create` looks its name up first and
- * adopts its own leftover (redeploying it when the backend changed); a name held
- * by someone else is a clear error asking the admin to set `gatewayName`.
+ * Gateway names are reserved grid-wide, and a name is no proof of ownership.
+ * A gateway is this user's only while it points at this user's VM: the same
+ * `vm_id` when both sides know one, else the same backend. `create` adopts its
+ * own leftover, waits a bounded time for a name held by a gateway that is not
+ * ours (another user of this update may be moving off it), and then refuses
+ * clearly. A new name, backend or VM is an update in place: the new gateway is
+ * made first, then the old one deleted if it is still ours. A delete, or the
+ * old half of an update, of a gateway that now points elsewhere deletes
+ * nothing and says so. The resource id stays the one `create` gave; the
+ * `name` output is the live name.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
@@ -35,7 +42,15 @@ export interface GatewayOutputs extends GatewayInputs {
     url: string;
 }
 
-type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings>;
+type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings> & { options(): GatewayOptions };
+
+interface GatewayOptions {
+    /** Holds one of the `computeConcurrency` slots for a changing call. */
+    slot: <T>(fn: () => Promise<T>) => Promise<T>;
+    releaseWaitMs: number;
+    pollMs: number;
+    progressMs: number;
+}
 
 export const gatewayProvider: Provider = {
     async configure(req: pulumi.dynamic.ConfigureRequest) {
@@ -53,7 +68,7 @@ export const gatewayProvider: Provider = {
     async create(inputs: GatewayInputs) {
         const conn = rpc.connFrom(this);
         const endpoint = rpc.canonicalEndpoint(conn.url);
-        const gw = await rpc.withSlot(this.concurrency ?? 3, () => ensureGateway(conn, inputs));
+        const gw = await ensureGateway(conn, inputs, this.options());
         rpc.progress(`${inputs.username}: gateway https://${gw.fqdn} → ${gw.backend}`);
         return { id: `${endpoint}#${gw.name}`, outs: outsOf(inputs, gw, endpoint) };
     },
@@ -62,22 +77,41 @@ export const gatewayProvider: Provider = {
         const conn = rpc.connFrom(this);
         guardEndpoint(conn, props, "refresh");
         const gw = await getGateway(conn, props.name, props.username);
-        if (!gw) {
-            rpc.progress(`${props.username}: gateway ${props.name} is gone from ${props.computeEndpoint}`);
+        if (!gw || !belongs(gw, props)) {
+            const why = gw ? `now points at ${gw.backend}${gw.vm_id ? ` (VM ${gw.vm_id})` : ""}, not at this user's VM` : "is gone";
+            rpc.progress(`${props.username}: gateway ${props.name} ${why} on ${props.computeEndpoint}`);
             return { id: "", props: {} };
         }
         return { id, props: outsOf(props, gw, props.computeEndpoint) };
     },
 
-    /** Only `username` changes in place (it is used in messages); every other change replaces. */
+    /** A new name, backend or VM: the new gateway first, then the old one, only while it is still ours. */
     async update(_id: string, olds: GatewayOutputs, news: GatewayInputs) {
-        return { outs: { ...olds, ...news } };
+        const conn = rpc.connFrom(this);
+        guardEndpoint(conn, olds, "update");
+        const moved = (["name", "backend", "vmId"] as const).some((k) => (olds[k] ?? "") !== (news[k] ?? ""));
+        if (!moved) return { outs: { ...olds, ...news } };
+        const o = this.options();
+        if (news.name === olds.name) {
+            // One name: the old gateway must go before the name can point elsewhere.
+            await releaseIfOurs(conn, olds, o, `${news.username}: redeploying gateway ${olds.name} for ${news.backend}`);
+        }
+        const gw = await ensureGateway(conn, news, o);
+        if (news.name !== olds.name) {
+            await releaseIfOurs(conn, olds, o, `${news.username}: gateway ${olds.name} replaced by ${news.name}; deleting the old one`);
+        }
+        rpc.progress(`${news.username}: gateway https://${gw.fqdn} → ${gw.backend}`);
+        return { outs: outsOf(news, gw, olds.computeEndpoint) };
     },
 
     async delete(_id: string, props: GatewayOutputs) {
         const conn = rpc.connFrom(this);
         guardEndpoint(conn, props, "delete");
-        await deleteGateway(conn, props.name, props.username);
+        await releaseIfOurs(conn, props, this.options());
+    },
+
+    options(): GatewayOptions {
+        return { slot: (fn) => rpc.withSlot(this.concurrency ?? 3, fn), releaseWaitMs: this.releaseWaitMs ?? 120_000, pollMs: this.pollMs ?? 10_000, progressMs: this.progressMs ?? 30_000 };
     },
 };
 
@@ -119,11 +153,19 @@ export function isLoopback(hostname: string): boolean {
     return h === "localhost" || h === "::1" || h === "::" || h === "0.0.0.0" || /^127\./.test(h) || /^::ffff:(127\.|7f)/.test(h);
 }
 
-/** Any change redeploys the gateway; with the same name the old one must go first. */
+/**
+ * No change replaces: a new name, backend or VM is an update in place (new
+ * gateway first, then the old one if still ours), so that two users can swap
+ * names in one update without either deleting the other's gateway.
+ */
 export function diffGateway(olds: GatewayOutputs, news: GatewayInputs): pulumi.dynamic.DiffResult {
-    const replaces = (["name", "backend", "vmId"] as const).filter((k) => (olds[k] ?? "") !== (news[k] ?? ""));
-    const changes = replaces.length > 0 || olds.username !== news.username;
-    return { changes, replaces, deleteBeforeReplace: replaces.length > 0 && olds.name === news.name };
+    const changed = (["name", "backend", "vmId", "username"] as const).filter((k) => (olds[k] ?? "") !== (news[k] ?? ""));
+    return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+}
+
+/** Whether a live gateway is the one recorded: it points at the same VM (by id when both know one, else by backend). */
+export function belongs(gw: Pick<rpc.Gateway, "backend" | "vm_id">, rec: Pick<GatewayInputs, "backend" | "vmId">): boolean {
+    return gw.vm_id && rec.vmId ? gw.vm_id === rec.vmId : gw.backend === rec.backend;
 }
 
 function outsOf(inputs: GatewayInputs, gw: rpc.Gateway, endpoint: string): GatewayOutputs {
@@ -158,23 +200,61 @@ async function deleteGateway(conn: rpc.Conn, name: string, user: string): Promis
     }
 }
 
-/** Look up, adopt or replace our leftover, then deploy; never a blind retry of the deploy. */
-async function ensureGateway(conn: rpc.Conn, inputs: GatewayInputs): Promise<rpc.Gateway> {
+/** Deletes the recorded gateway while it is still ours; one that is gone is done, one that points elsewhere is kept, with a warning. */
+async function releaseIfOurs(conn: rpc.Conn, rec: GatewayOutputs, o: GatewayOptions, doing?: string): Promise<void> {
+    const live = await getGateway(conn, rec.name, rec.username);
+    if (!live) return;
+    if (!belongs(live, rec)) {
+        rpc.progress(
+            `${rec.username}: warning: keeping gateway ${rec.name}: it now points at ${live.backend}${live.vm_id ? ` (VM ${live.vm_id})` : ""}, ` +
+                `not at this user's VM${rec.vmId ? ` ${rec.vmId}` : ""} (${rec.backend}), so it is no longer this user's to delete`,
+        );
+        return;
+    }
+    if (doing) rpc.progress(doing);
+    await o.slot(() => deleteGateway(conn, rec.name, rec.username));
+}
+
+/**
+ * Our gateway of that name: adopted when it is already ours (a create that crashed
+ * before Pulumi recorded it), redeployed when it is ours but points at an old backend
+ * of our VM, deployed when the name is free. A name held by a gateway that is not ours
+ * is waited for (bounded: another user of this update may be moving off it), then
+ * refused. Never a blind retry of the deploy.
+ */
+async function ensureGateway(conn: rpc.Conn, inputs: GatewayInputs, o: GatewayOptions): Promise<rpc.Gateway> {
     const user = inputs.username;
-    for (let attempt = 1; ; attempt++) {
-        const own = await getGateway(conn, inputs.name, user);
-        if (own && own.backend === inputs.backend) {
-            rpc.progress(`${user}: adopting gateway ${own.name}, left by an earlier attempt`);
-            return own;
+    const started = Date.now();
+    let lastLog = started;
+    for (let attempt = 1; ; ) {
+        const live = await getGateway(conn, inputs.name, user);
+        if (live && live.backend === inputs.backend && belongs(live, inputs)) {
+            rpc.progress(`${user}: adopting gateway ${live.name}, left by an earlier attempt`);
+            return live;
         }
-        if (own) {
-            rpc.progress(`${user}: gateway ${own.name} left by an earlier attempt points at ${own.backend}; redeploying it`);
-            await deleteGateway(conn, own.name, user);
+        if (live && belongs(live, inputs)) {
+            rpc.progress(`${user}: gateway ${live.name} of this VM points at ${live.backend}; redeploying it for ${inputs.backend}`);
+            await o.slot(() => deleteGateway(conn, live.name, user));
+        } else if (live) {
+            const held = `gateway name "${inputs.name}" is held by a gateway pointing at ${live.backend}${live.vm_id ? ` (VM ${live.vm_id})` : ""}, not at this user's VM`;
+            if (Date.now() - started >= o.releaseWaitMs) {
+                throw new Error(
+                    `${user}: the ${held}, and it was not released within ${rpc.elapsed(started)} (gatewayReleaseWaitSeconds). It was left alone. ` +
+                        `If it belongs to another user or stack, set gatewayName for ${user} in the users file to another name matching ^[a-z0-9]{3,36}$; ` +
+                        `if it is an old gateway of this stack being moved in this update, run pulumi up again.`,
+                );
+            }
+            if (Date.now() - lastLog >= o.progressMs) {
+                rpc.progress(`${user}: waiting for the ${held}, to be released (${rpc.elapsed(started)})`);
+                lastLog = Date.now();
+            }
+            await new Promise((r) => setTimeout(r, o.pollMs));
+            continue;
         }
         const params: Record<string, unknown> = { name: inputs.name, backend: inputs.backend };
         if (inputs.vmId) params.vm_id = inputs.vmId;
         try {
-            return await rpc.call<rpc.Gateway>(conn, "deploy_webgateway", params, { user, retry: false });
+            return await o.slot(() => rpc.call<rpc.Gateway>(conn, "deploy_webgateway", params, { user, retry: false }));
         } catch (err) {
             if (rpc.isRpcCode(err, rpc.ERRORS.NameTaken)) {
                 throw new Error(
@@ -185,6 +265,7 @@ async function ensureGateway(conn: rpc.Conn, inputs: GatewayInputs): Promise<rpc
             }
             const unsure = (err as rpc.RpcError).transient || rpc.isRpcCode(err, rpc.ERRORS.NameExists);
             if (!unsure || attempt >= 3) throw err;
+            attempt++;
             // The outcome is unknown: the next round looks the name up before deploying again.
         }
     }

@@ -90,8 +90,8 @@ export interface FeedbackHubInputs {
     /** `"owner/name"`; the owner is the organization. */
     repo: string;
     /** This stack's full name and identity hash (providers/ownership.ts); absent in state written before stack identities. */
-    stack: string;
-    stackId: string;
+    stack?: string;
+    stackId?: string;
 }
 
 export interface FeedbackHubOutputs extends FeedbackHubInputs {
@@ -168,8 +168,7 @@ export const feedbackHubProvider: FeedbackHubProvider = {
                 repoCreated = marked(repo.description, me);
             } else {
                 org = await ensureOrg(c, owner, me);
-                repo = await ensureRepo(c, org.name, name, me);
-                repoCreated = marked(repo.description, me);
+                ({ repo, created: repoCreated } = await ensureRepo(c, org.name, name, me));
             }
             note(`feedback hub: ${org.kind} ${org.name} ${org.created ? "created by this tool" : "adopted"}, repo ${repo.full_name} ${repoCreated ? "created by this tool" : "adopted"}`);
             const t = await ensureTemplates(c, repo);
@@ -251,6 +250,8 @@ export function checkFeedbackHub(news: Partial<FeedbackHubInputs>): pulumi.dynam
             failures.push({ property: "repo", reason: `repo must be "organization/name" as Forge allows them (e.g. ${DEFAULT_FEEDBACK_REPO}), not ${JSON.stringify(raw)}` });
         }
     }
+    if (typeof news.stack !== "string" || !/^\S+\/\S+\/\S+$/.test(news.stack)) failures.push({ property: "stack", reason: 'stack must be "<organization>/<project>/<stack>"' });
+    if (typeof news.stackId !== "string" || !/^[0-9a-f]{8}$/.test(news.stackId)) failures.push({ property: "stackId", reason: "stackId must be 8 hex digits" });
     return { inputs: { ...news, repo } as FeedbackHubInputs, failures };
 }
 
@@ -339,13 +340,14 @@ async function ensureOrg(c: ForgeClientOptions, name: string, me: StackIdentity)
 }
 
 /** Finds or creates the public repo, initialised with a README so files can be added to its default branch. */
-async function ensureRepo(c: ForgeClientOptions, org: string, name: string, me: StackIdentity): Promise<ForgeRepo> {
+async function ensureRepo(c: ForgeClientOptions, org: string, name: string, me: StackIdentity): Promise<{ repo: ForgeRepo; created: boolean }> {
     for (let attempt = 0; ; attempt++) {
         const found = await getRepo(c, org, name);
-        if (found) return found;
+        // Found after a lost answer or a crash: ours only when it carries this stack's marker.
+        if (found) return { repo: found, created: marked(found.description, me) };
         try {
             const body = { name, description: repoDescription(me), private: false, auto_init: true, readme: "Default", default_branch: "main" };
-            return (await call<ForgeRepo>(c, "POST /orgs/{org}/repos", { params: { org }, body })).body;
+            return { repo: (await call<ForgeRepo>(c, "POST /orgs/{org}/repos", { params: { org }, body })).body, created: true };
         } catch (err) {
             if (err instanceof ForgeError && (err.retryable || err.status === 409) && attempt < 3) {
                 await pause(backoffMs(c, attempt));
@@ -427,8 +429,8 @@ async function deleteOrgIfEmpty(c: ForgeClientOptions, name: string, id: number)
 function outputs(c: ForgeClientOptions, inputs: FeedbackHubInputs, org: Owner, repo: ForgeRepo, repoCreated: boolean, t: TemplateState): FeedbackHubOutputs {
     return {
         repo: inputs.repo,
-        stack: inputs.stack,
-        stackId: inputs.stackId,
+        // Absent in state written before stack identities: a refresh of it must not write undefined (gRPC refuses it).
+        ...(inputs.stack === undefined ? {} : { stack: inputs.stack, stackId: inputs.stackId }),
         org: org.name,
         ownerKind: org.kind,
         orgId: org.id,

@@ -72,7 +72,7 @@ export function canned(type: string, name: string, inputs: any): Record<string, 
         case "pulumi-nodejs:dynamic/hero:ForgeAccount":
             return {
                 ...inputs, login: user, userId: 1234, createdByTool: true, token: "0123456789abcdef0123456789abcdef01234567", tokenId: 77,
-                tokenNote: `token "hero-cockpit" (id 77) minted for ${user} with scopes write:issue, read:repository, read:user`, feedbackAccess: true,
+                tokenNote: `token "hero-cockpit" (id 77) minted for ${user} with scopes write:issue, read:repository, read:user`, feedbackAccess: true, managedBy: "",
             };
         default:
             return { ...inputs, repoUrl: "https://forge.example.org/lhumina_public/feedback", orgCreatedByTool: false, repoCreatedByTool: false, customizedTemplates: [] };

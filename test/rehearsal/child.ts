@@ -33,9 +33,10 @@ async function main(): Promise<void> {
     if (args.mode === "destroy") {
         await engine.destroy();
     } else {
-        await pulumi.runtime.setMocks({ call: unexpected, newResource: unexpected }, args.project, args.stack, args.mode === "preview");
+        // "organization": what the file backend calls every stack's organization.
+        await pulumi.runtime.setMocks({ call: unexpected, newResource: unexpected }, args.project, args.stack, args.mode === "preview", "organization");
         // eslint-disable-next-line @typescript-eslint/no-require-imports
-        require("@pulumi/pulumi/runtime/settings").setMockOptions(engine.monitor(), args.project, args.stack, args.mode === "preview");
+        require("@pulumi/pulumi/runtime/settings").setMockOptions(engine.monitor(), args.project, args.stack, args.mode === "preview", "organization");
         const ns = (k: string) => `${args.project}:${k}`;
         pulumi.runtime.setAllConfig(Object.fromEntries(Object.entries(args.config).map(([k, v]) => [ns(k), v])), args.secretKeys.map(ns));
         const program = (async () => {

@@ -53,7 +53,7 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: `password-of-${name}` };
         case "pulumi-nodejs:dynamic/hero:ForgeAccount":
-            return { ...inputs, login: inputs.username, userId: 1, createdByTool: true, token: `token-of-${name}`, tokenId: 1, tokenNote: "", feedbackAccess: true };
+            return { ...inputs, login: inputs.username, userId: 1, createdByTool: true, token: `token-of-${name}`, tokenId: 1, tokenNote: "", feedbackAccess: true, managedBy: "" };
         case "pulumi-nodejs:dynamic/hero:Vm":
             return { ...inputs, vmId: `vm-${inputs.name}`, computeEndpoint: "http://127.0.0.1:9/rpc", nodeId: 7, myceliumIp: "5a3:1b2::7", state: "running" };
         case "pulumi-nodejs:dynamic/hero:Gateway":
