@@ -114,6 +114,7 @@ export const ROUTES: Array<{ route: string; statuses: number[]; undocumented?: A
     { route: "GET /version", statuses: [200] },
     { route: "GET /user", statuses: [200, 401, 403] },
     { route: "GET /users/{username}", statuses: [200, 404] },
+    { route: "GET /admin/users", statuses: [200, 403] },
     { route: "POST /admin/users", statuses: [201, 400, 403, 422] },
     { route: "PATCH /admin/users/{username}", statuses: [200, 400, 403, 422] },
     { route: "DELETE /admin/users/{username}", statuses: [204, 403, 404, 422] },
@@ -717,6 +718,13 @@ export class FakeForgejo {
             const n = Math.max(1, Number(ctx.query.get("page") ?? 1));
             return all.slice((n - 1) * limit, n * limit);
         };
+        // adminSearchUsers: site admins only; every account, a page at a time (users only, not organizations).
+        this.route("GET", "/admin/users", (ctx) => {
+            const refused = this.requireAdmin(ctx);
+            if (refused) return refused;
+            return json(200, page(ctx, [...this.users.values()]).map((u) => this.toUser(u, ctx.doer)));
+        });
+
         this.route("GET", "/orgs", (ctx) => {
             const seen = [...this.orgs.values()].filter((o) => this.visibleOrg(o.name, ctx.doer));
             return json(200, page(ctx, seen).map((o) => this.toOrg(o)));

@@ -36,6 +36,16 @@ export const GATEWAY_DOMAIN = "gw.rehearsal.test";
 export interface UserSpec {
     username: string;
     services?: string[];
+    gatewayName?: string;
+}
+
+/** Which stack a run is for: its name, its state file, and the grid-name prefix its fake VMs answer to. */
+export interface StackSpec {
+    stack: string;
+    stateFile: string;
+    prefix: string;
+    /** Leave `namePrefix` out of the config, so the program's default must come out as `prefix`. */
+    defaultPrefix?: boolean;
 }
 
 export interface Machine {
@@ -59,8 +69,12 @@ export class World {
         readonly sshPort: number,
     ) {}
 
-    /** Starts the fakes and one fake VM + sshd per username that may be deployed. */
-    static async start(usernames: string[], opts: { provisionMs?: number } = {}): Promise<World> {
+    /**
+     * Starts the fakes and one fake VM + sshd per username that may be deployed, for the
+     * prefix PREFIX (keyed by username) and for each of `otherPrefixes` (keyed `<prefix>/<username>`):
+     * a second stack's VMs are other VMs.
+     */
+    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[] } = {}): Promise<World> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
         const forge = await FakeForgejo.start();
         forge.addRepo(FEEDBACK_REPO);
@@ -72,12 +86,20 @@ export class World {
             gatewayDomain: GATEWAY_DOMAIN,
         });
         world = new World(dir, forge, compute, await freePort("127.0.0.1"));
-        await world.startGateway(usernames);
-        await Promise.all(usernames.map((u, i) => world!.addMachine(u, `127.0.0.${10 + i}`)));
+        const prefixes = [PREFIX, ...(opts.otherPrefixes ?? [])];
+        for (const p of prefixes) for (const u of usernames) world.gatewayNames.add(gridName(p, u));
+        await world.startGateway();
+        await Promise.all(
+            prefixes.flatMap((p, j) => usernames.map((u, i) => world!.addMachine(p === PREFIX ? u : `${p}/${u}`, gridName(p, u), `127.0.${j}.${10 + i}`))),
+        );
         return world;
     }
 
-    private async startGateway(usernames: string[]): Promise<void> {
+    /** Gateway names the fake VMs' curl resolves to the fake gateway. */
+    private readonly gatewayNames = new Set<string>();
+    private gatewayPort = 0;
+
+    private async startGateway(): Promise<void> {
         // A throwaway certificate for the fake gateway, made per world: no private key lives in the repo.
         const certFile = path.join(this.dir, "gateway-cert.pem");
         const keyFile = path.join(this.dir, "gateway-key.pem");
@@ -96,19 +118,29 @@ export class World {
         await new Promise<void>((r) => this.gateway.listen(0, "127.0.0.1", r));
         const port = (this.gateway.address() as AddressInfo).port;
         fs.mkdirSync(path.join(this.dir, "curl"));
-        const rc = [`cacert = "${certFile}"`];
-        for (const u of usernames) rc.push(`connect-to = "${gridName(PREFIX, u)}.${GATEWAY_DOMAIN}:443:127.0.0.1:${port}"`);
-        fs.writeFileSync(path.join(this.dir, "curl", ".curlrc"), rc.join("\n") + "\n");
         this.gatewayCa = certFile;
+        this.gatewayPort = port;
+        this.writeCurlrc();
         this.gatewayAddress = `127.0.0.1:${port}`;
+    }
+
+    /** The fake world's DNS for the VMs' curl: every known gateway name → the fake gateway. */
+    private writeCurlrc(): void {
+        const rc = [`cacert = "${this.gatewayCa}"`];
+        for (const name of this.gatewayNames) rc.push(`connect-to = "${name}.${GATEWAY_DOMAIN}:443:127.0.0.1:${this.gatewayPort}"`);
+        fs.writeFileSync(path.join(this.dir, "curl", ".curlrc"), rc.join("\n") + "\n");
     }
 
     /** The fake gateway's certificate (its own CA) and address, for clients outside the fake VMs. */
     gatewayCa = "";
     gatewayAddress = "";
 
-    private async addMachine(username: string, host: string): Promise<void> {
-        const keysFile = path.join(this.dir, `${username}.authorized_keys`);
+    /** The machine key (username, or `<prefix>/<username>`) of each VM name. */
+    private readonly machineOfName = new Map<string, string>();
+
+    private async addMachine(username: string, vmName: string, host: string): Promise<void> {
+        this.machineOfName.set(vmName, username);
+        const keysFile = path.join(this.dir, `${username.replace("/", "-")}.authorized_keys`);
         fs.writeFileSync(keysFile, "", { mode: 0o600 });
         const [sshd, vm] = await Promise.all([this.startVmSshd(keysFile, host), createFakeVm()]);
         this.machines.set(username, { host, sshd, vm, keysFile });
@@ -147,8 +179,10 @@ export class World {
 
     /** The compute fake's hook: the VM is up; its sshd now accepts the VM's keys. */
     private vmCameUp(name: string, id: string): string {
-        const m = [...this.machines.entries()].find(([u]) => gridName(PREFIX, u) === name)?.[1];
-        if (!m) throw new Error(`rehearsal world: no fake VM for ${name}`);
+        const key = this.machineOfName.get(name);
+        // A VM no test user deploys (a look-alike put there by a test): an address nobody answers on.
+        if (key === undefined) return "127.0.0.254";
+        const m = this.machines.get(key)!;
         fs.writeFileSync(m.keysFile, this.compute.vms.get(id)!.ssh_keys.join("\n") + "\n");
         return m.host;
     }
@@ -166,18 +200,24 @@ export class World {
         for (const u of users) {
             lines.push(`  - username: ${u.username}`, `    email: ${u.username}@example.org`, `    fullName: ${u.username} Example`);
             if (u.services) lines.push(`    services: [${u.services.join(", ")}]`);
+            if (u.gatewayName) {
+                lines.push(`    gatewayName: ${u.gatewayName}`);
+                this.gatewayNames.add(u.gatewayName);
+            }
         }
+        this.writeCurlrc();
         fs.writeFileSync(this.usersFile, lines.join("\n") + "\n");
     }
 
-    config(extra: Record<string, string> = {}): Record<string, string> {
-        const users = Object.fromEntries([...this.machines].map(([u, m]) => [u, { ...m.vm.env(), readyTimeoutSec: 10, healthTimeoutSec: 10 }]));
+    config(extra: Record<string, string> = {}, prefix = PREFIX, opts: { bundleDir?: string } = {}): Record<string, string> {
+        const mine = [...this.machines].filter(([k]) => (prefix === PREFIX ? !k.includes("/") : k.startsWith(`${prefix}/`)));
+        const users = Object.fromEntries(mine.map(([k, m]) => [k.replace(/^.*\//, ""), { ...m.vm.env(), readyTimeoutSec: 10, healthTimeoutSec: 10 }]));
         return {
             usersFile: this.usersFile,
             forgeUrl: this.forge.url,
             forgeToken: this.forge.adminToken,
             computeUrl: this.compute.httpUrl,
-            namePrefix: PREFIX,
+            namePrefix: prefix,
             feedbackRepo: FEEDBACK_REPO,
             booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
             computeConcurrency: "3",
@@ -185,13 +225,20 @@ export class World {
             computeAllowLoopbackBackend: "true",
             purgeAccountsOnTeardown: "true",
             // The fake VMs' sshd runs as the user running the tests, who is root only in CI.
-            bootstrapOverrides: JSON.stringify({ port: this.sshPort, sshUser: os.userInfo().username, users, bundleDir: path.join(this.dir, "bundles") }),
+            bootstrapOverrides: JSON.stringify({ port: this.sshPort, sshUser: os.userInfo().username, users, bundleDir: opts.bundleDir ?? path.join(this.dir, "bundles") }),
             ...extra,
         };
     }
 
     run(mode: "up" | "preview" | "destroy", extra?: Record<string, string>): Promise<RunResult> {
         return rehearse(mode, { program: PROGRAM, stateFile: this.stateFile, config: this.config(extra), secretKeys: ["forgeToken"] });
+    }
+
+    /** A run of another stack on the same fakes: its own state file, prefix and fake VMs. */
+    runStack(s: StackSpec, mode: "up" | "preview" | "destroy", extra: Record<string, string> = {}): Promise<RunResult> {
+        const config = this.config(extra, s.prefix, { bundleDir: path.join(this.dir, `bundles-${s.stack}`) });
+        if (s.defaultPrefix) delete config.namePrefix;
+        return rehearse(mode, { program: PROGRAM, stateFile: s.stateFile, stack: s.stack, config, secretKeys: ["forgeToken"] });
     }
 
     /** Requests the two backends have seen so far. */

@@ -1,0 +1,201 @@
+/**
+ * Two stacks on one Forge and one Hero Compute, from the same users file,
+ * rehearsed (see test/rehearsal/engine.ts): `dev` and `staging` with their
+ * default grid-name prefixes. Then, on dev: a look-alike VM is refused, two users
+ * swap gateway names in one update, and `npm run audit` finds, deletes and then
+ * no longer finds the orphans of a create whose state write was lost.
+ */
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultNamePrefix } from "../components/naming";
+import { cockpitTokenName, ownerMarker, stackIdentity } from "../providers/ownership";
+import { runAudit } from "../scripts/audit";
+import type { PulumiRunner } from "../scripts/lib/pulumi-cli";
+import { loadState, saveState, type State } from "./rehearsal/engine";
+import type { RunResult } from "./rehearsal/runner";
+import { World, type StackSpec } from "./rehearsal/world";
+
+const PROJECT = "hero-os-grid-deployer";
+const id = (stack: string) => stackIdentity("organization", PROJECT, stack);
+const prefix = (stack: string) => defaultNamePrefix(stack, id(stack).id);
+const USERS = ["alice", "bob"];
+const changed = (r: RunResult) => r.ops.filter((o) => o.op !== "same");
+
+let world: World;
+let dev: StackSpec;
+let staging: StackSpec;
+
+beforeAll(async () => {
+    world = await World.start(USERS, { otherPrefixes: [prefix("dev"), prefix("staging")] });
+    dev = { stack: "dev", stateFile: path.join(world.dir, "dev.json"), prefix: prefix("dev"), defaultPrefix: true };
+    staging = { stack: "staging", stateFile: path.join(world.dir, "staging.json"), prefix: prefix("staging"), defaultPrefix: true };
+});
+
+afterAll(async () => {
+    await world?.stop();
+});
+
+/** What dev handed out and holds, to compare after staging has come and gone. */
+interface DevSnapshot {
+    passwords: Record<string, string>;
+    tokens: Record<string, string>;
+    vms: Record<string, string>;
+    gateways: string[];
+}
+let before: DevSnapshot;
+
+// A bound, not a measure: several whole runs each, on 2 shared cores.
+describe.sequential("rehearsal: two stacks sharing one Forge and one Hero Compute", { timeout: 240_000 }, () => {
+    it("1. dev deploys with its default prefix and marks its accounts with its identity", async () => {
+        expect(prefix("dev")).toMatch(/^dev[0-9a-f]{4}$/);
+        expect(prefix("staging")).not.toBe(prefix("dev"));
+        world.writeUsers(USERS.map((username) => ({ username })));
+        const r = await world.runStack(dev, "up", { purgeAccountsOnTeardown: "false" });
+        expect(r.errors).toEqual([]);
+        expect(r.outputs.stack).toEqual({ ...id("dev"), namePrefix: prefix("dev") });
+        before = { passwords: {}, tokens: {}, vms: {}, gateways: [] };
+        for (const u of USERS) {
+            expect(world.forge.user(u)?.description).toContain(ownerMarker(id("dev")));
+            expect(world.forge.tokensOf(u).map((t) => t.name)).toEqual([cockpitTokenName(id("dev"))]);
+            before.passwords[u] = r.outputs.credentials[u].password;
+            before.tokens[u] = r.outputs.credentials[u].forgeToken;
+            before.vms[u] = world.compute.vm(`${prefix("dev")}${u}`)!.id;
+            before.gateways.push(`${prefix("dev")}${u}`);
+        }
+    });
+
+    it("2. staging, from the same users file, adopts dev's accounts read-only and deploys its own VMs and gateways", async () => {
+        const r = await world.runStack(staging, "up", { purgeAccountsOnTeardown: "true" });
+        expect(r.errors).toEqual([]);
+        for (const u of USERS) {
+            expect(r.outputs.environments[u].forgeManagedBy).toBe(`${u} is managed by stack ${id("dev").stack} (${id("dev").id})`);
+            expect(r.outputs.credentials[u].forgeToken).toBe("");
+            expect(world.compute.vm(`${prefix("staging")}${u}`)?.state).toBe("running");
+            expect(world.compute.gateways.has(`${prefix("staging")}${u}`)).toBe(true);
+        }
+        expect(world.compute.vms.size).toBe(4);
+    });
+
+    it("3. destroying staging with purgeAccountsOnTeardown deletes staging's VMs and gateways and nothing of dev's", async () => {
+        const deletesBefore = world.compute.requests.length;
+        const forgeBefore = world.forge.requests.length;
+        const r = await world.runStack(staging, "destroy", { purgeAccountsOnTeardown: "true" });
+        expect(r.errors).toEqual([]);
+        const deleted = world.compute.requests.slice(deletesBefore).filter((q) => q.method.startsWith("delete_"));
+        expect(deleted.map((q) => q.method).sort()).toEqual(["delete_vm", "delete_vm", "delete_webgateway", "delete_webgateway"]);
+        expect(deleted.filter((q) => q.method === "delete_webgateway").map((q) => q.params.name).sort()).toEqual(USERS.map((u) => `${prefix("staging")}${u}`));
+        expect(world.forge.requests.slice(forgeBefore).filter((q) => q.method === "DELETE")).toEqual([]);
+        for (const u of USERS) expect(world.forge.user(u)).toBeDefined();
+    });
+
+    it("4. dev then changes nothing; its passwords still log in, its tokens still authenticate, its VMs and gateways are untouched", async () => {
+        const r = await world.runStack(dev, "up", { purgeAccountsOnTeardown: "false" });
+        expect(r.errors).toEqual([]);
+        expect(changed(r)).toEqual([]);
+        for (const u of USERS) {
+            expect(world.forge.user(u)!.password).toBe(before.passwords[u]);
+            expect(world.forge.tokens.some((t) => t.sha1 === before.tokens[u] && t.userId === world.forge.user(u)!.id)).toBe(true);
+            expect(world.compute.vm(`${prefix("dev")}${u}`)?.id).toBe(before.vms[u]);
+        }
+        expect([...world.compute.gateways.keys()].sort()).toEqual(before.gateways.sort());
+    });
+
+    it("5. a look-alike VM (dev's name for a new user, another key) is refused and left alone", async () => {
+        await world.compute.invoke("deploy_vm", {
+            name: `${prefix("dev")}carol`, flist: "https://hub.grid.tf/tf-official-vms/ubuntu-24.04-full.flist", cpu: 4, memory: 8192, rootfs_size: 51200,
+            mycelium: true, public_ip: false, ssh_keys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWDF9l2irR9lZK9SzoXUYhyRqTBBNb5mrK6r7AHCk+Z someone-else"],
+        });
+        const lookAlike = { ...world.compute.vm(`${prefix("dev")}carol`)! };
+        world.writeUsers(["alice", "bob", "carol"].map((username) => ({ username })));
+        const r = await world.runStack(dev, "up", { purgeAccountsOnTeardown: "false" });
+        expect(r.errors.join("\n")).toMatch(new RegExp(`carol-vm: .*a VM named ${prefix("dev")}carol \\(id ${lookAlike.id}, state \\w+\\) already exists .* nothing proves it belongs to this deployment`));
+        expect(world.compute.vm(`${prefix("dev")}carol`)).toMatchObject({ id: lookAlike.id, ssh_keys: lookAlike.ssh_keys });
+        world.writeUsers(USERS.map((username) => ({ username })));
+        const back = await world.runStack(dev, "up", { purgeAccountsOnTeardown: "false" });
+        expect(back.errors).toEqual([]);
+        expect(world.compute.vm(`${prefix("dev")}carol`)?.id).toBe(lookAlike.id);
+    });
+
+    it("6. alice moves to a new gateway name and bob takes her old one, in one update: both end live, each on their own VM", async () => {
+        world.writeUsers([{ username: "alice", gatewayName: "alicedemo" }, { username: "bob", gatewayName: "bobold" }]);
+        expect((await world.runStack(dev, "up", { purgeAccountsOnTeardown: "false" })).errors).toEqual([]);
+        world.writeUsers([{ username: "alice", gatewayName: "alicenew" }, { username: "bob", gatewayName: "alicedemo" }]);
+        const r = await world.runStack(dev, "up", { purgeAccountsOnTeardown: "false", gatewayReleaseWaitSeconds: "120" });
+        expect(r.errors).toEqual([]);
+        const vm = (u: string) => world.compute.vm(`${prefix("dev")}${u}`)!;
+        expect(world.compute.gateways.get("alicenew")).toMatchObject({ vm_id: vm("alice").id });
+        expect(world.compute.gateways.get("alicedemo")).toMatchObject({ vm_id: vm("bob").id });
+        expect(world.compute.gateways.has("bobold")).toBe(false);
+        expect(r.outputs.environments.bob.gatewayFqdn).toMatch(/^alicedemo\./);
+        expect(r.outputs.environments.alice.gatewayFqdn).toMatch(/^alicenew\./);
+        expect(r.ops.filter((o) => o.name.endsWith("-gateway")).map((o) => o.op)).toEqual(["update", "update"]);
+    });
+
+    it("7. the audit finds the orphans of a create whose state write was lost, --delete-orphans --yes removes them, and a second audit finds none", async () => {
+        // The crash: alice's VM and gateway exist on Hero Compute, but their records never reached state.
+        const state: State = loadState(dev.stateFile);
+        const lost = Object.values(state.resources).filter((x) => x.name === "alice-vm" || x.name === "alice-gateway");
+        expect(lost).toHaveLength(2);
+        for (const x of lost) delete state.resources[x.urn];
+        saveState(dev.stateFile, state);
+        const aliceVm = world.compute.vm(`${prefix("dev")}alice`)!.id;
+
+        const project = fs.mkdtempSync(path.join(os.tmpdir(), "audit-project-"));
+        fs.writeFileSync(path.join(project, "Pulumi.yaml"), `name: ${PROJECT}\nruntime: nodejs\n`);
+        fs.writeFileSync(path.join(project, "Pulumi.dev.yaml"), `config:\n  ${PROJECT}:computeUrl: ${world.compute.httpUrl}\n  ${PROJECT}:forgeUrl: ${world.forge.url}\n`);
+        const audit = async (...args: string[]) => {
+            const out: string[] = [];
+            const err: string[] = [];
+            const io = { projectDir: project, pulumi: exportRunner(dev.stateFile, world.forge.adminToken), out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+            const code = await runAudit(["--stack", "dev", ...args], io, { confirm: null });
+            return { code, out: out.join("\n"), err: err.join("\n") };
+        };
+
+        const first = await audit();
+        console.log(`audit output (closing note):\n${first.out}`);
+        expect(first.code).toBe(1);
+        expect(first.out).toContain(`VMs:      1 in state, 1 orphaned, 0 gone, 1 look-alike`);
+        expect(first.out).toContain(`gateways: 1 in state, 1 orphaned, 0 gone, 0 look-alike`);
+        expect(first.out).toMatch(new RegExp(`vm +${prefix("dev")}alice \\(id ${aliceVm}\\): running, carries the deployer key of alice`));
+        expect(first.out).toMatch(/gateway alicenew: points at .*this stack's\), but no state record/);
+        expect(first.out).toMatch(new RegExp(`vm +${prefix("dev")}carol .*our name pattern .* not ours, left alone`));
+        expect(first.out).toMatch(/accounts: 2 in state, 1 orphaned, 0 gone/); // carol's account, kept by the stack's teardown policy
+        expect(first.out).not.toContain(world.forge.adminToken);
+        const json = JSON.parse((await audit("--json")).out);
+        expect(json.counts.vms).toEqual({ inState: 1, orphans: 1, gone: 0, lookAlikes: 1 });
+
+        expect((await audit("--delete-orphans")).err).toMatch(/refusing to delete without --yes/);
+        const del = await audit("--delete-orphans", "--yes");
+        expect(del.err).toContain(`audit: deleted vm ${prefix("dev")}alice (id ${aliceVm})`);
+        expect(del.err).toContain("audit: deleted gateway alicenew");
+        expect(del.err).toMatch(/keeping 1 orphaned account\(s\) \(carol\): purgeAccountsOnTeardown is not true/);
+        expect(world.compute.vm(`${prefix("dev")}alice`)).toBeUndefined();
+        expect(world.compute.vm(`${prefix("dev")}carol`)).toBeDefined(); // the look-alike is never touched
+        expect(world.compute.vm(`${prefix("dev")}bob`)).toBeDefined();
+
+        const second = JSON.parse((await audit("--json")).out);
+        expect(second.counts.vms.orphans + second.counts.gateways.orphans).toBe(0);
+        expect(second.counts.vms.lookAlikes).toBe(1);
+    });
+});
+
+/**
+ * The Pulumi CLI as the audit calls it, answered from the rehearsal's state file:
+ * `stack export` in the shape `pulumi stack export` prints (deployment.resources with
+ * urn, type, id, outputs), and `config get` of the two tokens.
+ */
+function exportRunner(stateFile: string, forgeToken: string): PulumiRunner {
+    return async (args) => {
+        if (args[0] === "stack" && args[1] === "export") {
+            const state = loadState(stateFile);
+            const resources = Object.values(state.resources).map((x) => ({ urn: x.urn, type: x.type, custom: x.custom, id: x.id, inputs: x.inputs, outputs: x.outputs, parent: x.parent }));
+            return { code: 0, stdout: JSON.stringify({ version: 3, deployment: { resources } }) };
+        }
+        if (args[0] === "config" && args[1] === "get") {
+            return args[2].endsWith(":forgeToken") ? { code: 0, stdout: `${forgeToken}\n` } : { code: 255, stdout: "" };
+        }
+        throw new Error(`unexpected pulumi ${args.join(" ")}`);
+    };
+}
