@@ -34,24 +34,66 @@ export async function loadUsersForStack(settings: DeployerSettings, today?: stri
     for (const u of loaded.users) {
         pulumi.log.info(summaryLine(u));
     }
+    // This stack's own last outputs: read only when they can change what the admin is told.
+    const previous = loaded.users.length === 0 || !settings.namePrefixSet ? await lastOutputs() : undefined;
     if (loaded.users.length === 0) {
-        const deployed = await deployedEnvironments();
+        const deployed = previous instanceof Error ? previous : Object.keys(previous?.environments ?? {});
         const message = everythingGoesWarning(settings.usersFile, deployed, loaded.expired.length);
         (Array.isArray(deployed) && deployed.length === 0 ? pulumi.log.info : pulumi.log.warn)(message);
+    }
+    if (!settings.namePrefixSet && previous && !(previous instanceof Error)) {
+        const warning = prefixChangeWarning(previous, settings.namePrefix);
+        if (warning) pulumi.log.warn(warning);
     }
     return loaded.users;
 }
 
-/** The usernames in this stack's last `environments` output, or the reason they could not be read. */
-async function deployedEnvironments(): Promise<string[] | Error> {
+/** What the last update of this stack exported, as far as these warnings need it. */
+export interface LastOutputs {
+    environments?: Record<string, { gatewayFqdn?: string }>;
+    stack?: { namePrefix?: string };
+}
+
+/** This stack's outputs from its last update (a StackReference to itself), or why they could not be read. */
+async function lastOutputs(): Promise<LastOutputs | Error> {
     try {
         const self = new pulumi.StackReference(`${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`);
-        const details = await self.getOutputDetails("environments");
-        const envs = details.value ?? details.secretValue;
-        return envs && typeof envs === "object" ? Object.keys(envs) : [];
+        const [envs, stack] = await Promise.all([self.getOutputDetails("environments"), self.getOutputDetails("stack")]);
+        const value = (d: pulumi.StackReferenceOutputDetails) => d.value ?? d.secretValue;
+        return { environments: value(envs) ?? undefined, stack: value(stack) ?? undefined };
     } catch (err) {
         return err instanceof Error ? err : new Error(String(err));
     }
+}
+
+/**
+ * The prefix the last update used: its `stack` output, or (stacks deployed before
+ * that output existed) what most default gateway names `<prefix><username>` share.
+ */
+export function previousPrefix(last: LastOutputs): string | undefined {
+    if (typeof last.stack?.namePrefix === "string") return last.stack.namePrefix;
+    const votes = new Map<string, number>();
+    for (const [username, env] of Object.entries(last.environments ?? {})) {
+        const label = String(env?.gatewayFqdn ?? "").split(".")[0];
+        const letters = username.toLowerCase().replace(/[^a-z0-9]/g, "");
+        if (letters !== "" && label.endsWith(letters)) {
+            const p = label.slice(0, -letters.length);
+            votes.set(p, (votes.get(p) ?? 0) + 1);
+        }
+    }
+    return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+}
+
+/** The warning when the default prefix differs from the one the deployed VMs carry: this update would replace them. */
+export function prefixChangeWarning(last: LastOutputs, prefix: string): string | undefined {
+    const old = previousPrefix(last);
+    if (old === undefined || old === prefix) return undefined;
+    const n = Object.keys(last.environments ?? {}).length;
+    return (
+        `grid names change prefix from "${old}" to "${prefix}" (the default now adds a hash of the stack identity): this update replaces ` +
+        `${n === 1 ? "the 1 deployed VM" : `all ${n} deployed VMs`} and their gateways, VM data included. ` +
+        `To keep the names they have, cancel and run \`pulumi config set namePrefix ${old}\`.`
+    );
 }
 
 /** The warning when an update would deploy no user: how many environments go, and who. */

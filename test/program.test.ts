@@ -8,6 +8,8 @@ import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeCompute } from "./fakes/compute";
 import { BASE_CONFIG, runProgram, type ProgramRun } from "./support/program";
+import { defaultNamePrefix } from "../components/naming";
+import { stackIdentity } from "../providers/ownership";
 import { MOCK_HOST_KEY } from "./support/fixtures";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "program-test-"));
@@ -253,8 +255,43 @@ describe("the program under mocks: an update that would remove every environment
         expect(run.log).not.toContain("removes every");
     });
 
-    it("with users to deploy, the stack's own outputs are not read", async () => {
+    it("with users to deploy and namePrefix set, the stack's own outputs are not read", async () => {
         const run = await runProgram({ ...BASE_CONFIG, usersFile: usersFile("three.yaml", THREE_USERS) }, { preview: true, previousOutputs: deployed });
         expect(run.registrations.some((r) => r.type === "pulumi:pulumi:StackReference")).toBe(false);
+    });
+});
+
+describe("the program under mocks: the default grid-name prefix", () => {
+    const { namePrefix: _set, ...UNSET } = BASE_CONFIG;
+    const devPrefix = defaultNamePrefix("dev", stackIdentity("organization", "hero-os-grid-deployer", "dev").id);
+
+    it("is 6 letters or digits of the stack name and 4 hex digits of its identity, shown in the `stack` output", async () => {
+        const run = await runProgram({ ...UNSET, usersFile: usersFile("three.yaml", THREE_USERS) }, { preview: true });
+        expect(run.error).toBeUndefined();
+        expect(devPrefix).toMatch(/^dev[0-9a-f]{4}$/);
+        expect(run.outputs.stack).toEqual({ stack: "organization/hero-os-grid-deployer/dev", id: expect.stringMatching(/^[0-9a-f]{8}$/), namePrefix: devPrefix });
+        expect(run.registrations.find((r) => r.name === "alice-vm")!.object).toMatchObject({ name: `${devPrefix}alice` });
+    });
+
+    it("regression: stacks whose names start alike get different prefixes (students-2025a, students-2025b)", () => {
+        const p = (stack: string) => defaultNamePrefix(stack, stackIdentity("organization", "hero-os-grid-deployer", stack).id);
+        expect(p("students-2025a")).not.toBe(p("students-2025b"));
+        expect(p("production")).not.toBe(p("production-eu"));
+        expect(p("students-2025a")).toMatch(/^studen[0-9a-f]{4}$/);
+    });
+
+    it("regression: a stack deployed with the old prefix is warned, in the preview, that its VMs would be replaced, and told how to keep them", async () => {
+        const deployed = { environments: { alice: { gatewayFqdn: "devalice.gent02.grid.tf" }, bob: { gatewayFqdn: "devbob.gent02.grid.tf" }, carol: { gatewayFqdn: "carol-demo.gent02.grid.tf" } } };
+        const run = await runProgram({ ...UNSET, usersFile: usersFile("three.yaml", THREE_USERS) }, { preview: true, previousOutputs: deployed });
+        expect(run.log).toContain(
+            `grid names change prefix from "dev" to "${devPrefix}" (the default now adds a hash of the stack identity): this update replaces all 3 deployed VMs and their gateways, VM data included. To keep the names they have, cancel and run \`pulumi config set namePrefix dev\`.`,
+        );
+    });
+
+    it("no warning when the last update used the same prefix, nor when namePrefix is set", async () => {
+        const same = await runProgram({ ...UNSET, usersFile: usersFile("three.yaml", THREE_USERS) }, { preview: true, previousOutputs: { stack: { namePrefix: devPrefix }, environments: { alice: {} } } });
+        expect(same.log).not.toContain("grid names change prefix");
+        const set = await runProgram({ ...BASE_CONFIG, usersFile: usersFile("three.yaml", THREE_USERS) }, { preview: true, previousOutputs: { environments: { alice: { gatewayFqdn: "xyzalice.g" } } } });
+        expect(set.log).not.toContain("grid names change prefix");
     });
 });

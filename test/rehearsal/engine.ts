@@ -69,6 +69,8 @@ export interface StateResource {
 
 export interface State {
     resources: Record<string, StateResource>;
+    /** The stack's outputs after the last update (what a StackReference to it reads). */
+    outputs?: Props;
 }
 
 export type OpKind = "create" | "update" | "replace" | "delete" | "same" | "skip-delete";
@@ -100,6 +102,8 @@ export class Engine {
     readonly checkpoint = { steps: 0, bytes: 0 };
     private readonly sizes = new WeakMap<StateResource, number>();
     private readonly old: State;
+    /** The stack outputs to persist; undefined keeps the last update's. */
+    private outputs?: Props;
     private readonly next: State;
     private readonly seen = new Set<string>();
     private readonly removed = new Set<string>();
@@ -141,8 +145,19 @@ export class Engine {
                 }
                 callback(null, {});
             }
-            readResource(req: any, callback: (err: unknown) => void): void {
-                callback(new Error(`rehearsal: read/get of ${req.getType()} is not implemented`));
+            async readResource(req: any, callback: (err: unknown, resp?: unknown) => void): Promise<void> {
+                // A StackReference to this stack reads its outputs from the last update, as the engine does.
+                if (req.getType() !== "pulumi:pulumi:StackReference") {
+                    callback(new Error(`rehearsal: read/get of ${req.getType()} is not implemented`));
+                    return;
+                }
+                const inputs = rpc.deserializeProperties(req.getProperties());
+                const own = `${engine.opts.project}/${engine.opts.stack}`;
+                const state = { name: inputs.name, outputs: String(inputs.name).endsWith(own) ? engine.old.outputs ?? {} : {}, secretOutputNames: [] };
+                const resp = new resproto.ReadResourceResponse();
+                resp.setUrn(engine.urn(req.getParent(), req.getType(), req.getName()));
+                resp.setProperties(structproto.Struct.fromJavaScript(await rpc.serializeProperties("", state)));
+                callback(null, resp);
             }
             invoke(req: any, callback: (err: unknown) => void): void {
                 callback(new Error(`rehearsal: invoke ${req.getTok()} is not implemented`));
@@ -293,6 +308,7 @@ export class Engine {
             const gone = Object.values(this.old.resources).filter((r) => !this.seen.has(r.urn));
             await this.deleteInOrder(gone);
             await this.deleteInOrder(this.pendingDeletes);
+            this.outputs = this.stackOutputs; // a failed update keeps the outputs of the last one that succeeded
         }
         this.persist();
         if (this.host) await (await this.host).stop();
@@ -301,6 +317,7 @@ export class Engine {
     /** `pulumi destroy`: no program, everything in state goes. */
     async destroy(): Promise<void> {
         await this.deleteInOrder(Object.values(this.old.resources));
+        this.outputs = {};
         this.persist();
         if (this.host) await (await this.host).stop();
     }
@@ -383,7 +400,7 @@ export class Engine {
     /** Old records not yet registered again (nor deleted) stay in the file until the run decides their fate. */
     private persist(): void {
         if (this.opts.preview) return;
-        const merged: State = { resources: {} };
+        const merged: State = { resources: {}, outputs: this.outputs ?? this.old.outputs };
         for (const r of Object.values(this.old.resources)) {
             if (!this.seen.has(r.urn) && !this.removed.has(r.urn)) merged.resources[r.urn] = r;
         }
@@ -454,7 +471,7 @@ export function loadState(file: string): State {
         r.inputs = expand(r.inputs);
         r.outputs = expand(r.outputs);
     }
-    return { resources: disk.resources };
+    return { resources: disk.resources, outputs: disk.outputs };
 }
 
 export function saveState(file: string, state: State): void {
@@ -466,6 +483,6 @@ export function saveState(file: string, state: State): void {
         return { ...p, __provider: h };
     };
     const resources = Object.fromEntries(Object.entries(state.resources).map(([u, r]) => [u, { ...r, inputs: shrink(r.inputs), outputs: shrink(r.outputs) }]));
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ resources, providers }, null, 1));
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ resources, providers, outputs: state.outputs ?? {} }, null, 1));
     fs.renameSync(`${file}.tmp`, file);
 }
