@@ -35,7 +35,8 @@ afterAll(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe("rehearsal engine on a throwaway program", () => {
+// A bound, not a measure: whole rehearsal runs on 2 shared cores.
+describe("rehearsal engine on a throwaway program", { timeout: 240_000 }, () => {
     it("creates through the dynamic host, with a real key, and runs the command over SSH with its environment", async () => {
         const r = await up();
         expect(r.errors).toEqual([]);
