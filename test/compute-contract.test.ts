@@ -1,19 +1,19 @@
 /**
- * The contract (providers/compute/openrpc.json), the client's compact copy of it,
- * the fake that follows it, the preflight, and the client's transport rules.
+ * The contract (providers/compute/openrpc.json), the binding that maps our
+ * operations onto it (providers/compute/binding.json), the fake that follows it,
+ * the preflight, and the client's transport rules.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadBinding } from "../providers/compute/bind";
 import * as rpc from "../providers/compute/client";
+import { fitBinding, preflight } from "../providers/compute/contract";
 import { FakeCompute, loadContract } from "./fakes/compute";
 
 const doc = loadContract();
 
-describe("the contract document and the client's constants", () => {
-    it("METHODS lists exactly the document's methods and params, with the same required flags (drift guard)", () => {
-        const fromDoc = Object.fromEntries(
-            doc.methods.map((m: any) => [m.name, m.params.map((p: any) => (p.required ? p.name : `${p.name}?`))]),
-        );
-        expect(rpc.METHODS).toEqual(fromDoc);
+describe("the contract document and the default binding", () => {
+    it("the default binding fits the document, every method, param and result field (drift guard)", () => {
+        expect(fitBinding(loadBinding(), doc).problems).toEqual([]);
     });
 
     it("ERRORS carries the document's error codes", () => {
@@ -21,18 +21,9 @@ describe("the contract document and the client's constants", () => {
         expect(rpc.ERRORS).toEqual(fromDoc);
     });
 
-    it("RESULT_FIELDS names the document's Vm and Gateway properties", () => {
-        expect(rpc.RESULT_FIELDS.Vm).toEqual(Object.keys(doc.components.schemas.Vm.properties));
-        expect(rpc.RESULT_FIELDS.Gateway).toEqual(Object.keys(doc.components.schemas.Gateway.properties));
-    });
-
     it("says in its description that the delete methods' names are guesses", () => {
         expect(doc.info.description).toMatch(/real delete methods are unknown/);
         expect(doc.methods.map((m: any) => m.name)).toEqual(expect.arrayContaining(["delete_vm", "delete_webgateway"]));
-    });
-
-    it("contractGaps finds nothing in the document itself", () => {
-        expect(rpc.contractGaps(doc)).toEqual([]);
     });
 });
 
@@ -48,8 +39,8 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
     });
 
     it("preflight passes over HTTP and over the Unix socket, sending the bearer token", async () => {
-        await rpc.preflight(fake.httpUrl, "s3cret-token");
-        await rpc.preflight(fake.unixUrl, "s3cret-token");
+        await preflight(fake.httpUrl, "s3cret-token");
+        await preflight(fake.unixUrl, "s3cret-token");
         const discovers = fake.requests.filter((r) => r.method === "rpc.discover");
         expect(discovers.map((r) => r.via)).toEqual(["http", "unix"]);
         expect(discovers.every((r) => r.authorization === "Bearer s3cret-token")).toBe(true);
@@ -66,14 +57,15 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
             },
         });
         try {
-            const err = await rpc.preflight(drifted.httpUrl).catch((e: Error) => e);
+            const err = await preflight(drifted.httpUrl).catch((e: Error) => e);
             expect(err).toBeInstanceOf(Error);
             const msg = (err as Error).message;
-            expect(msg).toContain("method delete_vm is missing");
-            expect(msg).toContain("method delete_webgateway is missing");
-            expect(msg).toContain("method deploy_vm: param node_id is missing");
-            expect(msg).toContain("method deploy_vm: requires param network_name, which this deployer does not send");
+            expect(msg).toContain("deleteVm: the live document has no method delete_vm or ComputeService.delete_vm");
+            expect(msg).toContain("deleteGateway: the live document has no method delete_webgateway or ComputeService.delete_webgateway");
+            expect(msg).toContain("deployVm (deploy_vm): has no param node_id (the binding sends our node_id as node_id)");
+            expect(msg).toContain("deployVm (deploy_vm): requires param network_name, which the binding does not send");
             expect(msg).toContain("nothing was deployed");
+            expect(msg).toContain("npm run preflight");
             expect(drifted.calls).toEqual({ "rpc.discover": 1 });
         } finally {
             await drifted.stop();
@@ -84,7 +76,7 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
         const d = loadContract();
         d.components.contentDescriptors = { VmId: { name: "vm_id", required: true, schema: { type: "string" } } };
         d.methods.find((m: any) => m.name === "get_vm").params = [{ $ref: "#/components/contentDescriptors/VmId" }];
-        expect(rpc.contractGaps(d)).toEqual([]);
+        expect(fitBinding(loadBinding(), d).problems).toEqual([]);
     });
 
     it("the fake refuses params the document does not have (it follows the contract)", async () => {
