@@ -21,7 +21,7 @@ import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { gridName } from "../../components/naming";
-import { FakeCompute } from "../fakes/compute";
+import { type Dialect, FakeCompute } from "../fakes/compute";
 import { FakeForgejo } from "../fakes/forgejo";
 import { createFakeVm, type FakeVm } from "../ssh/harness";
 import { rehearse, RunResult } from "./runner";
@@ -60,12 +60,13 @@ export class World {
     ) {}
 
     /** Starts the fakes and one fake VM + sshd per username that may be deployed. */
-    static async start(usernames: string[], opts: { provisionMs?: number } = {}): Promise<World> {
+    static async start(usernames: string[], opts: { provisionMs?: number; dialect?: Dialect } = {}): Promise<World> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
         const forge = await FakeForgejo.start();
         forge.addRepo(FEEDBACK_REPO);
         let world: World | undefined;
         const compute = await FakeCompute.start({
+            dialect: opts.dialect,
             provisionMs: opts.provisionMs ?? 0,
             allowLoopbackBackend: true,
             myceliumIpFor: (name, id) => world!.vmCameUp(name, id),
