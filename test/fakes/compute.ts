@@ -158,13 +158,19 @@ export class FakeCompute {
     private readonly sockets = new Set<Socket>();
     private dir = "";
 
-    readonly dialect: Dialect;
+    dialect: Dialect;
     /** The dialect's document, as the fake checks calls against it (rpc.discover answers a fresh copy). */
-    private readonly document: any;
+    private document: any;
 
     private constructor(readonly opts: FakeComputeOptions) {
         this.dialect = opts.dialect ?? "tracker";
         this.document = dialectDocument(this.dialect);
+    }
+
+    /** Speaks another dialect from now on, keeping its VMs and gateways: the service changed under a deployed stack. */
+    speak(dialect: Dialect): void {
+        this.dialect = dialect;
+        this.document = dialectDocument(dialect);
     }
 
     /** Starts both servers. `httpUrl` is `http://127.0.0.1:<port>/rpc`; `unixUrl` is `unix://<tmp>/rpc.sock`. */
