@@ -14,6 +14,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FRONT_DOOR_PORT } from "../components/hero-cli";
+import { formatBinding } from "../providers/compute/bind";
 import { preflightCommand } from "../scripts/preflight";
 import type { PreflightReport } from "../scripts/lib/preflight-report";
 import { World } from "./rehearsal/world";
@@ -39,7 +40,7 @@ async function preflight(): Promise<{ code: number; report: PreflightReport }> {
 /** What the admin does with the report: saves the suggested binding over the run's binding file. */
 function adoptSuggestion(report: PreflightReport): void {
     expect(report.compute!.suggestionProblems).toEqual([]);
-    fs.writeFileSync(binding, JSON.stringify(report.compute!.suggestedBinding, null, 2) + "\n");
+    fs.writeFileSync(binding, formatBinding(report.compute!.suggestedBinding!));
 }
 
 const up = () => world.run("up", { computeBinding: binding });

@@ -192,6 +192,17 @@ export function ourResult<T>(b: Binding, kind: ResultKind, raw: unknown): T {
     return out as T;
 }
 
+/** A binding as its file is written: one line per setting, operation and result kind. */
+export function formatBinding(b: Binding): string {
+    const line = (v: unknown): string =>
+        Array.isArray(v) ? `[${v.map(line).join(", ")}]`
+        : v !== null && typeof v === "object" ? (Object.keys(v).length === 0 ? "{}" : `{ ${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${line(x)}`).join(", ")} }`)
+        : JSON.stringify(v);
+    const block = (o: Record<string, unknown>) => `{\n${Object.entries(o).map(([k, v]) => `    ${JSON.stringify(k)}: ${line(v)}`).join(",\n")}\n  }`;
+    const top = Object.entries(b).filter(([k]) => k !== "file").map(([k, v]) => `  ${JSON.stringify(k)}: ${k === "operations" || k === "results" ? block(v as Record<string, unknown>) : line(v)}`);
+    return `{\n${top.join(",\n")}\n}\n`;
+}
+
 /** Which live name answered for a binding's method, per endpoint: shared by every provider copy in the host. */
 function resolved(): Map<string, string> {
     const g = globalThis as { __heroComputeMethods?: Map<string, string> };

@@ -3,7 +3,7 @@
  * against the live document), the Forge and SSH, as data (`--json`) and as text.
  * Pure: no network, no files.
  */
-import type { Binding } from "../../providers/compute/bind";
+import { type Binding, formatBinding } from "../../providers/compute/bind";
 import type { Fit, NamesFit } from "../../providers/compute/contract";
 
 export type Section = "compute" | "forge" | "ssh";
@@ -92,7 +92,7 @@ export function renderCompute(r: ComputeReport): string[] {
             fits
                 ? `  Suggested binding (it fits the live document): save it as ${r.binding ?? "the binding file"}, or elsewhere and point computeBinding at it, then run npm run preflight again.`
                 : `  Suggested binding (it still differs in ${r.suggestionProblems!.length} places, listed after it): edit it, save it as ${r.binding ?? "the binding file"}, and run npm run preflight again.`,
-            ...JSON.stringify(r.suggestedBinding, null, 2).split("\n"),
+            ...formatBinding(r.suggestedBinding).trimEnd().split("\n"),
         );
         if ((r.suggestionNotes ?? []).length > 0) lines.push("", "  Check these in the suggestion:", ...r.suggestionNotes!.map((n) => `  - ${n}`));
         if (!fits) lines.push("", "  Still differing with the suggestion:", ...r.suggestionProblems!.map((p) => `  - ${p}`));
