@@ -1,6 +1,7 @@
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { preflight } from "../providers/compute/client";
+import { DEFAULT_FLIST } from "../providers/compute/bind";
+import { preflight } from "../providers/compute/contract";
 import { loadUsersFile, UsersFileError } from "../users/load";
 import type { DemoUser } from "../users/types";
 import { CONFIG_NAMESPACE, type DeployerSettings } from "./settings";
@@ -118,8 +119,9 @@ export function summaryLine(u: DemoUser): string {
 }
 
 /**
- * During `pulumi up` (never in a preview), checks that Hero Compute offers every
- * method and param the providers use, so a contract mismatch stops the run
+ * During `pulumi up` (never in a preview), checks the binding (`computeBinding`)
+ * against Hero Compute's live document: every method, param and result field the
+ * providers use, so a contract mismatch stops the run, listing every difference,
  * before anything deploys. Skipped when there is no user to deploy.
  */
 export async function preflightCompute(settings: DeployerSettings, userCount: number): Promise<void> {
@@ -129,7 +131,11 @@ export async function preflightCompute(settings: DeployerSettings, userCount: nu
     const secret = new pulumi.Config(CONFIG_NAMESPACE).getSecret("computeToken");
     const token = secret ? await new Promise<string>((resolve) => secret.apply(resolve)) : undefined;
     try {
-        await preflight(settings.computeUrl, token || undefined);
+        await preflight(settings.computeUrl, token || undefined, {
+            bindingFile: settings.computeBinding,
+            gatewayNode: settings.computeGatewayNode !== undefined,
+            images: [DEFAULT_FLIST],
+        });
     } catch (err) {
         throw new pulumi.RunError((err as Error).message);
     }

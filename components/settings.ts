@@ -20,6 +20,14 @@ export interface DeployerSettings {
     forgeUrl: string;
     /** Hero Compute endpoint: `https://…`, `http://127.0.0.1…` or `unix:///…/rpc.sock`. */
     computeUrl: string;
+    /**
+     * The Hero Compute binding file: how our operations map onto the live methods, params and fields.
+     * Relative to the project, or absolute. @default "providers/compute/binding.json"
+     * @example "bindings/our-compute.json"
+     */
+    computeBinding?: string;
+    /** The grid node of the web gateways, for a binding that sends one (`computeGatewayNode`). @default unset (the service picks) */
+    computeGatewayNode?: number;
     /** Forge repo that receives feedback issues. @default "lhumina_public/feedback" */
     feedbackRepo: string;
     /** Git URL of the public Books demo collection. */
@@ -85,6 +93,8 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
         usersFile: config.get("usersFile") ?? DEFAULTS.usersFile,
         forgeUrl: config.require("forgeUrl").replace(/\/+$/, ""),
         computeUrl: config.require("computeUrl"),
+        computeBinding: config.get("computeBinding") || undefined,
+        computeGatewayNode: config.getNumber("computeGatewayNode", { min: 1 }),
         feedbackRepo: config.get("feedbackRepo") ?? DEFAULTS.feedbackRepo,
         booksRepo: config.get("booksRepo") ?? DEFAULTS.booksRepo,
         labChannel,

@@ -21,6 +21,7 @@
 import * as readline from "readline";
 import { parseArgs } from "util";
 import * as rpc from "../providers/compute/client";
+import { Compute, loadBinding } from "../providers/compute/bind";
 import { belongs } from "../providers/compute/gateway";
 import { call, deleteUser, type ForgeClientOptions } from "../providers/forge/client";
 import { carriesKey, markerOwner, stackIdentity, type StackIdentity } from "../providers/ownership";
@@ -136,7 +137,9 @@ export async function runAudit(argv: readonly string[], io: CommandIo, opts: Aud
         const rec = stateRecords(exported, { identity, namePrefix: plain("namePrefix") ?? defaultNamePrefix(short, identity.id) });
 
         const conn: rpc.Conn = { url: computeUrl, token: await secretConfig(io.pulumi, stack, `${project}:computeToken`), timeoutMs: 30_000 };
-        const [vms, gateways] = await Promise.all([rpc.call<rpc.Vm[]>(conn, "list_vms"), rpc.call<rpc.Gateway[]>(conn, "list_webgateways")]);
+        // Through the stack's binding (config computeBinding), as the providers call Hero Compute.
+        const compute = new Compute(conn, loadBinding(plain("computeBinding")));
+        const [vms, gateways] = await Promise.all([compute.listVms("audit"), compute.listGateways("audit")]);
         const forgeToken = forgeUrl ? await secretConfig(io.pulumi, stack, `${project}:forgeToken`) : undefined;
         const forge: ForgeClientOptions | undefined = forgeUrl && forgeToken ? { baseUrl: forgeUrl, token: forgeToken } : undefined;
         const users = forge ? await forgeUsers(forge) : undefined;
@@ -150,13 +153,13 @@ export async function runAudit(argv: readonly string[], io: CommandIo, opts: Aud
         if (!values["delete-orphans"]) {
             return report.orphans.length + report.gone.length + report.lookAlikes.length === 0 ? 0 : 1;
         }
-        return deleteOrphans(report, { io, conn, forge, rec, purgeAccounts: plain("purgeAccountsOnTeardown") === "true", yes: values.yes === true, confirm: opts.confirm });
+        return deleteOrphans(report, { io, compute, forge, rec, purgeAccounts: plain("purgeAccountsOnTeardown") === "true", yes: values.yes === true, confirm: opts.confirm });
     });
 }
 
 interface DeleteContext {
     io: CommandIo;
-    conn: rpc.Conn;
+    compute: Compute;
     forge?: ForgeClientOptions;
     rec: StateRecords;
     purgeAccounts: boolean;
@@ -198,16 +201,16 @@ async function deleteOrphans(report: AuditReport, x: DeleteContext): Promise<num
 
 async function deleteOne(f: Finding, x: DeleteContext): Promise<boolean> {
     if (f.kind === "vm") {
-        const vm = await rpc.call<rpc.Vm>(x.conn, "get_vm", { vm_id: f.id }).catch(() => undefined);
+        const vm = await x.compute.getVm(f.id!, "audit").catch(() => undefined);
         if (!vm || vm.name !== f.name || !x.rec.deployerKeys.some((k) => carriesKey(vm.ssh_keys, k.key))) return false;
-        await rpc.call(x.conn, "delete_vm", { vm_id: f.id });
+        await x.compute.deleteVm(f.id!, "audit");
         return true;
     }
     if (f.kind === "gateway") {
-        const gw = await rpc.call<rpc.Gateway>(x.conn, "get_webgateway", { name: f.name }).catch(() => undefined);
+        const gw = await x.compute.getGateway(f.name, "audit").catch(() => undefined);
         const recorded = x.rec.gateways.some((r) => r.name === f.name && gw && belongs(gw, r));
         if (!gw || recorded) return false;
-        await rpc.call(x.conn, "delete_webgateway", { name: f.name });
+        await x.compute.deleteGateway(f.name, "audit");
         return true;
     }
     const user = (await call<LiveUser>(x.forge!, "GET /users/{username}", { params: { username: f.name } })).body;

@@ -12,7 +12,7 @@ import { parseArgs } from "util";
 import { processIo, runCommand, UsageError, type CommandIo } from "./lib/command";
 import { assess, renderTable, statusJson, summaryLine, type EnvironmentHealth } from "./lib/health";
 import { probeHttps, probeVm, type ProbeOptions } from "./lib/probes";
-import { environmentsOutput } from "./lib/project";
+import { environmentsOutput, stackBinding } from "./lib/project";
 import { readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const STATUS_USAGE = [
@@ -39,7 +39,7 @@ interface StatusArgs {
     stack?: string;
     json: boolean;
     help: boolean;
-    probe: ProbeOptions;
+    probe: Omit<ProbeOptions, "binding">;
 }
 
 export function parseStatusArgs(argv: readonly string[]): StatusArgs {
@@ -99,6 +99,7 @@ export async function status(argv: readonly string[], io: CommandIo, opts: Statu
         // Never --show-secrets: the credentials output stays "[secret]" and is not looked at.
         const environments = environmentsOutput(await readStackOutputs(io.pulumi, stack, false));
         const names = Object.keys(environments).sort();
+        const probe: ProbeOptions = { ...args.probe, binding: stackBinding(io.projectDir, shortStackName(stack)) };
         const today = opts.today ?? new Date().toISOString().slice(0, 10);
         const seconds = args.probe.timeoutMs / 1000;
         if (opts.progress) opts.progress(`status: probing ${names.length} environments…`);
@@ -107,9 +108,9 @@ export async function status(argv: readonly string[], io: CommandIo, opts: Statu
         const rows: EnvironmentHealth[] = await mapLimit(names, PROBE_CONCURRENCY, async (name) => {
             const env = environments[name];
             const [vm, gateway, cockpit] = await Promise.all([
-                probeVm(env.computeEndpoint, env.vmId, name, args.probe),
-                probeHttps(env.gatewayFqdn ? `https://${env.gatewayFqdn}/` : "", args.probe),
-                probeHttps(env.cockpitUrl ?? "", args.probe),
+                probeVm(env.computeEndpoint, env.vmId, name, probe),
+                probeHttps(env.gatewayFqdn ? `https://${env.gatewayFqdn}/` : "", probe),
+                probeHttps(env.cockpitUrl ?? "", probe),
             ]);
             done++;
             opts.progress?.(`status: probed ${done}/${names.length} environments`);

@@ -1,19 +1,52 @@
 /**
- * The contract (providers/compute/openrpc.json), the client's compact copy of it,
- * the fake that follows it, the preflight, and the client's transport rules.
+ * The contract (providers/compute/openrpc.json), the binding that maps our
+ * operations onto it (providers/compute/binding.json), the fake that follows it,
+ * the preflight, and the client's transport rules.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bindingProblems, loadBinding } from "../providers/compute/bind";
 import * as rpc from "../providers/compute/client";
-import { FakeCompute, loadContract } from "./fakes/compute";
+import { fitBinding, preflight } from "../providers/compute/contract";
+import { dialectDocument, DIALECTS, FakeCompute, loadContract, TODAY_BINDING_PATH } from "./fakes/compute";
 
 const doc = loadContract();
+const EVIDENCE = /^(attested|guessed)(: \S.*)?$/;
 
-describe("the contract document and the client's constants", () => {
-    it("METHODS lists exactly the document's methods and params, with the same required flags (drift guard)", () => {
-        const fromDoc = Object.fromEntries(
-            doc.methods.map((m: any) => [m.name, m.params.map((p: any) => (p.required ? p.name : `${p.name}?`))]),
-        );
-        expect(rpc.METHODS).toEqual(fromDoc);
+describe("the contract document and the default binding", () => {
+    it("the default binding fits the document, every method, param and result field (drift guard)", () => {
+        expect(fitBinding(loadBinding(), doc).problems).toEqual([]);
+    });
+
+    it("marks every method, param, result and result field as attested (with its source) or guessed", () => {
+        const unmarked: string[] = [];
+        const mark = (where: string, x: any) => (typeof x?.["x-evidence"] === "string" && EVIDENCE.test(x["x-evidence"])) || unmarked.push(where);
+        for (const m of doc.methods) {
+            mark(m.name, m);
+            mark(`${m.name} result`, m.result);
+            for (const p of m.params) mark(`${m.name}.${p.name}`, p);
+        }
+        for (const [kind, schema] of Object.entries<any>(doc.components.schemas)) {
+            for (const [field, f] of Object.entries(schema.properties)) mark(`${kind}.${field}`, f);
+        }
+        for (const [name, e] of Object.entries(doc.components.errors)) mark(`error ${name}`, e);
+        expect(unmarked).toEqual([]);
+        // Attested means a source is named.
+        const attested = JSON.stringify(doc).match(/"x-evidence":"attested[^"]*"/g) ?? [];
+        expect(attested.length).toBeGreaterThan(10);
+        expect(attested.every((a) => /attested: \S/.test(a))).toBe(true);
+    });
+
+    it("writes down what the tracker shows: prefixed names, keys before the deploy, a data disk, the flist by short name, publicip, node_id, backends[]", () => {
+        const m = (name: string) => doc.methods.find((x: any) => x.name === `ComputeService.${name}`);
+        const params = (name: string) => m(name).params.map((p: any) => p.name);
+        expect(params("deploy_vm")).toEqual(expect.arrayContaining(["cpu", "memory", "disk", "rootfs", "flist", "publicip", "node_id"]));
+        expect(params("deploy_vm")).not.toContain("ssh_keys");
+        expect(m("deploy_vm").params.find((p: any) => p.name === "flist").schema.examples).toEqual(["ubuntu-24.04-latest"]);
+        expect(m("inject_ssh_keys")["x-evidence"]).toMatch(/^attested: hero_compute#116 step 1/);
+        expect(params("deploy_webgateway")).toEqual(expect.arrayContaining(["name", "node_id", "backends"]));
+        expect(m("delete_vm")["x-evidence"]).toMatch(/^guessed/);
+        expect(doc.components.schemas.Vm.properties.mycelium_ip["x-evidence"]).toMatch(/^attested: hero_compute#116 step 3/);
+        expect(doc.components.schemas.Vm.properties.sid["x-evidence"]).toMatch(/^guessed: .*OSIS/);
     });
 
     it("ERRORS carries the document's error codes", () => {
@@ -21,18 +54,33 @@ describe("the contract document and the client's constants", () => {
         expect(rpc.ERRORS).toEqual(fromDoc);
     });
 
-    it("RESULT_FIELDS names the document's Vm and Gateway properties", () => {
-        expect(rpc.RESULT_FIELDS.Vm).toEqual(Object.keys(doc.components.schemas.Vm.properties));
-        expect(rpc.RESULT_FIELDS.Gateway).toEqual(Object.keys(doc.components.schemas.Gateway.properties));
+    it("today's binding fits today's document and, its names tried prefixed, the prefixed one; the default binding fits neither, and today's not the tracker's", () => {
+        const today = loadBinding(TODAY_BINDING_PATH);
+        expect(fitBinding(today, dialectDocument("today")).problems).toEqual([]);
+        expect(fitBinding(today, dialectDocument("prefixed")).problems).toEqual([]);
+        expect(fitBinding(today, dialectDocument("tracker")).ok).toBe(false);
+        expect(fitBinding(loadBinding(), dialectDocument("today")).ok).toBe(false);
+        expect(DIALECTS).toEqual(["today", "prefixed", "tracker"]);
     });
 
-    it("says in its description that the delete methods' names are guesses", () => {
-        expect(doc.info.description).toMatch(/real delete methods are unknown/);
-        expect(doc.methods.map((m: any) => m.name)).toEqual(expect.arrayContaining(["delete_vm", "delete_webgateway"]));
-    });
-
-    it("contractGaps finds nothing in the document itself", () => {
-        expect(rpc.contractGaps(doc)).toEqual([]);
+    it("a binding file that is not one is refused with every problem, naming the file", () => {
+        expect(bindingProblems({ service: "ComputeService", keys: "sometimes", backends: "one", sizeUnit: "KB", images: {}, operations: {}, results: {} })).toEqual(
+            expect.arrayContaining([
+                'keys must be "with" (deploy_vm carries them) or "before" (inject_ssh_keys first), not "sometimes"',
+                'sizeUnit must be "MB" or "GB", not "KB"',
+                "operations.deployVm is missing",
+                "results.Vm must map our field names to live ones",
+            ]),
+        );
+        const bad = { ...loadBinding(TODAY_BINDING_PATH), file: undefined } as any;
+        bad.operations.deployVm.params = { ...bad.operations.deployVm.params, ram: "memory" };
+        delete bad.operations.getVm.params.vm_id;
+        expect(bindingProblems(bad)).toEqual([
+            "unknown key file (known: comment, service, keys, backends, sizeUnit, images, operations, results)",
+            "operations.deployVm.params.ram: we have no param ram (ours: name, flist, cpu, memory, disk, mycelium, public_ip, ssh_keys, node_id)",
+            "operations.getVm.params must map our vm_id",
+        ]);
+        expect(() => loadBinding("/nonexistent/binding.json")).toThrow(/the Hero Compute binding \/nonexistent\/binding.json cannot be read/);
     });
 });
 
@@ -41,15 +89,15 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
     const conn = (over: Partial<rpc.Conn> = {}): rpc.Conn => ({ url: fake.httpUrl, backoffMs: 1, timeoutMs: 2000, ...over });
 
     beforeAll(async () => {
-        fake = await FakeCompute.start({ token: "s3cret-token" });
+        fake = await FakeCompute.start({ dialect: "today", token: "s3cret-token" });
     });
     afterAll(async () => {
         await fake.stop();
     });
 
     it("preflight passes over HTTP and over the Unix socket, sending the bearer token", async () => {
-        await rpc.preflight(fake.httpUrl, "s3cret-token");
-        await rpc.preflight(fake.unixUrl, "s3cret-token");
+        await preflight(fake.httpUrl, "s3cret-token", { bindingFile: TODAY_BINDING_PATH });
+        await preflight(fake.unixUrl, "s3cret-token", { bindingFile: TODAY_BINDING_PATH });
         const discovers = fake.requests.filter((r) => r.method === "rpc.discover");
         expect(discovers.map((r) => r.via)).toEqual(["http", "unix"]);
         expect(discovers.every((r) => r.authorization === "Bearer s3cret-token")).toBe(true);
@@ -57,6 +105,7 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
 
     it("preflight reports every missing method and param, and every required param we do not send, in ONE error", async () => {
         const drifted = await FakeCompute.start({
+            dialect: "today",
             discover: (d) => {
                 d.methods = d.methods.filter((m: any) => m.name !== "delete_vm" && m.name !== "delete_webgateway");
                 const deploy = d.methods.find((m: any) => m.name === "deploy_vm");
@@ -66,14 +115,15 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
             },
         });
         try {
-            const err = await rpc.preflight(drifted.httpUrl).catch((e: Error) => e);
+            const err = await preflight(drifted.httpUrl, undefined, { bindingFile: TODAY_BINDING_PATH }).catch((e: Error) => e);
             expect(err).toBeInstanceOf(Error);
             const msg = (err as Error).message;
-            expect(msg).toContain("method delete_vm is missing");
-            expect(msg).toContain("method delete_webgateway is missing");
-            expect(msg).toContain("method deploy_vm: param node_id is missing");
-            expect(msg).toContain("method deploy_vm: requires param network_name, which this deployer does not send");
+            expect(msg).toContain("deleteVm: the live document has no method delete_vm or ComputeService.delete_vm");
+            expect(msg).toContain("deleteGateway: the live document has no method delete_webgateway or ComputeService.delete_webgateway");
+            expect(msg).toContain("deployVm (deploy_vm): has no param node_id (the binding sends our node_id as node_id)");
+            expect(msg).toContain("deployVm (deploy_vm): requires param network_name, which the binding does not send");
             expect(msg).toContain("nothing was deployed");
+            expect(msg).toContain("npm run preflight");
             expect(drifted.calls).toEqual({ "rpc.discover": 1 });
         } finally {
             await drifted.stop();
@@ -82,9 +132,31 @@ describe("client and preflight against the fake, over HTTP and a Unix socket", (
 
     it("preflight follows $ref'd params (contentDescriptors) in the live document", async () => {
         const d = loadContract();
-        d.components.contentDescriptors = { VmId: { name: "vm_id", required: true, schema: { type: "string" } } };
-        d.methods.find((m: any) => m.name === "get_vm").params = [{ $ref: "#/components/contentDescriptors/VmId" }];
-        expect(rpc.contractGaps(d)).toEqual([]);
+        d.components.contentDescriptors = { VmId: { name: "sid", required: true, schema: { type: "string" } } };
+        d.methods.find((m: any) => m.name === "ComputeService.get_vm").params = [{ $ref: "#/components/contentDescriptors/VmId" }];
+        expect(fitBinding(loadBinding(), d).problems).toEqual([]);
+    });
+
+    it("without rpc.discover, the document is read from GET /openrpc.json", async () => {
+        const quiet = await FakeCompute.start({ discoverMethod: false });
+        try {
+            await preflight(quiet.httpUrl);
+            expect(quiet.requests.map((r) => r.method)).toEqual(["rpc.discover"]);
+        } finally {
+            await quiet.stop();
+        }
+    });
+
+    it("the default binding passes the preflight against the default (tracker) fake; today's binding fails it, listing the differences", async () => {
+        const tracker = await FakeCompute.start();
+        try {
+            await preflight(tracker.httpUrl);
+            const err = await preflight(tracker.httpUrl, undefined, { bindingFile: TODAY_BINDING_PATH }).catch((e: Error) => e);
+            expect((err as Error).message).toContain("getVm (ComputeService.get_vm): has no param vm_id (the binding sends our vm_id as vm_id)");
+            expect((err as Error).message).toContain("deployVm (ComputeService.deploy_vm): has no param ssh_keys");
+        } finally {
+            await tracker.stop();
+        }
     });
 
     it("the fake refuses params the document does not have (it follows the contract)", async () => {

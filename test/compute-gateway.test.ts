@@ -3,7 +3,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { checkGateway, diffGateway, GatewayInputs, GatewayOutputs, gatewayProvider, isLoopback } from "../providers/compute/gateway";
-import { configRequest, FakeCompute } from "./fakes/compute";
+import { configRequest, FakeCompute, TODAY_BINDING_PATH } from "./fakes/compute";
 
 const BACKEND = "http://[5a1:2b::7]:9988";
 let fake: FakeCompute;
@@ -14,7 +14,7 @@ function inputs(over: Partial<GatewayInputs> = {}): GatewayInputs {
 
 async function configure(over: Record<string, string> = {}): Promise<void> {
     const fast = { computeBackoffSeconds: "0.001", computePollSeconds: "0.01", computeProgressSeconds: "0.05", gatewayReleaseWaitSeconds: "0.3" };
-    await gatewayProvider.configure!(configRequest({ computeUrl: fake.httpUrl, ...fast, ...over }));
+    await gatewayProvider.configure!(configRequest({ computeUrl: fake.httpUrl, computeBinding: TODAY_BINDING_PATH, ...fast, ...over }));
 }
 
 async function create(over: Partial<GatewayInputs> = {}): Promise<{ id: string; outs: GatewayOutputs }> {
@@ -24,7 +24,7 @@ async function create(over: Partial<GatewayInputs> = {}): Promise<{ id: string; 
 }
 
 beforeAll(async () => {
-    fake = await FakeCompute.start({ gatewayDomain: "gent02.grid.tf" });
+    fake = await FakeCompute.start({ dialect: "today", gatewayDomain: "gent02.grid.tf" });
     await configure();
 });
 afterEach(() => {

@@ -145,7 +145,7 @@ describe("VM lifecycle in the real host, over the Unix socket", () => {
         const down = await DynamicHost.start(vmText, config("http://127.0.0.1:9/rpc", { computeRequestTimeoutSeconds: "1" }));
         try {
             const err = await down.read("http://127.0.0.1:9/rpc#005o", { ...VM, vmId: "005o", computeEndpoint: "http://127.0.0.1:9/rpc" }).catch((e: Error) => e);
-            expect((err as Error).message).toMatch(/Hero Compute get_vm for alice failed \(ECONNREFUSED\)/);
+            expect((err as Error).message).toMatch(/Hero Compute ComputeService\.get_vm for alice failed \(ECONNREFUSED\)/);
             expect((err as Error).message).toContain("check that Hero Compute is up and computeUrl (http://127.0.0.1:9/rpc) is right, then run pulumi up again");
         } finally {
             await down.stop();

@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { gatewayProvider } from "../providers/compute/gateway";
 import { checkVm, DEFAULT_FLIST, diffVm, VmInputs, VmOutputs, vmProvider } from "../providers/compute/vm";
 import { pollRoundsMade } from "../providers/compute/poller";
-import { configRequest, FakeCompute } from "./fakes/compute";
+import { configRequest, FakeCompute, TODAY_BINDING_PATH } from "./fakes/compute";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJ1cFBTJ6PJcaV+mZ+0lVyOar+nVaRWQCHrpeTl2YJRU deployer";
 const OWN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWDF9l2irR9lZK9SzoXUYhyRqTBBNb5mrK6r7AHCk+Z alice@laptop";
@@ -21,7 +21,7 @@ let fake: FakeCompute;
 const fast = { computePollSeconds: "0.005", computeProgressSeconds: "0.02", computeBackoffSeconds: "0.001", computeRequestTimeoutSeconds: "2" };
 
 async function configure(over: Record<string, string> = {}, url = fake.httpUrl): Promise<void> {
-    const cfg = configRequest({ computeUrl: url, computeToken: "tok-vm-1", ...fast, ...over });
+    const cfg = configRequest({ computeUrl: url, computeToken: "tok-vm-1", computeBinding: TODAY_BINDING_PATH, ...fast, ...over });
     await vmProvider.configure!(cfg);
     await gatewayProvider.configure!(cfg);
 }
@@ -33,7 +33,7 @@ async function create(over: Partial<VmInputs> = {}): Promise<{ id: string; outs:
 }
 
 beforeAll(async () => {
-    fake = await FakeCompute.start({ token: "tok-vm-1", defaultNode: 7 });
+    fake = await FakeCompute.start({ dialect: "today", token: "tok-vm-1", defaultNode: 7 });
 });
 afterEach(() => {
     fake.vms.clear();
@@ -83,7 +83,7 @@ describe("create", () => {
     });
 
     it("logs what it waits for, e.g. `alice: waiting for VM 005o on node 7 to get its mycelium address: deploying (0s)`", async () => {
-        const fakeSlow = await FakeCompute.start({ provisionMs: 120, defaultNode: 7 });
+        const fakeSlow = await FakeCompute.start({ dialect: "today", provisionMs: 120, defaultNode: 7 });
         try {
             await configure({}, fakeSlow.httpUrl);
             const lines: string[] = [];
@@ -201,7 +201,7 @@ describe("ownership: a name is no proof", () => {
     });
 
     it("when the service reports no keys, a leftover cannot be proven ours and is refused", async () => {
-        const quiet = await FakeCompute.start({ hideVmKeys: true });
+        const quiet = await FakeCompute.start({ dialect: "today", hideVmKeys: true });
         try {
             await configure({}, quiet.httpUrl);
             await quiet.invoke("deploy_vm", { name: "devalice", flist: DEFAULT_FLIST, cpu: 4, memory: 8192, rootfs_size: 51200, mycelium: true, public_ip: false, ssh_keys: [KEY] });
@@ -310,7 +310,7 @@ describe("update, replace, refresh and delete", () => {
 
 describe("concurrency", () => {
     it("caps the changing calls in flight, not the readiness waits: five VMs provision at once with a cap of 2", async () => {
-        const slow = await FakeCompute.start({ provisionMs: 150, gatewayDeployMs: 30, callMs: { deploy_vm: 40 } });
+        const slow = await FakeCompute.start({ dialect: "today", provisionMs: 150, gatewayDeployMs: 30, callMs: { deploy_vm: 40 } });
         try {
             await configure({ computeConcurrency: "2", computePollSeconds: "0.02" }, slow.httpUrl);
             const users = ["alice", "bob", "carol", "dave", "erin"];
@@ -329,7 +329,7 @@ describe("concurrency", () => {
     });
 
     it("polls all deploying VMs with one list_vms per round and no get_vm", async () => {
-        const slow = await FakeCompute.start({ provisionMs: 200 });
+        const slow = await FakeCompute.start({ dialect: "today", provisionMs: 200 });
         try {
             await configure({ computeConcurrency: "5", computePollSeconds: "0.05" }, slow.httpUrl);
             const before = pollRoundsMade(slow.httpUrl);

@@ -13,7 +13,7 @@ import { TEST_IDENTITY, accountInputs } from "./support/fixtures";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEMPLATES } from "../providers/forge/feedback-hub";
 import { DynamicHost, serializeProvider } from "./support/dynamic-host";
-import { FakeCompute } from "./fakes/compute";
+import { FakeCompute, TODAY_BINDING_PATH } from "./fakes/compute";
 import { FakeForgejo } from "./fakes/forgejo";
 
 const COMPUTE_TOKEN = "compute-token-drift-5d1e";
@@ -51,13 +51,15 @@ beforeAll(async () => {
         serializeProvider("providers/shims.ts", "SHIMS.gateway"),
     ]);
     forge = await FakeForgejo.start();
-    compute = await FakeCompute.start({ token: COMPUTE_TOKEN });
+    // Today's dialect: its gateways record the VM they are for, which the gateway cases below rely on.
+    compute = await FakeCompute.start({ dialect: "today", token: COMPUTE_TOKEN });
     host = await DynamicHost.start(account, {
         forgeUrl: forge.url,
         forgeToken: forge.adminToken,
         forgeRetryBaseMs: "1",
         computeUrl: compute.httpUrl,
         computeToken: COMPUTE_TOKEN,
+        computeBinding: TODAY_BINDING_PATH,
         computePollSeconds: "0.01",
         computeBackoffSeconds: "0.01",
     });

@@ -182,7 +182,7 @@ describe("the program under mocks (an update, not a preview), with a users file 
 describe("the program under mocks: what stops it before any resource", () => {
     it("a Hero Compute without a method the providers use stops the update, naming the method", async () => {
         const lacking = await FakeCompute.start({
-            discover: (doc: any) => ({ ...doc, methods: doc.methods.filter((m: { name: string }) => m.name !== "delete_vm") }),
+            discover: (doc: any) => ({ ...doc, methods: doc.methods.filter((m: { name: string }) => m.name !== "ComputeService.delete_vm") }),
         });
         try {
             const run = await runProgram({ ...BASE_CONFIG, computeUrl: lacking.httpUrl, usersFile: usersFile("one.yaml", "users:\n  - { username: alice, email: a@example.org, fullName: A }\n") });

@@ -13,7 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamicHost, REPO_ROOT, serializeProvider } from "./support/dynamic-host";
-import { FakeCompute } from "./fakes/compute";
+import { FakeCompute, TODAY_BINDING_PATH } from "./fakes/compute";
 import { FakeForgejo } from "./fakes/forgejo";
 import { ed25519Key } from "./rehearsal/builtins";
 import { accountInputs, TEST_IDENTITY } from "./support/fixtures";
@@ -30,7 +30,7 @@ let compute: FakeCompute;
 let host: DynamicHost;
 
 beforeAll(async () => {
-    [forge, compute] = await Promise.all([FakeForgejo.start(), FakeCompute.start({ provisionMs: 20, gatewayDeployMs: 5 })]);
+    [forge, compute] = await Promise.all([FakeForgejo.start(), FakeCompute.start({ dialect: "today", provisionMs: 20, gatewayDeployMs: 5 })]);
     forge.addRepo(FEEDBACK);
     host = await DynamicHost.start(fixture(VERSIONS[0], "vm"), {
         forgeUrl: forge.url,
@@ -39,6 +39,8 @@ beforeAll(async () => {
         purgeAccountsOnTeardown: "true",
         purgeFeedbackHubOnTeardown: "true",
         computeUrl: compute.httpUrl,
+        // v0 stored code speaks today's dialect, the first guess it was written against; v1 is bound to it.
+        computeBinding: TODAY_BINDING_PATH,
         computePollSeconds: "0.01",
         computeBackoffSeconds: "0.01",
     });

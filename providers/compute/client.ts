@@ -4,24 +4,11 @@
  *
  * An ordinary module: the state holds only the providers' thin shims
  * (providers/shims.ts), which load this code from the project's node_modules.
- * The method and param names below mirror `openrpc.json`;
- * `test/compute-contract.test.ts` fails when the two drift apart.
+ * It knows no method names: the binding (binding.json, read by bind.ts) maps our operations onto
+ * the live contract, and contract.ts checks that binding against the live
+ * document.
  */
 import { Agent, request } from "undici";
-
-/** Method → the params we send, in order; a trailing `?` marks an optional one. Mirrors openrpc.json. */
-export const METHODS: Record<string, readonly string[]> = {
-    "rpc.discover": [],
-    deploy_vm: ["name", "flist", "cpu", "memory", "rootfs_size", "mycelium", "public_ip", "ssh_keys", "node_id?"],
-    get_vm: ["vm_id"],
-    list_vms: [],
-    delete_vm: ["vm_id"],
-    inject_ssh_keys: ["vm_id", "ssh_keys"],
-    deploy_webgateway: ["name", "backend", "vm_id?"],
-    get_webgateway: ["name"],
-    list_webgateways: [],
-    delete_webgateway: ["name"],
-};
 
 /** JSON-RPC error codes the providers act on. Mirrors `components.errors` of openrpc.json. */
 export const ERRORS = {
@@ -32,14 +19,9 @@ export const ERRORS = {
     DeployFailed: -32020,
 } as const;
 
-/** Result fields the providers read. Mirrors `components.schemas` of openrpc.json. */
-export const RESULT_FIELDS = {
-    Vm: ["id", "name", "state", "node_id", "mycelium_ip", "cpu", "memory", "rootfs_size", "ssh_keys"],
-    Gateway: ["name", "fqdn", "backend", "vm_id"],
-} as const;
-
 export type VmState = "deploying" | "running" | "stopped" | "failed";
 
+/** A VM in our names (the binding renames the live fields to these). Sizes in MB. */
 export interface Vm {
     id: string;
     name: string;
@@ -53,6 +35,7 @@ export interface Vm {
     ssh_keys?: string[];
 }
 
+/** A gateway in our names (the binding renames the live fields to these). */
 export interface Gateway {
     name: string;
     fqdn: string;
@@ -129,11 +112,60 @@ export async function call<T>(
     }
 }
 
-async function callOnce<T>(conn: Conn, method: string, params: Record<string, unknown>, user?: string): Promise<T> {
+/** The JSON-RPC endpoint of `conn` as an HTTP URL (`http://localhost/rpc` on a Unix socket). */
+function targetOf(conn: Conn): string {
     const u = new URL(conn.url);
-    const unix = u.protocol === "unix:";
-    const target = unix ? "http://localhost/rpc" : u.pathname === "/" ? `${u.origin}/rpc` : `${u.origin}${u.pathname}`;
-    const agent = new Agent(unix ? { connect: { socketPath: decodeURIComponent(u.pathname) } } : {});
+    return u.protocol === "unix:" ? "http://localhost/rpc" : u.pathname === "/" ? `${u.origin}/rpc` : `${u.origin}${u.pathname}`;
+}
+
+/** The agent that reaches `conn`: its Unix socket, or TCP. One per request, destroyed after it. */
+function agentOf(conn: Conn): Agent {
+    const u = new URL(conn.url);
+    return new Agent(u.protocol === "unix:" ? { connect: { socketPath: decodeURIComponent(u.pathname) } } : {});
+}
+
+/**
+ * Where the service's `GET /openrpc.json` may be, most likely first: beside the
+ * RPC path (`…/hero_compute/rpc/` → `…/hero_compute/openrpc.json`), under it, and at
+ * the root. Hero services serve it at their root; through hero_router the root is
+ * the service's prefix.
+ */
+export function documentUrls(conn: Conn): string[] {
+    const u = new URL(targetOf(conn));
+    const base = u.pathname.replace(/\/+$/, "");
+    const beside = base.replace(/\/rpc$/, "") || "";
+    return [...new Set([`${u.origin}${beside}/openrpc.json`, `${u.origin}${base}/openrpc.json`, `${u.origin}/openrpc.json`])];
+}
+
+/** One GET of a JSON document from the service (the same socket or host as `conn`), no retry. */
+export async function getJson(conn: Conn, url: string): Promise<unknown> {
+    const agent = agentOf(conn);
+    const timeoutMs = conn.timeoutMs ?? 30_000;
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (conn.token) headers.authorization = `Bearer ${conn.token}`;
+    const route = `GET ${new URL(url).pathname}`;
+    try {
+        const res = await request(url, { method: "GET", dispatcher: agent, headers, signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+        const text = await res.body.text();
+        if (res.statusCode !== 200) throw new RpcError(route, undefined, `HTTP ${res.statusCode}`, redact(text.slice(0, 300) || "no body", conn.token), res.statusCode >= 500);
+        try {
+            return JSON.parse(text);
+        } catch {
+            throw new RpcError(route, undefined, `HTTP ${res.statusCode}`, "the answer is not JSON", false);
+        }
+    } catch (err) {
+        if ((err as RpcError).name === "RpcError") throw err;
+        const e = err as { code?: string; name?: string; message?: string };
+        const code = e.name === "TimeoutError" || e.name === "AbortError" ? "timeout" : (e.code ?? e.name ?? "transport");
+        throw new RpcError(route, undefined, code, redact(code === "timeout" ? `no answer within ${timeoutMs} ms` : (e.message ?? String(err)), conn.token), true);
+    } finally {
+        agent.destroy().catch(() => undefined);
+    }
+}
+
+async function callOnce<T>(conn: Conn, method: string, params: Record<string, unknown>, user?: string): Promise<T> {
+    const target = targetOf(conn);
+    const agent = agentOf(conn);
     const timeoutMs = conn.timeoutMs ?? 30_000;
     const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
     if (conn.token) {
@@ -191,56 +223,6 @@ export function redact(text: string, token?: string): string {
     return token ? out.split(token).join("[redacted]") : out;
 }
 
-/**
- * Checks the live service against this client's contract with `rpc.discover`.
- * Throws ONE error listing every method or param the live service lacks, and
- * every param it requires that we do not send. Call it before anything deploys.
- */
-export async function preflight(url: string, token?: string, opts: { timeoutMs?: number; retries?: number } = {}): Promise<void> {
-    const doc = await call<unknown>({ url, token, ...opts }, "rpc.discover");
-    const gaps = contractGaps(doc);
-    if (gaps.length > 0) {
-        throw new Error(
-            `Hero Compute at ${canonicalEndpoint(url)} does not offer what this deployer needs ` +
-                `(providers/compute/openrpc.json); nothing was deployed:\n  - ${gaps.join("\n  - ")}`,
-        );
-    }
-}
-
-/** Every difference between METHODS and a live OpenRPC document that would break a call. Empty when compatible. */
-export function contractGaps(doc: unknown): string[] {
-    const d = doc as { methods?: unknown; components?: { contentDescriptors?: Record<string, unknown> } } | undefined;
-    if (!d || !Array.isArray(d.methods)) {
-        return ["rpc.discover returned no OpenRPC document (no `methods` list)"];
-    }
-    const deref = (x: any): any =>
-        typeof x?.$ref === "string" ? d.components?.contentDescriptors?.[x.$ref.split("/").pop()] : x;
-    const gaps: string[] = [];
-    for (const [name, ours] of Object.entries(METHODS)) {
-        if (name === "rpc.discover") {
-            continue;
-        }
-        const live = (d.methods as any[]).find((m) => m?.name === name);
-        if (!live) {
-            gaps.push(`method ${name} is missing`);
-            continue;
-        }
-        const liveParams: any[] = (Array.isArray(live.params) ? live.params : []).map(deref).filter(Boolean);
-        const sent = ours.map((p) => p.replace(/\?$/, ""));
-        for (const p of sent) {
-            if (!liveParams.some((lp) => lp.name === p)) {
-                gaps.push(`method ${name}: param ${p} is missing`);
-            }
-        }
-        for (const lp of liveParams) {
-            if (lp.required === true && !sent.includes(lp.name)) {
-                gaps.push(`method ${name}: requires param ${lp.name}, which this deployer does not send`);
-            }
-        }
-    }
-    return gaps;
-}
-
 /** Provider settings from stack config (namespace `hero-os-grid-deployer`), read in `configure()`. */
 export interface ComputeSettings {
     url?: string;
@@ -254,6 +236,10 @@ export interface ComputeSettings {
     allowLoopbackBackend: boolean;
     /** How long a gateway waits for its name to be released by a gateway not ours (a swap within one update). */
     releaseWaitMs: number;
+    /** The binding file (`computeBinding`), relative to the project or absolute; unset: the default binding. */
+    bindingFile?: string;
+    /** The grid node of the web gateway (`computeGatewayNode`), sent where the binding maps a gateway node param. */
+    gatewayNode?: number;
 }
 
 /** Reads the provider settings. Fractions are allowed so tests can use short deadlines. */
@@ -281,7 +267,18 @@ export function settingsFrom(config: { get(key: string): string | undefined }): 
         backoffMs: num("computeBackoffSeconds", 0.5) * 1000,
         allowLoopbackBackend: String(get("computeAllowLoopbackBackend")) === "true", // a YAML boolean arrives as true, a CLI value as "true"
         releaseWaitMs: num("gatewayReleaseWaitSeconds", 120) * 1000,
+        bindingFile: get("computeBinding") || undefined,
+        gatewayNode: get("computeGatewayNode") ? gatewayNodeFrom(get("computeGatewayNode")) : undefined,
     };
+}
+
+/** `computeGatewayNode` as a grid node id, or a clear error. */
+export function gatewayNodeFrom(v: unknown): number {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+        throw new Error(`config hero-os-grid-deployer:computeGatewayNode must be a grid node id (a whole number from 1), not "${v}"`);
+    }
+    return n;
 }
 
 /** The connection a configured provider uses; fails clearly when computeUrl is not set. */

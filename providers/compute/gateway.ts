@@ -11,10 +11,12 @@
  * made first, then the old one deleted if it is still ours. A delete, or the
  * old half of an update, of a gateway that now points elsewhere deletes
  * nothing and says so. The resource id stays the one `create` gave; the
- * `name` output is the live name.
+ * `name` output is the live name. Every call goes through the binding
+ * (binding.json, read by bind.ts): one backend or a list, a gateway node param, the live names.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
+import { type Binding, type Compute, computeFrom, loadBinding } from "./bind";
 import * as rpc from "./client";
 import { gridNameProblem } from "../../users/limits";
 
@@ -42,7 +44,7 @@ export interface GatewayOutputs extends GatewayInputs {
     url: string;
 }
 
-type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings> & { options(): GatewayOptions };
+type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings> & { binding?: Binding; options(): GatewayOptions };
 
 interface GatewayOptions {
     /** Holds one of the `computeConcurrency` slots for a changing call. */
@@ -50,11 +52,14 @@ interface GatewayOptions {
     releaseWaitMs: number;
     pollMs: number;
     progressMs: number;
+    /** The web gateway's grid node (`computeGatewayNode`), where the binding sends one. */
+    gatewayNode?: number;
 }
 
 export const gatewayProvider: Provider = {
     async configure(req: pulumi.dynamic.ConfigureRequest) {
-        Object.assign(this, rpc.settingsFrom(req.config));
+        const settings = rpc.settingsFrom(req.config);
+        Object.assign(this, settings, { binding: loadBinding(settings.bindingFile) });
     },
 
     async check(_olds: unknown, news: Record<string, unknown>) {
@@ -66,17 +71,17 @@ export const gatewayProvider: Provider = {
     },
 
     async create(inputs: GatewayInputs) {
-        const conn = rpc.connFrom(this);
-        const endpoint = rpc.canonicalEndpoint(conn.url);
-        const gw = await ensureGateway(conn, inputs, this.options());
+        const c = computeFrom(this);
+        const endpoint = rpc.canonicalEndpoint(c.conn.url);
+        const gw = await ensureGateway(c, inputs, this.options());
         rpc.progress(`${inputs.username}: gateway https://${gw.fqdn} → ${gw.backend}`);
         return { id: `${endpoint}#${gw.name}`, outs: outsOf(inputs, gw, endpoint) };
     },
 
     async read(id: string, props: GatewayOutputs) {
-        const conn = rpc.connFrom(this);
-        guardEndpoint(conn, props, "refresh");
-        const gw = await getGateway(conn, props.name, props.username);
+        const c = computeFrom(this);
+        guardEndpoint(c.conn, props, "refresh");
+        const gw = await getGateway(c, props.name, props.username);
         if (!gw || !belongs(gw, props)) {
             const why = gw ? `now points at ${gw.backend}${gw.vm_id ? ` (VM ${gw.vm_id})` : ""}, not at this user's VM` : "is gone";
             rpc.progress(`${props.username}: gateway ${props.name} ${why} on ${props.computeEndpoint}`);
@@ -87,31 +92,37 @@ export const gatewayProvider: Provider = {
 
     /** A new name, backend or VM: the new gateway first, then the old one, only while it is still ours. */
     async update(_id: string, olds: GatewayOutputs, news: GatewayInputs) {
-        const conn = rpc.connFrom(this);
-        guardEndpoint(conn, olds, "update");
+        const c = computeFrom(this);
+        guardEndpoint(c.conn, olds, "update");
         const moved = (["name", "backend", "vmId"] as const).some((k) => (olds[k] ?? "") !== (news[k] ?? ""));
         if (!moved) return { outs: { ...olds, ...news } };
         const o = this.options();
         if (news.name === olds.name) {
             // One name: the old gateway must go before the name can point elsewhere.
-            await releaseIfOurs(conn, olds, o, `${news.username}: redeploying gateway ${olds.name} for ${news.backend}`);
+            await releaseIfOurs(c, olds, o, `${news.username}: redeploying gateway ${olds.name} for ${news.backend}`);
         }
-        const gw = await ensureGateway(conn, news, o);
+        const gw = await ensureGateway(c, news, o);
         if (news.name !== olds.name) {
-            await releaseIfOurs(conn, olds, o, `${news.username}: gateway ${olds.name} replaced by ${news.name}; deleting the old one`);
+            await releaseIfOurs(c, olds, o, `${news.username}: gateway ${olds.name} replaced by ${news.name}; deleting the old one`);
         }
         rpc.progress(`${news.username}: gateway https://${gw.fqdn} → ${gw.backend}`);
         return { outs: outsOf(news, gw, olds.computeEndpoint) };
     },
 
     async delete(_id: string, props: GatewayOutputs) {
-        const conn = rpc.connFrom(this);
-        guardEndpoint(conn, props, "delete");
-        await releaseIfOurs(conn, props, this.options());
+        const c = computeFrom(this);
+        guardEndpoint(c.conn, props, "delete");
+        await releaseIfOurs(c, props, this.options());
     },
 
     options(): GatewayOptions {
-        return { slot: (fn) => rpc.withSlot(this.concurrency ?? 3, fn), releaseWaitMs: this.releaseWaitMs ?? 120_000, pollMs: this.pollMs ?? 10_000, progressMs: this.progressMs ?? 30_000 };
+        return {
+            slot: (fn) => rpc.withSlot(this.concurrency ?? 3, fn),
+            releaseWaitMs: this.releaseWaitMs ?? 120_000,
+            pollMs: this.pollMs ?? 10_000,
+            progressMs: this.progressMs ?? 30_000,
+            gatewayNode: this.gatewayNode,
+        };
     },
 };
 
@@ -183,26 +194,26 @@ function guardEndpoint(conn: rpc.Conn, props: GatewayOutputs, what: string): voi
     }
 }
 
-async function getGateway(conn: rpc.Conn, name: string, user: string): Promise<rpc.Gateway | undefined> {
+async function getGateway(c: Compute, name: string, user: string): Promise<rpc.Gateway | undefined> {
     try {
-        return await rpc.call<rpc.Gateway>(conn, "get_webgateway", { name }, { user });
+        return await c.getGateway(name, user);
     } catch (err) {
         if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) return undefined;
         throw err;
     }
 }
 
-async function deleteGateway(conn: rpc.Conn, name: string, user: string): Promise<void> {
+async function deleteGateway(c: Compute, name: string, user: string): Promise<void> {
     try {
-        await rpc.call(conn, "delete_webgateway", { name }, { user });
+        await c.deleteGateway(name, user);
     } catch (err) {
         if (!rpc.isRpcCode(err, rpc.ERRORS.NotFound)) throw err;
     }
 }
 
 /** Deletes the recorded gateway while it is still ours; one that is gone is done, one that points elsewhere is kept, with a warning. */
-async function releaseIfOurs(conn: rpc.Conn, rec: GatewayOutputs, o: GatewayOptions, doing?: string): Promise<void> {
-    const live = await getGateway(conn, rec.name, rec.username);
+async function releaseIfOurs(c: Compute, rec: GatewayOutputs, o: GatewayOptions, doing?: string): Promise<void> {
+    const live = await getGateway(c, rec.name, rec.username);
     if (!live) return;
     if (!belongs(live, rec)) {
         rpc.progress(
@@ -212,7 +223,7 @@ async function releaseIfOurs(conn: rpc.Conn, rec: GatewayOutputs, o: GatewayOpti
         return;
     }
     if (doing) rpc.progress(doing);
-    await o.slot(() => deleteGateway(conn, rec.name, rec.username));
+    await o.slot(() => deleteGateway(c, rec.name, rec.username));
 }
 
 /**
@@ -222,19 +233,19 @@ async function releaseIfOurs(conn: rpc.Conn, rec: GatewayOutputs, o: GatewayOpti
  * is waited for (bounded: another user of this update may be moving off it), then
  * refused. Never a blind retry of the deploy.
  */
-async function ensureGateway(conn: rpc.Conn, inputs: GatewayInputs, o: GatewayOptions): Promise<rpc.Gateway> {
+async function ensureGateway(c: Compute, inputs: GatewayInputs, o: GatewayOptions): Promise<rpc.Gateway> {
     const user = inputs.username;
     const started = Date.now();
     let lastLog = started;
     for (let attempt = 1; ; ) {
-        const live = await getGateway(conn, inputs.name, user);
+        const live = await getGateway(c, inputs.name, user);
         if (live && live.backend === inputs.backend && belongs(live, inputs)) {
             rpc.progress(`${user}: adopting gateway ${live.name}, left by an earlier attempt`);
             return live;
         }
         if (live && belongs(live, inputs)) {
             rpc.progress(`${user}: gateway ${live.name} of this VM points at ${live.backend}; redeploying it for ${inputs.backend}`);
-            await o.slot(() => deleteGateway(conn, live.name, user));
+            await o.slot(() => deleteGateway(c, live.name, user));
         } else if (live) {
             const held = `gateway name "${inputs.name}" is held by a gateway pointing at ${live.backend}${live.vm_id ? ` (VM ${live.vm_id})` : ""}, not at this user's VM`;
             if (Date.now() - started >= o.releaseWaitMs) {
@@ -251,10 +262,10 @@ async function ensureGateway(conn: rpc.Conn, inputs: GatewayInputs, o: GatewayOp
             await new Promise((r) => setTimeout(r, o.pollMs));
             continue;
         }
-        const params: Record<string, unknown> = { name: inputs.name, backend: inputs.backend };
-        if (inputs.vmId) params.vm_id = inputs.vmId;
+        // Our names; the binding renames, wraps the backend in a list, and drops what the live method does not take.
+        const params: Record<string, unknown> = { name: inputs.name, backend: inputs.backend, vm_id: inputs.vmId || undefined, node_id: o.gatewayNode };
         try {
-            return await o.slot(() => rpc.call<rpc.Gateway>(conn, "deploy_webgateway", params, { user, retry: false }));
+            return await o.slot(() => c.deployGateway(params, user));
         } catch (err) {
             if (rpc.isRpcCode(err, rpc.ERRORS.NameTaken)) {
                 throw new Error(

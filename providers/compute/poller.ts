@@ -6,6 +6,7 @@
  * the answer. The rounds live on `globalThis`, like the deploy slots, so they
  * are shared by every deserialized copy of the VM provider in the host.
  */
+import type { Compute } from "./bind";
 import * as rpc from "./client";
 
 interface Rounds {
@@ -25,8 +26,8 @@ function rounds(): Rounds {
  * list no longer has it. Waits at most until `deadline` (then resolves "timeout"),
  * so a waiter never overshoots its own deadline for a shared round.
  */
-export async function nextSighting(conn: rpc.Conn, vmId: string, pollMs: number, deadline: number, user: string): Promise<rpc.Vm | undefined | "timeout"> {
-    const key = rpc.canonicalEndpoint(conn.url);
+export async function nextSighting(c: Compute, vmId: string, pollMs: number, deadline: number, user: string): Promise<rpc.Vm | undefined | "timeout"> {
+    const key = rpc.canonicalEndpoint(c.conn.url);
     const r = rounds();
     let round = r.next.get(key);
     if (!round) {
@@ -34,7 +35,7 @@ export async function nextSighting(conn: rpc.Conn, vmId: string, pollMs: number,
             await new Promise((resolve) => setTimeout(resolve, pollMs));
             r.next.delete(key); // waiters arriving from now on wait for the round after this one
             r.made.set(key, (r.made.get(key) ?? 0) + 1);
-            const vms = await rpc.call<rpc.Vm[]>(conn, "list_vms", {}, { user });
+            const vms = await c.listVms(user);
             return new Map(vms.map((v) => [v.id, v]));
         })();
         round.catch(() => undefined); // a failed round rejects for its waiters; it is not unhandled

@@ -9,17 +9,19 @@
  * until the VM has a mycelium IP, and deletes what it deployed when it times out.
  * A change of size, node, flist or name replaces the VM, deleting first: a user has
  * one VM. New SSH keys are added in place with `inject_ssh_keys`; removing a key replaces.
+ * Every call goes through the binding (binding.json, read by bind.ts): which live method, params and
+ * fields, and whether the keys are registered before the deploy or sent with it.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
+import { type Binding, type Compute, computeFrom, DEFAULT_FLIST, loadBinding } from "./bind";
 import * as rpc from "./client";
 import { nextSighting } from "./poller";
 import { CPU, DISK_GB, gridNameProblem, MEMORY_GB, NODE_ID, rangeProblem } from "../../users/limits";
 import { sshKeyProblem } from "../../users/ssh-key";
 import { carriesKey, keyBlob } from "../ownership";
 
-/** Ubuntu 24.04 with zinit, the grid's official VM image. */
-export const DEFAULT_FLIST = "https://hub.grid.tf/tf-official-vms/ubuntu-24.04-full.flist";
+export { DEFAULT_FLIST };
 
 export interface HeroVmArgs {
     /** Deterministic grid name (`gridName(prefix, username)`), `^[a-z0-9]{3,36}$`. @example "devalice" */
@@ -61,11 +63,12 @@ export interface VmOutputs extends VmInputs {
     state: string;
 }
 
-type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings>;
+type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings> & { binding?: Binding };
 
 export const vmProvider: Provider = {
     async configure(req: pulumi.dynamic.ConfigureRequest) {
-        Object.assign(this, rpc.settingsFrom(req.config));
+        const settings = rpc.settingsFrom(req.config);
+        Object.assign(this, settings, { binding: loadBinding(settings.bindingFile) });
     },
 
     async check(_olds: unknown, news: Record<string, unknown>) {
@@ -77,26 +80,26 @@ export const vmProvider: Provider = {
     },
 
     async create(inputs: VmInputs) {
-        const conn = rpc.connFrom(this);
-        const endpoint = rpc.canonicalEndpoint(conn.url);
+        const c = computeFrom(this);
+        const endpoint = rpc.canonicalEndpoint(c.conn.url);
         const user = inputs.username;
         // computeConcurrency caps the changing calls (deploy, key injection, delete), not the readiness wait.
         const slot = <T>(fn: () => Promise<T>) => rpc.withSlot(this.concurrency ?? 3, fn);
-        const found = await adoptable(conn, inputs, endpoint, slot);
+        const found = await adoptable(c, inputs, endpoint, slot);
         if (found) {
             // The leftover may predate a new deployer key: make sure every key is on it (adding keeps the rest).
-            await slot(() => rpc.call(conn, "inject_ssh_keys", { vm_id: found.id, ssh_keys: inputs.sshKeys }, { user }));
+            await slot(() => c.injectKeys({ vm_id: found.id, name: found.name }, inputs.sshKeys, user));
         }
-        const deployed = found ?? (await slot(() => deployVm(conn, inputs)));
-        const vm = await waitReady(conn, inputs, deployed, { timeoutMs: this.readyTimeoutMs ?? 15 * 60_000, pollMs: this.pollMs ?? 10_000, progressMs: this.progressMs ?? 30_000, slot });
+        const deployed = found ?? (await slot(() => deployVm(c, inputs)));
+        const vm = await waitReady(c, inputs, deployed, { timeoutMs: this.readyTimeoutMs ?? 15 * 60_000, pollMs: this.pollMs ?? 10_000, progressMs: this.progressMs ?? 30_000, slot });
         rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ready at ${vm.mycelium_ip}`);
         return { id: `${endpoint}#${vm.id}`, outs: outsOf(inputs, vm, endpoint) };
     },
 
     async read(id: string, props: VmOutputs) {
-        const conn = rpc.connFrom(this);
-        guardEndpoint(conn, props, "refresh");
-        const vm = await ourVm(conn, props);
+        const c = computeFrom(this);
+        guardEndpoint(c.conn, props, "refresh");
+        const vm = await ourVm(c, props);
         if (!vm) {
             rpc.progress(`${props.username}: VM ${props.vmId} (${props.name}) is gone from ${props.computeEndpoint}`);
             return { id: "", props: {} };
@@ -105,21 +108,21 @@ export const vmProvider: Provider = {
     },
 
     async update(_id: string, olds: VmOutputs, news: VmInputs) {
-        const conn = rpc.connFrom(this);
-        guardEndpoint(conn, olds, "update");
+        const c = computeFrom(this);
+        guardEndpoint(c.conn, olds, "update");
         const added = news.sshKeys.filter((k) => !olds.sshKeys.includes(k));
         if (added.length > 0) {
-            await rpc.withSlot(this.concurrency ?? 3, () => rpc.call(conn, "inject_ssh_keys", { vm_id: olds.vmId, ssh_keys: added }, { user: news.username }));
+            await rpc.withSlot(this.concurrency ?? 3, () => c.injectKeys({ vm_id: olds.vmId, name: olds.name }, added, news.username));
         }
         return { outs: { ...olds, ...news } };
     },
 
     async delete(_id: string, props: VmOutputs) {
-        const conn = rpc.connFrom(this);
-        guardEndpoint(conn, props, "delete");
-        const vm = await ourVm(conn, props);
+        const c = computeFrom(this);
+        guardEndpoint(c.conn, props, "delete");
+        const vm = await ourVm(c, props);
         if (vm) {
-            await rpc.withSlot(this.concurrency ?? 3, () => deleteVm(conn, vm.id, props.username));
+            await rpc.withSlot(this.concurrency ?? 3, () => deleteVm(c, vm.id, props.username));
         }
     },
 };
@@ -209,9 +212,9 @@ function guardEndpoint(conn: rpc.Conn, props: VmOutputs, what: string): void {
 }
 
 /** Our VM by id, or undefined when it is gone (or the id now names another VM). */
-async function ourVm(conn: rpc.Conn, props: VmOutputs): Promise<rpc.Vm | undefined> {
+async function ourVm(c: Compute, props: VmOutputs): Promise<rpc.Vm | undefined> {
     try {
-        const vm = await rpc.call<rpc.Vm>(conn, "get_vm", { vm_id: props.vmId }, { user: props.username });
+        const vm = await c.getVm(props.vmId, props.username);
         return vm.name === props.name ? vm : undefined;
     } catch (err) {
         if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) return undefined;
@@ -219,9 +222,8 @@ async function ourVm(conn: rpc.Conn, props: VmOutputs): Promise<rpc.Vm | undefin
     }
 }
 
-async function findByName(conn: rpc.Conn, name: string, user: string): Promise<rpc.Vm | undefined> {
-    const vms = await rpc.call<rpc.Vm[]>(conn, "list_vms", {}, { user });
-    return vms.find((v) => v.name === name);
+async function findByName(c: Compute, name: string, user: string): Promise<rpc.Vm | undefined> {
+    return (await c.listVms(user)).find((v) => v.name === name);
 }
 
 /**
@@ -229,8 +231,8 @@ async function findByName(conn: rpc.Conn, name: string, user: string): Promise<r
  * (the first of `sshKeys`, generated for this deployment). A failed leftover of ours is
  * deleted; any other VM of that name is refused, and nothing is done to it.
  */
-async function adoptable(conn: rpc.Conn, inputs: VmInputs, endpoint: string, slot: Slot): Promise<rpc.Vm | undefined> {
-    const vm = await findByName(conn, inputs.name, inputs.username);
+async function adoptable(c: Compute, inputs: VmInputs, endpoint: string, slot: Slot): Promise<rpc.Vm | undefined> {
+    const vm = await findByName(c, inputs.name, inputs.username);
     if (!vm) return undefined;
     const deployerKey = inputs.sshKeys[0];
     if (!carriesKey(vm.ssh_keys, deployerKey)) {
@@ -243,7 +245,7 @@ async function adoptable(conn: rpc.Conn, inputs: VmInputs, endpoint: string, slo
     }
     if (vm.state === "failed") {
         rpc.progress(`${inputs.username}: deleting failed VM ${vm.id} (${vm.name}) left by an earlier attempt`);
-        await slot(() => deleteVm(conn, vm.id, inputs.username));
+        await slot(() => deleteVm(c, vm.id, inputs.username));
         return undefined;
     }
     const differs = (vm.memory !== undefined && vm.memory !== inputs.memoryMb) || (vm.cpu !== undefined && vm.cpu !== inputs.cpu);
@@ -261,29 +263,32 @@ async function adoptable(conn: rpc.Conn, inputs: VmInputs, endpoint: string, slo
 /**
  * Deploys without blind retries: after a transport error or transient answer the
  * outcome is unknown, so look the name up again and adopt what is there; deploy
- * again only when nothing is.
+ * again only when nothing is. When the binding registers keys first, every
+ * attempt registers them (by name) just before it: adding keys is idempotent.
  */
-async function deployVm(conn: rpc.Conn, inputs: VmInputs): Promise<rpc.Vm> {
+async function deployVm(c: Compute, inputs: VmInputs): Promise<rpc.Vm> {
+    // Our names and units (MB); the binding renames, converts and drops what the live deploy_vm does not take.
     const params: Record<string, unknown> = {
         name: inputs.name,
         flist: inputs.flist,
         cpu: inputs.cpu,
         memory: inputs.memoryMb,
-        rootfs_size: inputs.diskGb * 1024,
+        disk: inputs.diskGb * 1024,
         mycelium: true,
         public_ip: false,
         ssh_keys: inputs.sshKeys,
+        node_id: inputs.node,
     };
-    if (inputs.node !== undefined) params.node_id = inputs.node;
     for (let attempt = 1; ; attempt++) {
         try {
-            const vm = await rpc.call<rpc.Vm>(conn, "deploy_vm", params, { user: inputs.username, retry: false });
+            if (c.keysFirst) await c.injectKeys({ name: inputs.name }, inputs.sshKeys, inputs.username);
+            const vm = await c.deployVm(params, inputs.username);
             rpc.progress(`${inputs.username}: VM ${vm.id} deploying on node ${vm.node_id ?? "?"}`);
             return vm;
         } catch (err) {
             const unsure = (err as rpc.RpcError).transient || rpc.isRpcCode(err, rpc.ERRORS.NameExists);
             if (!unsure) throw err;
-            const vm = await findByName(conn, inputs.name, inputs.username);
+            const vm = await findByName(c, inputs.name, inputs.username);
             if (vm) {
                 rpc.progress(`${inputs.username}: deploy_vm's answer was lost; adopting VM ${vm.id} (${vm.name})`);
                 return vm;
@@ -309,7 +314,7 @@ interface WaitOptions {
  * `list_vms` shared by every VM this host waits for (providers/compute/poller.ts).
  * On failure or deadline it deletes the VM and throws why.
  */
-async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, o: WaitOptions): Promise<rpc.Vm> {
+async function waitReady(c: Compute, inputs: VmInputs, first: rpc.Vm, o: WaitOptions): Promise<rpc.Vm> {
     const user = inputs.username;
     const started = Date.now();
     const deadline = started + o.timeoutMs;
@@ -323,7 +328,7 @@ async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, o: Wai
         if (reason) {
             let cleanup = "it was deleted";
             try {
-                await o.slot(() => deleteVm(conn, vm.id, user));
+                await o.slot(() => deleteVm(c, vm.id, user));
             } catch (err) {
                 cleanup = `deleting it failed too (${(err as Error).message}): delete VM ${vm.id} on Hero Compute by hand`;
             }
@@ -336,15 +341,15 @@ async function waitReady(conn: rpc.Conn, inputs: VmInputs, first: rpc.Vm, o: Wai
             rpc.progress(`${user}: waiting for VM ${vm.id} on node ${vm.node_id ?? "?"} to get its mycelium address: ${vm.state} (${rpc.elapsed(started)})`);
             lastLog = Date.now();
         }
-        const seen = await nextSighting(conn, first.id, o.pollMs, deadline, user);
+        const seen = await nextSighting(c, first.id, o.pollMs, deadline, user);
         if (seen === undefined) throw new Error(`${user}: VM ${first.id} (${first.name}) vanished from Hero Compute while deploying.`);
         if (seen !== "timeout") vm = seen;
     }
 }
 
-async function deleteVm(conn: rpc.Conn, vmId: string, user: string): Promise<void> {
+async function deleteVm(c: Compute, vmId: string, user: string): Promise<void> {
     try {
-        await rpc.call(conn, "delete_vm", { vm_id: vmId }, { user });
+        await c.deleteVm(vmId, user);
     } catch (err) {
         if (!rpc.isRpcCode(err, rpc.ERRORS.NotFound)) throw err;
     }

@@ -1,13 +1,13 @@
 /**
  * The network half of `npm run status`: one read-only look at each thing an
  * environment needs, each with its own timeout and no retry. Hero Compute is asked
- * with `get_vm` through the providers' client, without a token (status reads no
+ * with `get_vm` through the providers' client and the stack's binding, without a token (status reads no
  * secret); the gateway and cockpit URLs get one GET each over HTTPS, the certificate
  * checked against the system roots (plus `caFile`, for a private CA or the rehearsal's).
  */
 import * as fs from "fs";
 import * as tls from "tls";
-import { call, type Vm } from "../../providers/compute/client";
+import { type Binding, Compute } from "../../providers/compute/bind";
 import type { HttpProbe, VmProbe } from "./health";
 
 export interface ProbeOptions {
@@ -16,13 +16,15 @@ export interface ProbeOptions {
     caFile?: string;
     /** `host:port` every HTTPS probe connects to instead of the URL's host; SNI and Host stay the URL's (tests only). */
     connectTo?: string;
+    /** How our operations map onto the live Hero Compute (the stack's `computeBinding`). */
+    binding: Binding;
 }
 
 /** The VM's state and node from Hero Compute. */
 export async function probeVm(endpoint: string, vmId: string, username: string, o: ProbeOptions): Promise<VmProbe> {
     if (!endpoint || !vmId) return { error: "no VM recorded in the outputs" };
     try {
-        const vm = await call<Vm>({ url: endpoint, timeoutMs: o.timeoutMs, retries: 0 }, "get_vm", { vm_id: vmId }, { user: username, retry: false });
+        const vm = await new Compute({ url: endpoint, timeoutMs: o.timeoutMs, retries: 0 }, o.binding).getVm(vmId, username);
         return { state: vm.state, node: vm.node_id ?? null };
     } catch (err) {
         const e = err as { code?: unknown; serverMessage?: string; message?: string };

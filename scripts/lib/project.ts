@@ -1,12 +1,13 @@
 /**
  * What the admin commands know about the project and a stack, read from files
- * (Pulumi.yaml, Pulumi.<stack>.yaml, the users file) and from the stack outputs.
+ * (Pulumi.yaml, Pulumi.<stack>.yaml, the users file, the Hero Compute binding) and from the stack outputs.
  * Nothing here decrypts a secret or calls the network.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
 import { defaultNamePrefix } from "../../components/naming";
+import { type Binding, loadBinding } from "../../providers/compute/bind";
 import { loadUsersFile, UsersFileError } from "../../users/load";
 import { readYaml } from "../../users/yaml-read";
 
@@ -62,6 +63,12 @@ export function stackConfig(projectDir: string, stack: string): Record<string, u
     }
     const doc = parse(fs.readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
     return doc?.config ?? {};
+}
+
+/** The stack's Hero Compute binding: config `computeBinding` (relative to the project, or absolute), else the default. */
+export function stackBinding(projectDir: string, stack: string): Binding & { file: string } {
+    const configured = stackConfig(projectDir, stack)[`${projectName(projectDir)}:computeBinding`];
+    return loadBinding(typeof configured === "string" && configured !== "" ? path.resolve(projectDir, configured) : undefined);
 }
 
 export interface DeclaredUsers {

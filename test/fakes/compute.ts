@@ -2,10 +2,22 @@
  * A fake Hero Compute (ComputeService) for tests and rehearsals: one real HTTP
  * server on 127.0.0.1 and one real Unix-socket server, sharing one state.
  *
- * It follows `providers/compute/openrpc.json`: it answers only the methods listed
- * there, refuses missing, unknown or mistyped params with -32602, answers
- * `rpc.discover` with that document (or a rewritten one, to test the preflight),
- * and uses its error codes.
+ * It speaks one of three dialects, chosen by the test, each with its own OpenRPC
+ * document: it answers only the methods listed there, refuses missing, unknown
+ * or mistyped params (and strings not matching a `pattern`) with -32602,
+ * answers `rpc.discover` and `GET /openrpc.json` with that document (or a
+ * rewritten one, to test the preflight), and uses its error codes.
+ * - "tracker" (the default): `providers/compute/openrpc.json`, the dialect Hero
+ *   Compute's tracker describes: `ComputeService.` methods, keys registered by VM
+ *   name with inject_ssh_keys BEFORE deploy_vm (which takes none; the VM then
+ *   reports them), `sid` ids, a data disk besides the rootfs, sizes in GB, the
+ *   flist by short name, `backends[]` and an optional gateway node.
+ * - "today": `test/fixtures/compute/today.openrpc.json`, the deployer's first
+ *   guess: bare names, keys with the deploy, `id`/`vm_id`, sizes in MB, one backend.
+ * - "prefixed": today's document with every method prefixed `ComputeService.`.
+ * Its state (`vms`, `gateways`, `calls`, faults by method) is the same in every
+ * dialect: our names (`deploy_vm`, `vm_id`, MB, one `backend`), so tests read it
+ * alike whatever the wire says.
  *
  * Provisioning is evaluated lazily on get_vm/list_vms (no timers): a VM gets its
  * mycelium IP once `provisionMs` has passed, unless its node is stuck.
@@ -19,13 +31,36 @@ import * as os from "os";
 import * as path from "path";
 
 export const CONTRACT_PATH = path.resolve(__dirname, "..", "..", "providers", "compute", "openrpc.json");
+/** The deployer's first guess at the contract, as it stood before the tracker was read. */
+export const TODAY_CONTRACT_PATH = path.resolve(__dirname, "..", "fixtures", "compute", "today.openrpc.json");
+/** The binding that fits today's document (and, with its names tried prefixed, the prefixed one). */
+export const TODAY_BINDING_PATH = path.resolve(__dirname, "..", "fixtures", "compute", "today.binding.json");
 
-/** The repo's OpenRPC document, freshly parsed (callers may mutate it). */
+export type Dialect = "today" | "prefixed" | "tracker";
+export const DIALECTS: Dialect[] = ["today", "prefixed", "tracker"];
+const PREFIX = "ComputeService.";
+
+/** The repo's OpenRPC document (the tracker's dialect), freshly parsed (callers may mutate it). */
 export function loadContract(): any {
     return JSON.parse(fs.readFileSync(CONTRACT_PATH, "utf8"));
 }
 
+/** The document a dialect serves, freshly parsed. */
+export function dialectDocument(dialect: Dialect): any {
+    if (dialect === "tracker") return loadContract();
+    const doc = JSON.parse(fs.readFileSync(TODAY_CONTRACT_PATH, "utf8"));
+    if (dialect === "prefixed") {
+        for (const m of doc.methods) if (!m.name.startsWith("rpc.")) m.name = `${PREFIX}${m.name}`;
+        doc.info.title = `${doc.info.title}, with prefixed method names`;
+    }
+    return doc;
+}
+
 export interface FakeComputeOptions {
+    /** The contract it speaks. @default "tracker" */
+    dialect?: Dialect;
+    /** Answer `rpc.discover` with -32601, as a service that serves only `GET /openrpc.json` would. @default true */
+    discoverMethod?: boolean;
     /** Time from deploy_vm until the VM has its mycelium IP. @default 0 (ready at the first get_vm) */
     provisionMs?: number;
     /** How long deploy_webgateway takes to answer. @default 0 */
@@ -44,7 +79,7 @@ export interface FakeComputeOptions {
     discover?: (doc: any) => any;
     /** Leave `ssh_keys` out of every Vm result, as a service that does not report keys would. @default false */
     hideVmKeys?: boolean;
-    /** How long each named method takes to answer, e.g. `{ deploy_vm: 50 }`, so calls in flight overlap. @default none */
+    /** How long each method (by our bare name) takes to answer, e.g. `{ deploy_vm: 50 }`, so calls in flight overlap. @default none */
     callMs?: Partial<Record<string, number>>;
 }
 
@@ -60,6 +95,8 @@ export interface FakeVm {
     cpu: number;
     memory: number;
     rootfs_size: number;
+    /** The data disk in MB, for dialects that take one; 0 when none. */
+    disk_size: number;
     flist: string;
     ssh_keys: string[];
     readyAt: number;
@@ -71,9 +108,11 @@ export interface FakeGateway {
     fqdn: string;
     backend: string;
     vm_id: string | null;
+    /** The gateway node, for dialects that take one. */
+    node_id: number | null;
 }
 
-/** An injected fault for the next `times` requests (of `method`, or of any method). */
+/** An injected fault for the next `times` requests (of `method`, by our bare name, or of any method the dialect has). */
 export interface Fault {
     /** `503`: answer HTTP 503 unprocessed. `reset`: destroy the socket unprocessed. `drop`: process, then destroy the socket (answer lost). `hang`: never answer. */
     kind: "503" | "reset" | "drop" | "hang";
@@ -96,10 +135,15 @@ export class FakeCompute {
     readonly stuckNodes = new Set<number>();
     /** VM name → message: deploy_vm answers DeployFailed. */
     readonly deployFailures = new Map<string, string>();
-    /** Requests processed, per method (faulted requests that were not processed are not counted). */
+    /** Keys registered for a VM name not deployed yet (inject_ssh_keys before deploy_vm); a deploy takes them. */
+    readonly pendingKeys = new Map<string, string[]>();
+    /** Requests processed, per method by our bare name (faulted requests that were not processed are not counted). */
     readonly calls: Record<string, number> = {};
-    /** Every request received, in order, with its Authorization header. */
-    readonly requests: { method: string; params: any; authorization?: string; via: "http" | "unix" }[] = [];
+    /**
+     * Every request received, in order, with its Authorization header: `method` is our
+     * bare name when the dialect has the method (else as sent), `wire` as sent, `params` as sent.
+     */
+    readonly requests: { method: string; wire: string; params: any; authorization?: string; via: "http" | "unix" }[] = [];
     readonly faults: Fault[] = [];
     deploysInFlight = 0;
     maxDeploysInFlight = 0;
@@ -114,7 +158,20 @@ export class FakeCompute {
     private readonly sockets = new Set<Socket>();
     private dir = "";
 
-    private constructor(readonly opts: FakeComputeOptions) {}
+    dialect: Dialect;
+    /** The dialect's document, as the fake checks calls against it (rpc.discover answers a fresh copy). */
+    private document: any;
+
+    private constructor(readonly opts: FakeComputeOptions) {
+        this.dialect = opts.dialect ?? "tracker";
+        this.document = dialectDocument(this.dialect);
+    }
+
+    /** Speaks another dialect from now on, keeping its VMs and gateways: the service changed under a deployed stack. */
+    speak(dialect: Dialect): void {
+        this.dialect = dialect;
+        this.document = dialectDocument(dialect);
+    }
 
     /** Starts both servers. `httpUrl` is `http://127.0.0.1:<port>/rpc`; `unixUrl` is `unix://<tmp>/rpc.sock`. */
     static async start(opts: FakeComputeOptions = {}): Promise<FakeCompute> {
@@ -158,9 +215,25 @@ export class FakeCompute {
         if (vm) vm.state = "stopped";
     }
 
-    /** Runs a method directly against the state, as if another client had called it. */
+    /** Runs a method directly against the state, as if another client had called it: its name bare or as the dialect writes it, its params in the dialect's. */
     invoke(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-        return this.dispatch(method, params);
+        return this.dispatch(this.wireName(method) ?? method, params);
+    }
+
+    /** The method as this dialect writes it (`deploy_vm` → `ComputeService.deploy_vm`), or undefined when it has none. */
+    wireName(method: string): string | undefined {
+        const names = this.documentMethods();
+        return [method, `${PREFIX}${method}`].find((n) => names.has(n));
+    }
+
+    /** Our bare name of a method this dialect has, or undefined. */
+    private opName(wire: string): string | undefined {
+        if (!this.documentMethods().has(wire)) return undefined;
+        return wire.startsWith(PREFIX) ? wire.slice(PREFIX.length) : wire;
+    }
+
+    private documentMethods(): Set<string> {
+        return new Set(this.document.methods.map((m: any) => m.name));
     }
 
     private server(via: "http" | "unix"): http.Server {
@@ -190,9 +263,12 @@ export class FakeCompute {
         } catch {
             return this.json(res, 200, { jsonrpc: "2.0", id: null, error: { code: -32700, message: "Parse error" } });
         }
-        const method = String(msg?.method);
-        this.requests.push({ method, params: msg?.params, authorization: req.headers.authorization, via });
-        const fault = this.faults.find((f) => f.times > 0 && (f.method === undefined || f.method === method));
+        const wire = String(msg?.method);
+        const op = this.opName(wire);
+        const method = op ?? wire;
+        this.requests.push({ method, wire, params: msg?.params, authorization: req.headers.authorization, via });
+        // A method the dialect does not have is refused at once: no fault meant for a real method is spent on it.
+        const fault = op === undefined ? undefined : this.faults.find((f) => f.times > 0 && (f.method === undefined || f.method === method));
         if (fault) fault.times--;
         if (fault?.kind === "503") {
             res.writeHead(503, { "content-type": "text/plain" });
@@ -206,7 +282,7 @@ export class FakeCompute {
         try {
             const delay = this.opts.callMs?.[method];
             if (delay) await new Promise((r) => setTimeout(r, delay));
-            answer = { jsonrpc: "2.0", id: msg.id ?? null, result: await this.dispatch(method, msg.params ?? {}) };
+            answer = { jsonrpc: "2.0", id: msg.id ?? null, result: await this.dispatch(wire, msg.params ?? {}) };
         } catch (err) {
             const code = err instanceof RpcFail ? err.code : -32603;
             answer = { jsonrpc: "2.0", id: msg.id ?? null, error: { code, message: (err as Error).message } };
@@ -223,13 +299,14 @@ export class FakeCompute {
     }
 
     private discoverDoc(): any {
-        const doc = loadContract();
+        const doc = dialectDocument(this.dialect);
         return this.opts.discover ? this.opts.discover(doc) : doc;
     }
 
-    /** Checks params against the repo's document: -32601 for unknown methods, -32602 for bad params. */
+    /** Checks params against the dialect's document: -32601 for unknown methods, -32602 for bad params. */
     private validate(method: string, params: unknown): Record<string, any> {
-        const m = loadContract().methods.find((x: any) => x.name === method);
+        if (method === "rpc.discover" && this.opts.discoverMethod === false) throw new RpcFail(-32601, "Method not found: rpc.discover");
+        const m = this.document.methods.find((x: any) => x.name === method);
         if (!m) throw new RpcFail(-32601, `Method not found: ${method}`);
         if (typeof params !== "object" || params === null || Array.isArray(params)) {
             throw new RpcFail(-32602, `Invalid params: ${method} takes params by name`);
@@ -248,15 +325,21 @@ export class FakeCompute {
             const ok =
                 t === "string" ? typeof v === "string" :
                 t === "integer" ? Number.isInteger(v) :
+                t === "number" ? typeof v === "number" :
                 t === "boolean" ? typeof v === "boolean" :
                 t === "array" ? Array.isArray(v) && v.every((x: unknown) => typeof x === "string") : true;
             if (!ok) throw new RpcFail(-32602, `Invalid params: ${method}.${d.name} must be ${t}`);
+            if (t === "string" && d.schema.pattern && !new RegExp(d.schema.pattern).test(v)) {
+                throw new RpcFail(-32602, `Invalid params: ${method}.${d.name} must match ${d.schema.pattern}, not ${JSON.stringify(v)}`);
+            }
         }
         return p;
     }
 
-    private async dispatch(method: string, raw: unknown): Promise<unknown> {
-        const p = this.validate(method, raw);
+    /** A wire call: checked against the dialect's document, turned into our names, run, and answered in the dialect's. */
+    private async dispatch(wire: string, raw: unknown): Promise<unknown> {
+        const p = this.inbound(wire, this.validate(wire, raw));
+        const method = this.opName(wire) ?? wire;
         this.calls[method] = (this.calls[method] ?? 0) + 1;
         switch (method) {
             case "rpc.discover":
@@ -271,24 +354,51 @@ export class FakeCompute {
                 this.forget(this.mustVm(p.vm_id));
                 return true;
             case "inject_ssh_keys": {
+                if (p.vm_id === undefined) {
+                    // Keys first (the tracker's dialect): a VM of that name gets them now; else they wait for its deploy, which takes them.
+                    const existing = this.vm(p.name);
+                    if (existing) existing.ssh_keys = [...new Set([...existing.ssh_keys, ...p.ssh_keys])];
+                    else this.pendingKeys.set(p.name, [...new Set([...(this.pendingKeys.get(p.name) ?? []), ...p.ssh_keys])]);
+                    return true;
+                }
                 const vm = this.mustVm(p.vm_id);
                 vm.ssh_keys = [...new Set([...vm.ssh_keys, ...p.ssh_keys])];
                 return true;
             }
             case "deploy_webgateway":
-                return this.deployGateway(p);
+                return this.wireGateway(await this.deployGateway(p));
             case "get_webgateway": {
                 const gw = this.gateways.get(p.name);
                 if (!gw) throw new RpcFail(-32004, `gateway ${p.name} not found`);
-                return { ...gw };
+                return this.wireGateway(gw);
             }
             case "list_webgateways":
-                return [...this.gateways.values()].map((g) => ({ ...g }));
+                return [...this.gateways.values()].map((g) => this.wireGateway(g));
             case "delete_webgateway":
                 if (!this.gateways.delete(p.name)) throw new RpcFail(-32004, `gateway ${p.name} not found`);
                 return true;
             default:
                 throw new RpcFail(-32601, `Method not found: ${method}`);
+        }
+    }
+
+    /** The tracker's params in our names and units (MB); other dialects' params are ours already. */
+    private inbound(wire: string, p: Record<string, any>): Record<string, any> {
+        if (this.dialect !== "tracker") return p;
+        const gb = (v: unknown) => (typeof v === "number" ? Math.round(v * 1024) : v);
+        switch (this.opName(wire)) {
+            case "deploy_vm": {
+                const keys = this.pendingKeys.get(p.name) ?? [];
+                return { name: p.name, flist: p.flist, cpu: p.cpu, memory: gb(p.memory), rootfs_size: gb(p.rootfs), disk_size: gb(p.disk), mycelium: true, public_ip: p.publicip, node_id: p.node_id, ssh_keys: keys };
+            }
+            case "get_vm":
+            case "delete_vm":
+                return { vm_id: p.sid };
+            case "deploy_webgateway":
+                if (p.backends.length !== 1) throw new RpcFail(-32602, `Invalid params: this fake takes exactly one backend, not ${p.backends.length}`);
+                return { name: p.name, backend: p.backends[0], node_id: p.node_id };
+            default:
+                return p;
         }
     }
 
@@ -306,18 +416,20 @@ export class FakeCompute {
             cpu: p.cpu,
             memory: p.memory,
             rootfs_size: p.rootfs_size,
+            disk_size: p.disk_size ?? 0,
             flist: p.flist,
             ssh_keys: [...p.ssh_keys],
             readyAt: Date.now() + (this.opts.provisionMs ?? 0),
             inFlight: true,
         };
         this.vms.set(id, vm);
+        this.pendingKeys.delete(p.name); // the deploy took them: a VM deployed again under this name starts from what is registered then
         this.deploysInFlight++;
         this.maxDeploysInFlight = Math.max(this.maxDeploysInFlight, this.deploysInFlight);
         return this.view(vm, false);
     }
 
-    private async deployGateway(p: Record<string, any>): Promise<unknown> {
+    private async deployGateway(p: Record<string, any>): Promise<FakeGateway> {
         if (this.foreignGateways.has(p.name)) throw new RpcFail(-32010, `name ${p.name} is reserved by twin 4711`);
         if (this.gateways.has(p.name)) throw new RpcFail(-32011, `gateway ${p.name} already exists`);
         const host = new URL(p.backend).hostname.replace(/^\[|\]$/g, "");
@@ -331,9 +443,15 @@ export class FakeCompute {
         } finally {
             this.deploysInFlight--;
         }
-        const gw: FakeGateway = { name: p.name, fqdn: `${p.name}.${this.opts.gatewayDomain ?? "gent02.grid.tf"}`, backend: p.backend, vm_id: p.vm_id ?? null };
+        const gw: FakeGateway = { name: p.name, fqdn: `${p.name}.${this.opts.gatewayDomain ?? "gent02.grid.tf"}`, backend: p.backend, vm_id: p.vm_id ?? null, node_id: p.node_id ?? null };
         this.gateways.set(p.name, gw);
-        return { ...gw };
+        return gw;
+    }
+
+    /** A Gateway result in the dialect's names. */
+    private wireGateway(gw: FakeGateway): unknown {
+        if (this.dialect === "tracker") return { name: gw.name, fqdn: gw.fqdn, backends: [gw.backend], node_id: gw.node_id };
+        return { name: gw.name, fqdn: gw.fqdn, backend: gw.backend, vm_id: gw.vm_id };
     }
 
     private mustVm(id: string): FakeVm {
@@ -362,8 +480,10 @@ export class FakeCompute {
             vm.mycelium_ip = this.opts.myceliumIpFor?.(vm.name, vm.id) ?? `5a1:${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}::1`;
             this.settle(vm);
         }
-        const { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, ssh_keys } = vm;
-        return { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, ...(this.opts.hideVmKeys ? {} : { ssh_keys: [...ssh_keys] }) };
+        const { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, disk_size, ssh_keys } = vm;
+        const keys = this.opts.hideVmKeys ? {} : { ssh_keys: [...ssh_keys] };
+        if (this.dialect === "tracker") return { sid: id, name, state, node_id, mycelium_ip, cpu, memory: memory / 1024, disk: disk_size / 1024, rootfs: rootfs_size / 1024, ...keys };
+        return { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, ...keys };
     }
 }
 

@@ -21,7 +21,7 @@ import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import { gridName } from "../../components/naming";
-import { FakeCompute } from "../fakes/compute";
+import { type Dialect, FakeCompute } from "../fakes/compute";
 import { FakeForgejo } from "../fakes/forgejo";
 import { createFakeVm, type FakeVm } from "../ssh/harness";
 import { rehearse, RunResult } from "./runner";
@@ -72,14 +72,15 @@ export class World {
     /**
      * Starts the fakes and one fake VM + sshd per username that may be deployed, for the
      * prefix PREFIX (keyed by username) and for each of `otherPrefixes` (keyed `<prefix>/<username>`):
-     * a second stack's VMs are other VMs.
+     * a second stack's VMs are other VMs. `dialect`: the one the fake Hero Compute speaks.
      */
-    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[] } = {}): Promise<World> {
+    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect } = {}): Promise<World> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
         const forge = await FakeForgejo.start();
         forge.addRepo(FEEDBACK_REPO);
         let world: World | undefined;
         const compute = await FakeCompute.start({
+            dialect: opts.dialect,
             provisionMs: opts.provisionMs ?? 0,
             allowLoopbackBackend: true,
             myceliumIpFor: (name, id) => world!.vmCameUp(name, id),
