@@ -98,10 +98,18 @@ export function audit(stack: string, endpoint: string, rec: StateRecords, live: 
         else gone.push({ kind: "gateway", name: r.name, why: g ? `${r.username}'s gateway name now points at ${g.backend}, not at their VM` : `${r.username}'s gateway is gone from Hero Compute` });
     }
     const ourVmIds = new Set([...recVms.map((v) => v.vmId), ...orphanVms]);
-    const ourIps = recVms.map((v) => v.myceliumIp).filter((ip): ip is string => !!ip);
+    const ourIps = [...recVms.map((v) => v.myceliumIp), ...live.vms.filter((v) => orphanVms.has(v.id)).map((v) => v.mycelium_ip)].filter((ip): ip is string => !!ip);
     for (const g of live.gateways) {
         if (recordedGw.has(g.name)) continue;
-        const toOurVm = g.vm_id ? ourVmIds.has(g.vm_id) : ourIps.some((ip) => g.backend.includes(ip));
+        // By VM id when the gateway records one, else by its backend's address (`http://[<ip>]:port`).
+        const host = (() => {
+            try {
+                return new URL(g.backend).hostname.replace(/^\[|\]$/g, "");
+            } catch {
+                return "";
+            }
+        })();
+        const toOurVm = g.vm_id ? ourVmIds.has(g.vm_id) : ourIps.includes(host);
         if (toOurVm) {
             orphans.push({ kind: "gateway", name: g.name, why: `points at ${g.backend}${g.vm_id ? ` (VM ${g.vm_id}, this stack's)` : ""}, but no state record` });
         } else if (ours(g.name) || recGws.some((r) => r.name === g.name)) {
