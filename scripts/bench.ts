@@ -215,7 +215,9 @@ async function main(): Promise<void> {
     else if (argv[1] === "up") result = await partUp(Number(argv[2]));
     else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]));
     else throw new Error(`unknown part ${argv[1]}`);
-    process.stdout.write(`\n@@bench@@${JSON.stringify(result)}\n`);
+    // Exit only once stdout has drained: a pipe's writes can still be queued, and
+    // process.exit() would drop them (the 300-user part lost its result that way).
+    await new Promise<void>((resolve) => process.stdout.write(`\n@@bench@@${JSON.stringify(result)}\n`, () => resolve()));
 }
 
 main().then(
