@@ -30,7 +30,11 @@ export interface BootstrapArgs {
     vmIdentity: pulumi.Input<string>;
     /** The VM's mycelium IP. */
     host: pulumi.Input<string>;
-    /** Secret, OpenSSH format, from `tls.PrivateKey.privateKeyOpenssh`. */
+    /**
+     * Secret: the VM's ED25519 key, PKCS#8 PEM (`tls.PrivateKey.privateKeyPemPkcs8`), which
+     * pulumi-command parses with golang.org/x/crypto/ssh's ParsePrivateKey, as it does the
+     * OpenSSH form; the PEM is 119 bytes, the OpenSSH form some 400, in every SSH resource.
+     */
     privateKey: pulumi.Input<string>;
     /** `https://<fqdn>` of the user's web gateway. */
     gatewayUrl: pulumi.Input<string>;

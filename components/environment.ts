@@ -81,7 +81,9 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             vmId: vm.vmId,
             vmIdentity: pulumi.interpolate`${vm.computeEndpoint}#${vm.vmId}`,
             host: vm.myceliumIp,
-            privateKey: sshKey.privateKeyOpenssh,
+            // PKCS#8 PEM: what the command provider's Go parser takes, at a third of the
+            // OpenSSH form's size in every SSH resource's state. Users get the OpenSSH form.
+            privateKey: sshKey.privateKeyPemPkcs8,
             gatewayUrl: gateway.url,
             forgeUrl: settings.forgeUrl,
             forgeLogin: account.login,
