@@ -97,14 +97,28 @@ export function stepsDigest(parts: unknown): string {
     return crypto.createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 
+/**
+ * A script as sent on stdin: without its comment lines and blank lines, which would
+ * otherwise sit in the state of every resource that sends it. Only for scripts with no
+ * heredoc (whose body a dropped line would change); it throws on one.
+ */
+export function compactScript(text: string): string {
+    if (/<<-?\s*['"]?[A-Za-z_]/.test(text)) throw new Error("compactScript: the script has a heredoc; its lines cannot be dropped safely");
+    return text
+        .split("\n")
+        .filter((line) => !/^\s*(#.*)?$/.test(line))
+        .join("\n");
+}
+
 /** What a host-key step sends on stdin: its parameters, then the script. With `check`, the pin and the mismatch message. */
 export function hostKeyStdin(root: string, readyTimeoutSec: number, check?: HostKeyMismatch): string {
-    const params: Record<string, string> = { HB_ROOT: root, HB_READY_TIMEOUT: String(readyTimeoutSec) };
+    // HB_ROOT only when set (tests): on a VM it is empty, and the script defaults it so.
+    const params: Record<string, string> = { ...(root ? { HB_ROOT: root } : {}), HB_READY_TIMEOUT: String(readyTimeoutSec) };
     if (check) {
         params.HB_PINNED = check.pinned;
         params.HB_MISMATCH = hostKeyChangedMessage({ ...check, seen: "@SEEN@" });
     }
-    return [`# hero-os-grid-deployer: the VM's SSH host key`, "{", renderAssignments(params), fs.readFileSync(SCRIPT, "utf8"), "} </dev/null", ""].join("\n");
+    return ["{", renderAssignments(params), compactScript(fs.readFileSync(SCRIPT, "utf8")), "} </dev/null", ""].join("\n");
 }
 
 /**
