@@ -163,6 +163,8 @@ export function createHostKeyPin(parent: pulumi.Resource, a: HostKeyPinArgs): Ho
             create: HOST_KEY_COMMAND,
             stdin: pulumi.all([a.root, a.readyTimeoutSec]).apply(([root, t]) => hostKeyStdin(root, t)),
             triggers: [a.vmIdentity],
+            // Sent as in the first release, though it is the default: any change of an input
+            // not ignored below would run this step again, and so re-pin without an admin.
             logging: "stdoutAndStderr",
             addPreviousOutputInEnv: false,
         },
@@ -179,7 +181,7 @@ export function createHostKeyPin(parent: pulumi.Resource, a: HostKeyPinArgs): Ho
                 .all([a.root, a.readyTimeoutSec, hostKey, a.vmId, a.connection.host, learn.urn])
                 .apply(([root, t, pinned, vmId, host, pinUrn]) => hostKeyStdin(root, t, { username: a.username, vmName: a.vmName, vmId, host, pinned, seen: "", pinUrn })),
             triggers: [pulumi.output(a.steps as object).apply(stepsDigest)],
-            logging: "stdoutAndStderr",
+            // logging: the provider's default, stdout and stderr (not sent, so not stored).
             addPreviousOutputInEnv: false,
         },
         { parent, dependsOn: [learn], deletedWith: a.vm },
