@@ -140,10 +140,10 @@ export interface HostKeyPinArgs {
     /** The connection without a host key (the unpinned steps use it as is). */
     connection: types.input.remote.ConnectionArgs;
     /** Path prefix on the VM ("" on a real one) and how long to wait for cloud-init. */
-    root: pulumi.Input<string>;
-    readyTimeoutSec: pulumi.Input<number>;
-    /** Everything the later steps send (triggers, stdin): when it changes, the check runs. May be secret. */
-    steps: object;
+    root: string;
+    readyTimeoutSec: number;
+    /** `stepsDigest` of everything the later steps send (triggers, stdin): when it changes, the check runs. May be secret. */
+    stepsDigest: pulumi.Input<string>;
 }
 
 export interface HostKeyPin {
@@ -156,12 +156,14 @@ export interface HostKeyPin {
 }
 
 export function createHostKeyPin(parent: pulumi.Resource, a: HostKeyPinArgs): HostKeyPin {
+    // One Output for both unpinned steps' connection: the SDK lifts it once.
+    const connection = pulumi.output(a.connection);
     const learn = new remote.Command(
         childName(a.username, "host-key"),
         {
-            connection: a.connection,
+            connection,
             create: HOST_KEY_COMMAND,
-            stdin: pulumi.all([a.root, a.readyTimeoutSec]).apply(([root, t]) => hostKeyStdin(root, t)),
+            stdin: hostKeyStdin(a.root, a.readyTimeoutSec),
             triggers: [a.vmIdentity],
             // Sent as in the first release, though it is the default: any change of an input
             // not ignored below would run this step again, and so re-pin without an admin.
@@ -175,12 +177,12 @@ export function createHostKeyPin(parent: pulumi.Resource, a: HostKeyPinArgs): Ho
     const check = new remote.Command(
         childName(a.username, "host-key-check"),
         {
-            connection: a.connection,
+            connection,
             create: HOST_KEY_COMMAND,
             stdin: pulumi
-                .all([a.root, a.readyTimeoutSec, hostKey, a.vmId, a.connection.host, learn.urn])
-                .apply(([root, t, pinned, vmId, host, pinUrn]) => hostKeyStdin(root, t, { username: a.username, vmName: a.vmName, vmId, host, pinned, seen: "", pinUrn })),
-            triggers: [pulumi.output(a.steps as object).apply(stepsDigest)],
+                .all([hostKey, a.vmId, a.connection.host, learn.urn])
+                .apply(([pinned, vmId, host, pinUrn]) => hostKeyStdin(a.root, a.readyTimeoutSec, { username: a.username, vmName: a.vmName, vmId, host, pinned, seen: "", pinUrn })),
+            triggers: [a.stepsDigest],
             // logging: the provider's default, stdout and stderr (not sent, so not stored).
             addPreviousOutputInEnv: false,
         },
