@@ -7,7 +7,8 @@
  * Parts (`--only <part>` runs one):
  * - program: the preview of the real index.ts under mocks for 10, 100, 300 users
  *   (`--users`), against the bare SDK registering the same resource set (same types,
- *   names, parents; trivial inputs) in the same runtime and mode: wall time and CPU time.
+ *   names, parents; trivial inputs) in the same runtime and mode: wall time and CPU time;
+ *   and, as a diagnostic, the same set through the provider SDKs' classes (evaluateClasses).
  * - state: registered inputs per user, measured in an `up` evaluation under mocks
  *   (canned outputs with the gateway's url, so every step's stdin is rendered; the
  *   preflight answered by the compute fake); provider text per resource type; and
@@ -28,7 +29,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BENCH_SERVICES, checkpointBytes, evaluateBare, evaluateProgram, shapeOf, type Evaluation, type Shape } from "./lib/bench-eval";
+import { BENCH_SERVICES, checkpointBytes, evaluateBare, evaluateClasses, evaluateProgram, shapeOf, type Evaluation, type Shape } from "./lib/bench-eval";
 
 const REPO = path.resolve(__dirname, "..");
 const PARTS = ["program", "state", "parallel", "checkpoint"] as const;
@@ -131,28 +132,33 @@ const round = (x: number, d = 2) => Number(x.toFixed(d));
 async function runProgram(counts: number[], repeat: number): Promise<unknown[]> {
     console.log("## Program: preview under mocks (evaluation + registration), against the bare SDK in the same runtime and mode\n");
     console.log("Bare SDK: the same types, names, parents and property names, trivial values; in brackets, one property per resource.");
-    console.log(`Each figure is the best of ${repeat} run(s), program and bare SDK taking turns; CPU is user + system time of the evaluation (GC threads included).\n`);
-    console.log("| users | resources | program s | program CPU s | program peak MB | bare SDK s | bare CPU s | bare peak MB | time ratio | CPU ratio | [bare, one property: s, ratio] |");
-    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    console.log("Provider classes (a diagnostic): the same resource set through tls, random, command and pulumi.dynamic's classes, constant inputs.");
+    console.log(`Each figure is the best of ${repeat} run(s), taking turns; CPU is user + system time of the evaluation (GC threads included).\n`);
+    console.log("| users | resources | program s | program CPU s | program peak MB | bare SDK s | bare CPU s | bare peak MB | time ratio | CPU ratio | provider classes CPU s | program / classes CPU | [bare, one property: s, ratio] |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     const rows = [];
     let shape: Shape | undefined;
     const best = (xs: Summary[]) => ({ ...xs[0], ms: Math.min(...xs.map((x) => x.ms)), cpuMs: Math.min(...xs.map((x) => x.cpuMs)), maxRssMb: Math.max(...xs.map((x) => x.maxRssMb)) });
     for (const n of counts) {
         const ps: Summary[] = [];
         const bs: Summary[] = [];
+        const cs: Summary[] = [];
         for (let i = 0; i < repeat; i++) {
             ps.push(await child(["--part", "program", String(n)]));
             shape ??= ps[0].shape;
             bs.push(await child(["--part", "bare", String(n), JSON.stringify(shape)]));
+            cs.push(await child(["--part", "classes", String(n), JSON.stringify(shape)]));
         }
-        const p = best(ps);
-        const b = best(bs);
+        const [p, b, c] = [best(ps), best(bs), best(cs)];
         const b1: Summary = await child(["--part", "bare1", String(n), JSON.stringify(shape)]);
         const s = (ms: number) => (ms / 1000).toFixed(2);
-        console.log(`| ${n} | ${p.resources} | ${s(p.ms)} | ${s(p.cpuMs)} | ${p.maxRssMb} | ${s(b.ms)} | ${s(b.cpuMs)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} | ${(p.cpuMs / b.cpuMs).toFixed(2)} | [${s(b1.ms)} s, ${(p.ms / b1.ms).toFixed(2)}] |`);
+        console.log(
+            `| ${n} | ${p.resources} | ${s(p.ms)} | ${s(p.cpuMs)} | ${p.maxRssMb} | ${s(b.ms)} | ${s(b.cpuMs)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} | ${(p.cpuMs / b.cpuMs).toFixed(2)} | ${s(c.cpuMs)} | ${(p.cpuMs / c.cpuMs).toFixed(2)} | [${s(b1.ms)} s, ${(p.ms / b1.ms).toFixed(2)}] |`,
+        );
         rows.push({
             users: n, resources: p.resources, programMs: Math.round(p.ms), bareMs: Math.round(b.ms), ratio: round(p.ms / b.ms),
             programCpuMs: Math.round(p.cpuMs), bareCpuMs: Math.round(b.cpuMs), cpuRatio: round(p.cpuMs / b.cpuMs), runs: repeat,
+            classesCpuMs: Math.round(c.cpuMs), cpuRatioToClasses: round(p.cpuMs / c.cpuMs),
             programPeakMb: p.maxRssMb, barePeakMb: b.maxRssMb, bareOnePropertyMs: Math.round(b1.ms), ratioOneProperty: round(p.ms / b1.ms),
         });
     }
@@ -227,6 +233,7 @@ async function main(): Promise<void> {
     if (argv[1] === "program") result = summarize(await evaluateProgram(Number(argv[2]), true));
     else if (argv[1] === "bare") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true));
     else if (argv[1] === "bare1") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
+    else if (argv[1] === "classes") result = summarize(await evaluateClasses(Number(argv[2]), JSON.parse(argv[3]), true));
     else if (argv[1] === "up") result = await partUp(Number(argv[2]));
     else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]));
     else throw new Error(`unknown part ${argv[1]}`);
