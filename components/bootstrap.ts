@@ -13,7 +13,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import type { DemoUser } from "../users/types";
 import { BUNDLE_DIR, bundleRemotePath, renderBundle, renderRunner, stepCommand, writeBundle } from "./bundle";
-import { createHostKeyPin, stepConnection, type HostKeyPin } from "./host-key";
+import { createHostKeyPin, stepConnection, stepsDigest, type HostKeyPin } from "./host-key";
 import { childName } from "./naming";
 import { STEPS, defaultEnv, renderTriggers, type StepEnv, type StepName, type StepValues } from "./render";
 import type { LabChannel } from "./settings";
@@ -30,7 +30,11 @@ export interface BootstrapArgs {
     vmIdentity: pulumi.Input<string>;
     /** The VM's mycelium IP. */
     host: pulumi.Input<string>;
-    /** Secret, OpenSSH format, from `tls.PrivateKey.privateKeyOpenssh`. */
+    /**
+     * Secret: the VM's ED25519 key, PKCS#8 PEM (`tls.PrivateKey.privateKeyPemPkcs8`), which
+     * pulumi-command parses with golang.org/x/crypto/ssh's ParsePrivateKey, as it does the
+     * OpenSSH form; the PEM is 119 bytes, the OpenSSH form some 400, in every SSH resource.
+     */
     privateKey: pulumi.Input<string>;
     /** `https://<fqdn>` of the user's web gateway. */
     gatewayUrl: pulumi.Input<string>;
@@ -85,6 +89,18 @@ export const STEP_LOGGING: Readonly<Record<StepName, types.enums.remote.Logging>
     health: "stdoutAndStderr",
 };
 
+/**
+ * pulumi-command's own default for `logging` (stdout and stderr). A step that logs so
+ * does not send it: an input left out is 29 bytes less in that step's state, inputs
+ * and outputs.
+ */
+export const DEFAULT_LOGGING: types.enums.remote.Logging = "stdoutAndStderr";
+
+/** The `logging` input a step sends: nothing when it is the provider's default. */
+export function loggingInput(logging: types.enums.remote.Logging): types.enums.remote.Logging | undefined {
+    return logging === DEFAULT_LOGGING ? undefined : logging;
+}
+
 /** Steps whose stdin carries a secret. */
 export const SECRET_STEPS: ReadonlySet<StepName> = new Set<StepName>(["cockpit-settings"]);
 
@@ -105,7 +121,10 @@ export function bootstrapConnection(args: Pick<BootstrapArgs, "host" | "port" | 
 
 export function createBootstrap(parent: pulumi.ComponentResource, args: BootstrapArgs): Bootstrap {
     const { user } = args;
+    const username = user.username.toLowerCase();
     const unpinned = bootstrapConnection(args);
+    // Known now: where the scripts live and how long a boot may take (they do not depend on the VM).
+    const { root, readyTimeoutSec } = { ...defaultEnv("", args.labChannel), ...args.env };
     // One apply per user renders everything: the bundle (written to disk), the triggers.
     const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin]).apply(([host, gatewayUrl, forgeLogin]) => {
         const v: StepValues = {
@@ -122,22 +141,18 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         const bundle = renderBundle(v, env);
         const file = writeBundle(args.bundleDir ?? BUNDLE_DIR, user.username, bundle);
         // The text stays on disk only: what the steps need is its digests.
-        return {
-            digests: bundle.digests,
-            sha: bundle.sha,
-            file,
-            root: env.root,
-            readyTimeoutSec: env.readyTimeoutSec,
-            host,
-            triggers: renderTriggers({ ...v, services: v.user.services }),
-        };
+        return { digests: bundle.digests, sha: bundle.sha, file, host, triggers: renderTriggers({ ...v, services: v.user.services }) };
     });
+    type Plan = pulumi.Unwrap<typeof plan>;
+    // Every step's stdin; the Forge token only in cockpit-settings'.
+    const runners = (p: Plan, forgeToken?: string) =>
+        Object.fromEntries(STEPS.map((step) => [step, renderRunner(step, username, root, p.digests[step], SECRET_STEPS.has(step) ? { forgeToken: forgeToken ?? "" } : undefined)])) as Record<StepName, string>;
 
     const stdins = {} as Record<StepName, pulumi.Output<string>>;
     for (const step of STEPS) {
         stdins[step] = SECRET_STEPS.has(step)
-            ? pulumi.secret(pulumi.all([plan, args.forgeToken]).apply(([p, forgeToken]) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step], { forgeToken })))
-            : plan.apply((p) => renderRunner(step, user.username.toLowerCase(), p.root, p.digests[step]));
+            ? pulumi.secret(pulumi.all([plan, args.forgeToken]).apply(([p, forgeToken]) => runners(p, forgeToken)[step]))
+            : plan.apply((p) => runners(p)[step]);
     }
     const hostKey = createHostKeyPin(parent, {
         username: user.username,
@@ -146,10 +161,14 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         vmName: args.vmName,
         vmId: args.vmId,
         connection: unpinned,
-        root: plan.apply((p) => p.root),
-        readyTimeoutSec: plan.apply((p) => p.readyTimeoutSec),
-        // Whatever the later resources send: when it changes, the check runs first.
-        steps: { bundle: plan.apply((p) => p.sha), triggers: plan.apply((p) => p.triggers), stdins, port: unpinned.port, user: unpinned.user },
+        root,
+        readyTimeoutSec,
+        // Whatever the later resources send: when it changes, the check runs first. Secret (the token is in it).
+        stepsDigest: pulumi.secret(
+            pulumi
+                .all([plan, args.forgeToken])
+                .apply(([p, forgeToken]) => stepsDigest({ bundle: p.sha, triggers: p.triggers, stdins: runners(p, forgeToken), port: unpinned.port, user: unpinned.user })),
+        ),
     });
     // One Output for the scripts copy and every step, pinned: the SDK resolves it once.
     const connection = pulumi.output(stepConnection(unpinned, hostKey.hostKey));
@@ -159,7 +178,7 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         {
             connection,
             source: plan.apply((p) => new pulumi.asset.FileAsset(p.file)),
-            remotePath: plan.apply((p) => bundleRemotePath(p.root)),
+            remotePath: bundleRemotePath(root),
             // Replaced, so copied again, whenever the bundle's text or the VM changes.
             triggers: plan.apply((p) => [`host=${p.host}`, `bundle=${p.sha}`]),
         },
@@ -177,7 +196,7 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
                 create: stepCommand(step),
                 stdin: stdins[step],
                 triggers: plan.apply((p) => p.triggers[step]),
-                logging: STEP_LOGGING[step],
+                logging: loggingInput(STEP_LOGGING[step]),
                 addPreviousOutputInEnv: false,
             },
             {

@@ -83,7 +83,9 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             vmId: vm.vmId,
             vmIdentity: pulumi.interpolate`${vm.computeEndpoint}#${vm.vmId}`,
             host: vm.myceliumIp,
-            privateKey: sshKey.privateKeyOpenssh,
+            // PKCS#8 PEM: what the command provider's Go parser takes, at a third of the
+            // OpenSSH form's size in every SSH resource's state. Users get the OpenSSH form.
+            privateKey: sshKey.privateKeyPemPkcs8,
             gatewayUrl: gateway.url,
             forgeUrl: settings.forgeUrl,
             forgeLogin: account.login,
@@ -99,24 +101,35 @@ export class DemoEnvironment extends pulumi.ComponentResource {
         });
 
         this.username = user.username.toLowerCase();
-        // The cockpit URL resolves only once the health step has passed.
-        const cockpitUrl = pulumi.all([gateway.url, steps.health.stdout]).apply(([url]) => `${url.replace(/\/+$/, "")}${COCKPIT_PATH}`);
-        this.summary = pulumi.output({
-            cockpitUrl,
-            forgeUrl: settings.forgeUrl,
+        // One Output for the summary: the cockpit URL resolves only once the health step has passed.
+        const parts = {
+            url: gateway.url,
+            health: steps.health.stdout,
             forgeLogin: account.login,
             vmId: vm.vmId,
             computeEndpoint: vm.computeEndpoint,
             node: vm.nodeId,
             myceliumIp: vm.myceliumIp,
             gatewayFqdn: gateway.fqdn,
-            services: user.services,
-            expires: user.expires,
             forgeTokenNote: account.tokenNote,
             forgeManagedBy: account.managedBy,
             sshHostKey: hostKey.hostKey,
-            bootstrap: steps.health.stdout.apply(lastLine),
-        });
+        };
+        this.summary = pulumi.output(parts).apply(({ url, health, ...p }): EnvironmentSummary => ({
+            cockpitUrl: `${url.replace(/\/+$/, "")}${COCKPIT_PATH}`,
+            forgeUrl: settings.forgeUrl,
+            forgeLogin: p.forgeLogin,
+            vmId: p.vmId,
+            computeEndpoint: p.computeEndpoint,
+            node: p.node,
+            myceliumIp: p.myceliumIp,
+            gatewayFqdn: p.gatewayFqdn,
+            services: user.services,
+            expires: user.expires,
+            forgeTokenNote: p.forgeTokenNote,
+            sshHostKey: p.sshHostKey,
+            bootstrap: lastLine(health),
+        }));
         this.credentials = pulumi.secret({ password: password.result, sshPrivateKey: sshKey.privateKeyOpenssh, forgeToken: account.token });
         this.registerOutputs({ summary: this.summary, credentials: this.credentials });
     }

@@ -97,14 +97,28 @@ export function stepsDigest(parts: unknown): string {
     return crypto.createHash("sha256").update(JSON.stringify(parts)).digest("hex").slice(0, 16);
 }
 
+/**
+ * A script as sent on stdin: without its comment lines and blank lines, which would
+ * otherwise sit in the state of every resource that sends it. Only for scripts with no
+ * heredoc (whose body a dropped line would change); it throws on one.
+ */
+export function compactScript(text: string): string {
+    if (/<<-?\s*['"]?[A-Za-z_]/.test(text)) throw new Error("compactScript: the script has a heredoc; its lines cannot be dropped safely");
+    return text
+        .split("\n")
+        .filter((line) => !/^\s*(#.*)?$/.test(line))
+        .join("\n");
+}
+
 /** What a host-key step sends on stdin: its parameters, then the script. With `check`, the pin and the mismatch message. */
 export function hostKeyStdin(root: string, readyTimeoutSec: number, check?: HostKeyMismatch): string {
-    const params: Record<string, string> = { HB_ROOT: root, HB_READY_TIMEOUT: String(readyTimeoutSec) };
+    // HB_ROOT only when set (tests): on a VM it is empty, and the script defaults it so.
+    const params: Record<string, string> = { ...(root ? { HB_ROOT: root } : {}), HB_READY_TIMEOUT: String(readyTimeoutSec) };
     if (check) {
         params.HB_PINNED = check.pinned;
         params.HB_MISMATCH = hostKeyChangedMessage({ ...check, seen: "@SEEN@" });
     }
-    return [`# hero-os-grid-deployer: the VM's SSH host key`, "{", renderAssignments(params), fs.readFileSync(SCRIPT, "utf8"), "} </dev/null", ""].join("\n");
+    return ["{", renderAssignments(params), compactScript(fs.readFileSync(SCRIPT, "utf8")), "} </dev/null", ""].join("\n");
 }
 
 /**
@@ -126,10 +140,10 @@ export interface HostKeyPinArgs {
     /** The connection without a host key (the unpinned steps use it as is). */
     connection: types.input.remote.ConnectionArgs;
     /** Path prefix on the VM ("" on a real one) and how long to wait for cloud-init. */
-    root: pulumi.Input<string>;
-    readyTimeoutSec: pulumi.Input<number>;
-    /** Everything the later steps send (triggers, stdin): when it changes, the check runs. May be secret. */
-    steps: object;
+    root: string;
+    readyTimeoutSec: number;
+    /** `stepsDigest` of everything the later steps send (triggers, stdin): when it changes, the check runs. May be secret. */
+    stepsDigest: pulumi.Input<string>;
 }
 
 export interface HostKeyPin {
@@ -142,13 +156,17 @@ export interface HostKeyPin {
 }
 
 export function createHostKeyPin(parent: pulumi.Resource, a: HostKeyPinArgs): HostKeyPin {
+    // One Output for both unpinned steps' connection: the SDK lifts it once.
+    const connection = pulumi.output(a.connection);
     const learn = new remote.Command(
         childName(a.username, "host-key"),
         {
-            connection: a.connection,
+            connection,
             create: HOST_KEY_COMMAND,
-            stdin: pulumi.all([a.root, a.readyTimeoutSec]).apply(([root, t]) => hostKeyStdin(root, t)),
+            stdin: hostKeyStdin(a.root, a.readyTimeoutSec),
             triggers: [a.vmIdentity],
+            // Sent as in the first release, though it is the default: any change of an input
+            // not ignored below would run this step again, and so re-pin without an admin.
             logging: "stdoutAndStderr",
             addPreviousOutputInEnv: false,
         },
@@ -159,13 +177,13 @@ export function createHostKeyPin(parent: pulumi.Resource, a: HostKeyPinArgs): Ho
     const check = new remote.Command(
         childName(a.username, "host-key-check"),
         {
-            connection: a.connection,
+            connection,
             create: HOST_KEY_COMMAND,
             stdin: pulumi
-                .all([a.root, a.readyTimeoutSec, hostKey, a.vmId, a.connection.host, learn.urn])
-                .apply(([root, t, pinned, vmId, host, pinUrn]) => hostKeyStdin(root, t, { username: a.username, vmName: a.vmName, vmId, host, pinned, seen: "", pinUrn })),
-            triggers: [pulumi.output(a.steps as object).apply(stepsDigest)],
-            logging: "stdoutAndStderr",
+                .all([hostKey, a.vmId, a.connection.host, learn.urn])
+                .apply(([pinned, vmId, host, pinUrn]) => hostKeyStdin(a.root, a.readyTimeoutSec, { username: a.username, vmName: a.vmName, vmId, host, pinned, seen: "", pinUrn })),
+            triggers: [a.stepsDigest],
+            // logging: the provider's default, stdout and stderr (not sent, so not stored).
             addPreviousOutputInEnv: false,
         },
         { parent, dependsOn: [learn], deletedWith: a.vm },

@@ -11,7 +11,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { getMonitor } from "@pulumi/pulumi/runtime/settings";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createBootstrap, STEP_LOGGING, type BootstrapArgs } from "../components/bootstrap";
+import { createBootstrap, DEFAULT_LOGGING, STEP_LOGGING, type BootstrapArgs } from "../components/bootstrap";
 import { bundleRemotePath, renderBundle } from "../components/bundle";
 import { childName } from "../components/naming";
 import { STEPS, defaultEnv, renderTriggers, type StepName } from "../components/render";
@@ -245,6 +245,15 @@ describe("bootstrap graph under mocks", () => {
         expect(byName("alice-host-key-check").ignoreChanges).toEqual([]);
     });
 
+    it("regression: the host-key step's inputs that are not ignored stay as first shipped, so an upgrade does not run it again (a silent re-pin)", async () => {
+        registered.length = 0;
+        await build(user(resolveServices(["slides"])));
+        const learn = byName("alice-host-key");
+        const notIgnored = Object.keys(learn.inputs).filter((k) => !learn.ignoreChanges.includes(k)).sort();
+        expect(notIgnored).toEqual(["addPreviousOutputInEnv", "logging", "triggers"]);
+        expect(learn.inputs).toMatchObject({ addPreviousOutputInEnv: false, logging: "stdoutAndStderr" });
+    });
+
     it("re-runs the host-key check whenever a later step would run: services, gateway URL, Forge token", async () => {
         const checkOf = async (services: DemoUser["services"], over: Partial<BootstrapArgs> = {}) => {
             registered.length = 0;
@@ -290,7 +299,8 @@ describe("bootstrap graph under mocks", () => {
         }
         for (const c of stepCommands()) {
             const step = c.name.slice("alice-".length) as StepName;
-            expect(c.inputs.logging).toBe(STEP_LOGGING[step]);
+            // The provider's default (stdout and stderr) is not sent: it would only take room in state.
+            expect(c.inputs.logging ?? DEFAULT_LOGGING).toBe(STEP_LOGGING[step]);
             if (step === "cockpit-settings") {
                 expect(c.inputs.stdin).toContain("HB_FORGE_TOKEN='tok-graph-secret'");
                 expect(c.secretInputs).toContain("stdin");
@@ -299,7 +309,8 @@ describe("bootstrap graph under mocks", () => {
             } else {
                 expect(c.inputs.stdin).not.toContain("tok-graph-secret");
                 expect(c.secretInputs).not.toContain("stdin");
-                expect(c.inputs.logging).toBe("stdoutAndStderr");
+                expect(c.inputs.logging).toBeUndefined();
+                expect(STEP_LOGGING[step]).toBe("stdoutAndStderr");
             }
         }
     });

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
-import { hostKeyChangedMessage, hostKeyFingerprint, hostKeyStdin, HostKeyFormatError, parseHostKey, stepsDigest, type HostKeyMismatch } from "../components/host-key";
+import { compactScript, hostKeyChangedMessage, hostKeyFingerprint, hostKeyStdin, HostKeyFormatError, parseHostKey, stepsDigest, type HostKeyMismatch } from "../components/host-key";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "host-key-test-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -115,6 +115,26 @@ describe("the host-key script, as sent", () => {
         expect(r.status).toBe(1);
         expect(fs.existsSync(path.join(root, "pwned"))).toBe(false);
         expect(r.stderr).toContain("VM $(id) (vm 005o");
+    });
+});
+
+describe("compactScript: what of a script is sent on stdin", () => {
+    it("drops comment lines and blank lines and keeps every other line as it was", () => {
+        const text = "#!/usr/bin/env bash\n# about\nset -euo pipefail\n\n    # indented comment\nx='a # not a comment'\n  echo \"$x\" # trailing\n";
+        expect(compactScript(text)).toBe("set -euo pipefail\nx='a # not a comment'\n  echo \"$x\" # trailing");
+    });
+
+    it("refuses a script with a heredoc, whose body a dropped line would change", () => {
+        expect(() => compactScript("cat <<EOF\n# kept\nEOF\n")).toThrow(/heredoc/);
+        expect(() => compactScript("cat <<-'EOF'\nx\nEOF\n")).toThrow(/heredoc/);
+    });
+
+    it("the host-key payloads carry none of host-key.sh's comments (they would sit in two resources' state per VM)", () => {
+        for (const stdin of [hostKeyStdin("", 600), hostKeyStdin("", 600, mismatch("ssh-ed25519 AAAA"))]) {
+            expect(stdin.split("\n").filter((l) => /^\s*#/.test(l) || l.trim() === "").length).toBe(1); // the final newline
+            expect(stdin).not.toContain("HB_ROOT=");
+        }
+        expect(hostKeyStdin("/tmp/r", 5)).toContain("HB_ROOT='/tmp/r'");
     });
 });
 

@@ -152,6 +152,16 @@ describe("the program under mocks (an update, not a preview), with a users file 
         expect(run.outputs.credentials.secret.alice).toMatchObject({ password: "password-of-alice-password", sshPrivateKey: "PRIVATE KEY OF alice-ssh-key" });
     });
 
+    it("every SSH resource logs in with the key's PKCS#8 form, as a secret; the hand-out keeps the OpenSSH form", () => {
+        const ssh = run.registrations.filter((r) => r.name.startsWith("alice-") && r.type.startsWith("command:remote:"));
+        expect(ssh.map((r) => r.name)).toHaveLength(10);
+        for (const r of ssh) {
+            // The SDK marks the whole connection secret, since the key in it is.
+            expect(r.object.connection).toEqual({ secret: expect.objectContaining({ privateKey: "PKCS8 PRIVATE KEY OF alice-ssh-key" }) });
+        }
+        expect(run.outputs.credentials.secret.alice.sshPrivateKey).toBe("PRIVATE KEY OF alice-ssh-key");
+    });
+
     it("exports environments in plain text, with no password or key in them", () => {
         expect(run.outputs.environments.secret).toBeUndefined();
         const text = JSON.stringify(run.outputs.environments);

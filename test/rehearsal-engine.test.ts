@@ -2,10 +2,12 @@
  * The rehearsal engine itself, on a throwaway program (test/rehearsal/demo):
  * real dynamic-provider host, real ED25519 keys, real SSH to a local sshd.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ed25519Key, sshKeyFile } from "./rehearsal/builtins";
 import { opsOf, rehearse, RunResult } from "./rehearsal/runner";
 import { startSshd, Sshd } from "./rehearsal/sshd";
 
@@ -115,5 +117,26 @@ describe("rehearsal engine on a throwaway program", { timeout: 240_000 }, () => 
         expect(r.errors).toEqual([]);
         expect(JSON.parse(fs.readFileSync(stateFile, "utf8")).resources).toEqual({});
         expect(journal().at(-1)).toMatch(/^delete (alice|carol)\.pub$/);
+    });
+});
+
+describe("the connection key the imitated command provider logs in with", () => {
+    const publicOf = (keyFile: string) => {
+        const file = path.join(dir, "converted-key");
+        fs.writeFileSync(file, keyFile, { mode: 0o600 });
+        return execFileSync("ssh-keygen", ["-y", "-f", file], { encoding: "utf8" }).trim().split(" ").slice(0, 2).join(" ");
+    };
+
+    it("rewrites a PKCS#8 ED25519 key (what the program sends) as the same key in OpenSSH's format, which OpenSSH 9.2 reads", () => {
+        const k = ed25519Key();
+        const file = sshKeyFile(k.privateKeyPemPkcs8);
+        expect(file).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+        expect(publicOf(file)).toBe(k.publicKeyOpenssh.trim());
+    });
+
+    it("passes an OpenSSH key through unchanged", () => {
+        const k = ed25519Key();
+        expect(sshKeyFile(k.privateKeyOpenssh)).toBe(k.privateKeyOpenssh);
+        expect(publicOf(k.privateKeyOpenssh)).toBe(k.publicKeyOpenssh.trim());
     });
 });

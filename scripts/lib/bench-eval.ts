@@ -30,6 +30,8 @@ export interface Registration {
 export interface Evaluation {
     users: number;
     ms: number;
+    /** CPU time of the evaluation (user + system, all threads: GC included), less sensitive than `ms` to other load on the machine. */
+    cpuMs: number;
     maxRssMb: number;
     regs: Registration[];
 }
@@ -79,6 +81,11 @@ export function canned(type: string, name: string, inputs: any): Record<string, 
     }
 }
 
+function cpuSince(start: NodeJS.CpuUsage): number {
+    const d = process.cpuUsage(start);
+    return (d.user + d.system) / 1000;
+}
+
 const size = (x: unknown) => JSON.stringify(x ?? {}).length;
 
 async function settle(): Promise<void> {
@@ -119,14 +126,16 @@ export async function evaluateProgram(n: number, preview: boolean, computeUrl = 
     // Compile the program's modules first: ts-node's compile time is not the program's cost.
     for (const m of ["components/environment", "components/bootstrap", "components/bundle", "components/program", "components/settings", "index"]) require(path.join(REPO, m));
     const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     await pulumi.runtime.runInPulumiStack(async () => {
         const mod = require(path.join(REPO, "index.ts"));
         return typeof mod === "function" ? await mod() : mod;
     });
     await settle();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const cpuMs = cpuSince(cpu);
     fs.rmSync(dir, { recursive: true, force: true });
-    return { users: n, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs };
+    return { users: n, ms, cpuMs, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs };
 }
 
 class BareComponent extends pulumi.ComponentResource {
@@ -136,6 +145,8 @@ class BareComponent extends pulumi.ComponentResource {
 }
 
 class BareCustom extends pulumi.CustomResource {}
+
+class BareDynamic extends pulumi.dynamic.Resource {}
 
 export type Shape = { type: string; role: string; custom: boolean; keys: string[] }[];
 
@@ -154,6 +165,7 @@ export async function evaluateBare(n: number, shape: Shape, preview: boolean, on
     let count = 0;
     await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview);
     const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
     await pulumi.runtime.runInPulumiStack(async () => {
         for (let i = 0; i < n; i++) {
             const u = `u${String(i).padStart(4, "0")}`;
@@ -168,7 +180,57 @@ export async function evaluateBare(n: number, shape: Shape, preview: boolean, on
     });
     await settle();
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    return { users: n, ms, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs: Array.from({ length: count }, () => ({ type: "", name: "", custom: true, inputBytes: 0, outputBytes: 0, providerBytes: 0, keys: [] })) };
+    const cpuMs = cpuSince(cpu);
+    return { users: n, ms, cpuMs, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs: Array.from({ length: count }, () => ({ type: "", name: "", custom: true, inputBytes: 0, outputBytes: 0, providerBytes: 0, keys: [] })) };
+}
+
+/**
+ * A diagnostic, not the baseline: the same resource set through the provider SDKs'
+ * classes (tls.PrivateKey, random.RandomPassword, pulumi.dynamic.Resource with the
+ * program's shims, remote.Command, remote.CopyToRemote), with constant inputs of the
+ * program's property names. Its distance to the bare SDK is what those classes add (each
+ * declares all its properties, set or not; Command and CopyToRemote lift, default and
+ * secret the connection per resource); the program's distance to it is what the
+ * program's own values, Outputs and rendering add.
+ */
+export async function evaluateClasses(n: number, shape: Shape, preview: boolean): Promise<Evaluation> {
+    /* eslint-disable @typescript-eslint/no-require-imports */
+    const tls: typeof import("@pulumi/tls") = require("@pulumi/tls");
+    const random: typeof import("@pulumi/random") = require("@pulumi/random");
+    const { remote }: typeof import("@pulumi/command") = require("@pulumi/command");
+    const { SHIMS } = require("../../providers/shims");
+    /* eslint-enable @typescript-eslint/no-require-imports */
+    const dynamic: Record<string, keyof typeof SHIMS> = { Vm: "vm", ForgeAccount: "forgeAccount", Gateway: "gateway", FeedbackHub: "feedbackHub" };
+    let count = 0;
+    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview);
+    const connection = { host: "5a1::1", port: 22, user: "root", privateKey: "k", dialErrorLimit: 60, perDialTimeout: 10 };
+    const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    await pulumi.runtime.runInPulumiStack(async () => {
+        for (let i = 0; i < n; i++) {
+            const u = `u${String(i).padStart(4, "0")}`;
+            const comp = shape.find((s) => !s.custom);
+            const parent = comp ? new BareComponent(comp.type, u + comp.role, {}) : undefined;
+            for (const s of shape.filter((x) => x.custom)) {
+                const name = u + s.role;
+                const has = (k: string) => s.keys.includes(k);
+                const kind = /^pulumi-nodejs:dynamic\/hero:(\w+)$/.exec(s.type)?.[1];
+                if (kind && dynamic[kind]) new BareDynamic(SHIMS[dynamic[kind]], name, Object.fromEntries(s.keys.map((k) => [k, 1])), { parent }, "hero", kind);
+                else if (s.type === "tls:index/privateKey:PrivateKey") new tls.PrivateKey(name, { algorithm: "ED25519" }, { parent });
+                else if (s.type === "random:index/randomPassword:RandomPassword") new random.RandomPassword(name, { length: 1, special: true, overrideSpecial: "x", minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1 }, { parent });
+                else if (s.type === "command:remote:Command") {
+                    new remote.Command(name, { connection, create: "x", stdin: "x", triggers: ["x"], addPreviousOutputInEnv: false, ...(has("logging") ? { logging: "stderr" as const } : {}) }, { parent });
+                } else if (s.type === "command:remote:CopyToRemote") new remote.CopyToRemote(name, { connection, source: new pulumi.asset.FileAsset("/dev/null"), remotePath: "/x", triggers: ["x"] }, { parent });
+                else throw new Error(`evaluateClasses: no class for ${s.type}`);
+            }
+            parent?.done();
+        }
+        return {};
+    });
+    await settle();
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const cpuMs = cpuSince(cpu);
+    return { users: n, ms, cpuMs, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs: Array.from({ length: count }, () => ({ type: "", name: "", custom: true, inputBytes: 0, outputBytes: 0, providerBytes: 0, keys: [] })) };
 }
 
 /**

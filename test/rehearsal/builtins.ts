@@ -10,7 +10,8 @@
  *   forces replacement.
  * - `command:remote:Command`: runs `create` (then `update ?? create` on input
  *   changes, `delete` on delete) with the system `ssh` client against the
- *   resource's connection (host, port, user, privateKey, hostKey when set: then
+ *   resource's connection (host, port, user, privateKey in OpenSSH or PKCS#8 PEM
+ *   form, as the provider's Go parser takes both, hostKey when set: then
  *   a known_hosts file with that one key and StrictHostKeyChecking=yes, and any
  *   other key fails as the provider fails, "ssh: handshake failed: ssh: host key mismatch"),
  *   with stdin, and environment passed like the provider's Setenv (it reaches
@@ -117,7 +118,7 @@ async function withConnection<T>(c: Props, fn: (t: SshTarget) => Promise<T>): Pr
     }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-ssh-"));
     try {
-        fs.writeFileSync(path.join(dir, "key"), c.privateKey.endsWith("\n") ? c.privateKey : `${c.privateKey}\n`, { mode: 0o600 });
+        fs.writeFileSync(path.join(dir, "key"), sshKeyFile(c.privateKey), { mode: 0o600 });
         const port = c.port ?? 22;
         const known = path.join(dir, "known_hosts");
         if (c.hostKey) {
@@ -169,28 +170,11 @@ function previousOutput(inputs: Props, olds: Props): Record<string, string> {
 /** An ED25519 key pair in the encodings tls.PrivateKey returns. */
 export function ed25519Key(): Props {
     const { publicKey, privateKey } = crypto.generateKeyPairSync("ed25519");
-    const jwk = privateKey.export({ format: "jwk" });
-    const pub = Buffer.from(jwk.x!, "base64url");
-    const seed = Buffer.from(jwk.d!, "base64url");
-    const str = (b: Buffer | string) => {
-        const buf = Buffer.from(b);
-        const len = Buffer.alloc(4);
-        len.writeUInt32BE(buf.length);
-        return Buffer.concat([len, buf]);
-    };
-    const pubBlob = Buffer.concat([str("ssh-ed25519"), str(pub)]);
-    const check = crypto.randomBytes(4);
-    let secret = Buffer.concat([check, check, str("ssh-ed25519"), str(pub), str(Buffer.concat([seed, pub])), str("")]);
-    const pad = (8 - (secret.length % 8)) % 8;
-    secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
-    const one = Buffer.alloc(4);
-    one.writeUInt32BE(1);
-    const blob = Buffer.concat([Buffer.from("openssh-key-v1\0"), str("none"), str("none"), str(""), one, str(pubBlob), str(secret)]);
-    const b64 = blob.toString("base64").replace(/(.{70})/g, "$1\n").replace(/\n$/, "");
+    const pubBlob = ed25519PublicBlob(privateKey);
     const pkcs8 = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
     return {
         algorithm: "ED25519",
-        privateKeyOpenssh: `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`,
+        privateKeyOpenssh: opensshPrivateKey(privateKey),
         privateKeyPem: pkcs8,
         privateKeyPemPkcs8: pkcs8,
         publicKeyPem: publicKey.export({ format: "pem", type: "spki" }).toString(),
@@ -198,6 +182,52 @@ export function ed25519Key(): Props {
         publicKeyFingerprintMd5: crypto.createHash("md5").update(pubBlob).digest("hex").replace(/(..)(?!$)/g, "$1:"),
         publicKeyFingerprintSha256: `SHA256:${crypto.createHash("sha256").update(pubBlob).digest("base64").replace(/=+$/, "")}`,
     };
+}
+
+/** An SSH string: uint32 length, then the bytes. */
+function sshString(b: Buffer | string): Buffer {
+    const buf = Buffer.from(b);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(buf.length);
+    return Buffer.concat([len, buf]);
+}
+
+/** The public key blob of an ED25519 key: "ssh-ed25519" and the 32-byte key. */
+function ed25519PublicBlob(key: crypto.KeyObject): Buffer {
+    return Buffer.concat([sshString("ssh-ed25519"), sshString(Buffer.from(key.export({ format: "jwk" }).x!, "base64url"))]);
+}
+
+/** An ED25519 private key in OpenSSH's own format (unencrypted), as `ssh-keygen` writes it. */
+export function opensshPrivateKey(privateKey: crypto.KeyObject): string {
+    const jwk = privateKey.export({ format: "jwk" });
+    const pub = Buffer.from(jwk.x!, "base64url");
+    const seed = Buffer.from(jwk.d!, "base64url");
+    const check = crypto.randomBytes(4);
+    let secret = Buffer.concat([check, check, sshString("ssh-ed25519"), sshString(pub), sshString(Buffer.concat([seed, pub])), sshString("")]);
+    const pad = (8 - (secret.length % 8)) % 8;
+    secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+    const one = Buffer.alloc(4);
+    one.writeUInt32BE(1);
+    const blob = Buffer.concat([Buffer.from("openssh-key-v1\0"), sshString("none"), sshString("none"), sshString(""), one, sshString(ed25519PublicBlob(privateKey)), sshString(secret)]);
+    const b64 = blob.toString("base64").replace(/(.{70})/g, "$1\n").replace(/\n$/, "");
+    return `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`;
+}
+
+/**
+ * A connection's `privateKey` as a key file the system `ssh` client reads. The command
+ * provider parses it with golang.org/x/crypto/ssh's ParsePrivateKey, which takes PKCS#8
+ * PEM ED25519 keys (what the program sends: `privateKeyPemPkcs8`, shorter in state);
+ * OpenSSH 9.2 does not, so such a key is rewritten in OpenSSH's format, the same key.
+ * Anything else is passed as is.
+ */
+export function sshKeyFile(privateKey: string): string {
+    const text = privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`;
+    if (!text.includes("-----BEGIN PRIVATE KEY-----")) return text;
+    const key = crypto.createPrivateKey(text);
+    if (key.asymmetricKeyType !== "ed25519") {
+        throw new Error(`rehearsal: a PKCS#8 ${key.asymmetricKeyType} connection key is not implemented (ED25519 only)`);
+    }
+    return opensshPrivateKey(key);
 }
 
 function randomResult(inputs: Props): { id: string; outputs: Props } {

@@ -49,7 +49,7 @@ export function markSecrets(v: unknown): unknown {
 function fakeState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "tls:index/privateKey:PrivateKey":
-            return { ...inputs, privateKeyOpenssh: `PRIVATE KEY OF ${name}`, publicKeyOpenssh: `ssh-ed25519 AAAA${name}\n` };
+            return { ...inputs, privateKeyOpenssh: `PRIVATE KEY OF ${name}`, privateKeyPemPkcs8: `PKCS8 PRIVATE KEY OF ${name}`, publicKeyOpenssh: `ssh-ed25519 AAAA${name}\n` };
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: `password-of-${name}` };
         case "pulumi-nodejs:dynamic/hero:ForgeAccount":
