@@ -127,6 +127,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             services: user.services,
             expires: user.expires,
             forgeTokenNote: p.forgeTokenNote,
+            forgeManagedBy: p.forgeManagedBy,
             sshHostKey: p.sshHostKey,
             bootstrap: lastLine(health),
         }));
