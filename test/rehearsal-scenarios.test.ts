@@ -6,6 +6,7 @@
  */
 import { FRONT_DOOR_PORT } from "../components/hero-cli";
 import * as fs from "fs";
+import * as os from "os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadState } from "./rehearsal/engine";
 import type { RunResult } from "./rehearsal/runner";
@@ -55,7 +56,7 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
         const resources = Object.values(loadState(world.stateFile).resources);
         for (const u of ["alice", "bob", "carol"]) {
             const m = world.machines.get(u)!;
-            expect(r.commands.filter((c) => c.urn.endsWith(`::${u}-scripts`)).map((c) => c.line)).toEqual([`sftp root@${m.host}: put ${u}.sh ${m.vm.root}/var/lib/hero-os-grid-deployer/bootstrap.sh`]);
+            expect(r.commands.filter((c) => c.urn.endsWith(`::${u}-scripts`)).map((c) => c.line)).toEqual([`sftp ${os.userInfo().username}@${m.host}: put ${u}.sh ${m.vm.root}/var/lib/hero-os-grid-deployer/bootstrap.sh`]);
             const copy = resources.find((x) => x.name === `${u}-scripts`)!;
             expect(copy.type).toBe("command:remote:CopyToRemote");
             const local = fs.readFileSync(copy.outputs.source.path, "utf8");
