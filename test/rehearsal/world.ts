@@ -110,13 +110,15 @@ export class World {
     private async addMachine(username: string, host: string): Promise<void> {
         const keysFile = path.join(this.dir, `${username}.authorized_keys`);
         fs.writeFileSync(keysFile, "", { mode: 0o600 });
-        const [sshd, vm] = await Promise.all([this.startVmSshd(keysFile, host), createFakeVm()]);
+        const vm = await createFakeVm();
+        const sshd = await this.startVmSshd(keysFile, host, vm);
         this.machines.set(username, { host, sshd, vm, keysFile });
         this.reportHostKey(username);
     }
 
-    private startVmSshd(keysFile: string, host: string): Promise<Sshd> {
-        return startSshd([keysFile], host, this.sshPort, [`SetEnv CURL_HOME=${path.join(this.dir, "curl")}`]);
+    /** The VM's sshd. Sessions get the fake VM's own root home as HOME, as a VM's root has /root (see startSshd). */
+    private startVmSshd(keysFile: string, host: string, vm: FakeVm): Promise<Sshd> {
+        return startSshd([keysFile], host, this.sshPort, { CURL_HOME: path.join(this.dir, "curl"), HOME: vm.home });
     }
 
     /** Puts the VM's sshd host key where a VM has it, /etc/ssh/ssh_host_ed25519_key.pub, in its fake root. */
@@ -140,7 +142,7 @@ export class World {
     async changeHostKey(username: string, vmReports: "new" | string): Promise<void> {
         const m = this.machines.get(username)!;
         await m.sshd.stop();
-        m.sshd = await this.startVmSshd(m.keysFile, m.host);
+        m.sshd = await this.startVmSshd(m.keysFile, m.host, m.vm);
         if (vmReports === "new") this.reportHostKey(username);
         else fs.writeFileSync(path.join(m.vm.root, "etc", "ssh", "ssh_host_ed25519_key.pub"), `${vmReports}\n`);
     }
