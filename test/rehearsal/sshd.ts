@@ -8,12 +8,15 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { processTreeCpuMs } from "./builtins";
 
 export interface Sshd {
     host: string;
     port: number;
     dir: string;
     authorizedKeys: string;
+    /** CPU ms this sshd and the sessions it has ended used so far: the fake VM's side of its SSH steps (Linux). */
+    cpuMs(): number | undefined;
     stop(): Promise<void>;
 }
 
@@ -51,6 +54,7 @@ export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fix
     }
     return {
         host, port, dir, authorizedKeys,
+        cpuMs: () => (child.pid === undefined ? undefined : processTreeCpuMs(child.pid)),
         async stop() {
             if (child.exitCode === null) {
                 const exited = new Promise((r) => child.once("exit", r));

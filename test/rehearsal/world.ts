@@ -196,6 +196,21 @@ export class World {
         return rehearse(mode, { program: PROGRAM, stateFile: this.stateFile, config: this.config(extra), secretKeys: ["forgeToken"] });
     }
 
+    /**
+     * CPU ms the fake VMs have used so far: their sshds and every session those have
+     * ended (the steps' scripts, the stub Hero tools, curl), the work a grid does on each
+     * VM. Undefined off Linux. A VM whose sshd was restarted counts from the restart.
+     */
+    vmCpuMs(): number | undefined {
+        let total = 0;
+        for (const m of this.machines.values()) {
+            const ms = m.sshd.cpuMs();
+            if (ms === undefined) return undefined;
+            total += ms;
+        }
+        return total;
+    }
+
     /** Requests the two backends have seen so far. */
     requestCount(): number {
         return this.forge.requests.length + this.compute.requests.length;
