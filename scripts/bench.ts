@@ -88,7 +88,10 @@ async function partRehearsal(counts: number[], provisionMs: number): Promise<unk
         for (const n of counts) {
             world.writeUsers(names.slice(0, n).map((username: string) => ({ username, services: BENCH_SERVICES })));
             world.compute.maxDeploysInFlight = 0;
+            world.compute.maxChangingCallsInFlight = 0;
+            const vmCpuBefore = world.vmCpuMs();
             const r = await world.run("up", { computeConcurrency: "3" });
+            const vmCpuMs = vmCpuBefore === undefined ? undefined : world.vmCpuMs()! - vmCpuBefore;
             const all = Object.values<any>(loadState(world.stateFile).resources);
             // Per user: the first user's resources (the stack and the feedback hub are once per stack).
             const res = n === 1 ? all.filter((x) => x.name.startsWith(names[0])) : all;
@@ -96,8 +99,8 @@ async function partRehearsal(counts: number[], provisionMs: number): Promise<unk
             const providerBytes = res.reduce((s, x) => s + (x.inputs.__provider?.length ?? 0) + (x.outputs.__provider?.length ?? 0), 0);
             const stdoutBytes = res.reduce((s, x) => s + String(x.outputs.stdout ?? "").length + String(x.outputs.stderr ?? "").length, 0);
             out.push({
-                users: n, ok: r.ok, errors: r.errors.slice(0, 3), ms: r.ms, creates: r.ops.filter((o: any) => o.op === "create").length,
-                maxInFlight: world.compute.maxDeploysInFlight, stateBytes, providerBytes, stdoutBytes, checkpoint: r.checkpoint,
+                users: n, ok: r.ok, errors: r.errors.slice(0, 3), ms: r.ms, deployerCpuMs: r.cpuMs, vmCpuMs, creates: r.ops.filter((o: any) => o.op === "create").length,
+                maxInFlight: world.compute.maxDeploysInFlight, maxChangingCalls: world.compute.maxChangingCallsInFlight, stateBytes, providerBytes, stdoutBytes, checkpoint: r.checkpoint,
             });
             const d = await world.run("destroy");
             if (!d.ok) throw new Error(`destroy after ${n} users failed: ${d.errors.join("; ")}`);
@@ -181,12 +184,19 @@ async function runState(): Promise<Record<string, unknown>> {
 async function runParallel(): Promise<Record<string, unknown>> {
     console.log("\n## Parallelism: rehearsal wall time, compute provisioning delay 10 s, computeConcurrency 3\n");
     const r: any[] = await child(["--part", "rehearsal", "1,20", "10000"]);
-    console.log("| users | ok | wall s | creates | max deploys in flight |");
-    console.log("|---:|---|---:|---:|---:|");
-    for (const x of r) console.log(`| ${x.users} | ${x.ok ? "yes" : `NO: ${x.errors.join("; ")}`} | ${(x.ms / 1000).toFixed(1)} | ${x.creates} | ${x.maxInFlight} |`);
+    console.log("CPU: the deployer's side (engine and program, dynamic-provider host, ssh and sftp clients) and the fake VMs' (their sshds and sessions:");
+    console.log(`the steps' scripts, the stub Hero tools, curl), all on this machine's ${os.cpus().length} cores; on a grid each VM's work runs on that VM.\n`);
+    console.log("| users | ok | wall s | deployer CPU s | fake VMs CPU s | creates | VMs deploying at once | changing calls at once (cap 3) |");
+    console.log("|---:|---|---:|---:|---:|---:|---:|---:|");
+    const cpu = (ms?: number) => (ms === undefined ? "n/a" : (ms / 1000).toFixed(1));
+    for (const x of r) console.log(`| ${x.users} | ${x.ok ? "yes" : `NO: ${x.errors.join("; ")}`} | ${(x.ms / 1000).toFixed(1)} | ${cpu(x.deployerCpuMs)} | ${cpu(x.vmCpuMs)} | ${x.creates} | ${x.maxInFlight} | ${x.maxChangingCalls} |`);
     const ratio = r[1].ms / r[0].ms;
     console.log(`\nratio 20 users / 1 user: ${ratio.toFixed(2)} (the grid's limit is close to 1)`);
-    return { users: 20, provisionSeconds: 10, oneUserMs: r[0].ms, manyUsersMs: r[1].ms, ratio: round(ratio), ok: r.every((x) => x.ok) };
+    return {
+        users: 20, provisionSeconds: 10, oneUserMs: r[0].ms, manyUsersMs: r[1].ms, ratio: round(ratio), ok: r.every((x) => x.ok),
+        cores: os.cpus().length, deployerCpuMs: r.map((x) => x.deployerCpuMs), vmCpuMs: r.map((x) => x.vmCpuMs),
+        vmsDeployingAtOnce: r[1].maxInFlight, changingCallsAtOnce: r[1].maxChangingCalls,
+    };
 }
 
 async function runCheckpoint(): Promise<Record<string, unknown>> {

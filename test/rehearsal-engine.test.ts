@@ -8,6 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ed25519Key, sshKeyFile } from "./rehearsal/builtins";
+import { loadState, saveState, type StateResource } from "./rehearsal/engine";
 import { opsOf, rehearse, RunResult } from "./rehearsal/runner";
 import { startSshd, Sshd } from "./rehearsal/sshd";
 
@@ -112,6 +113,11 @@ describe("rehearsal engine on a throwaway program", { timeout: 240_000 }, () => 
         expect(journal().filter((l) => l === "create carol.pub")).toHaveLength(1);
     });
 
+    it("a run writes its state file at the end and leaves no journal", () => {
+        expect(fs.existsSync(`${stateFile}.journal`)).toBe(false);
+        expect(Object.keys(loadState(stateFile).resources).length).toBeGreaterThan(0);
+    });
+
     it("destroy deletes everything in state", async () => {
         const r = await rehearse("destroy", { program: "test/rehearsal/demo/program.ts", stateFile, config: config() });
         expect(r.errors).toEqual([]);
@@ -138,5 +144,26 @@ describe("the connection key the imitated command provider logs in with", () => 
         const k = ed25519Key();
         expect(sshKeyFile(k.privateKeyOpenssh)).toBe(k.privateKeyOpenssh);
         expect(publicOf(k.privateKeyOpenssh)).toBe(k.publicKeyOpenssh.trim());
+    });
+});
+
+describe("the state journal of a run that died", () => {
+    const rec = (name: string, v: number): StateResource => ({
+        urn: `urn:pulumi:s::p::t::${name}`, type: "t", name, custom: true, id: `${name}-id`, inputs: { v, __provider: "PROVIDER TEXT" }, outputs: { v }, deps: [],
+    });
+
+    it("is replayed on load: saves and removals in order, providers by hash, a torn last line ignored", () => {
+        const file = path.join(dir, "died.json");
+        saveState(file, { resources: { [rec("a", 1).urn]: rec("a", 1), [rec("b", 1).urn]: rec("b", 1) } });
+        const a2 = { ...rec("a", 2), inputs: { v: 2, __provider: "sha256:x" } };
+        fs.writeFileSync(`${file}.journal`, [
+            JSON.stringify({ provider: ["sha256:x", "PROVIDER TEXT 2"] }),
+            JSON.stringify({ save: a2 }),
+            JSON.stringify({ drop: rec("b", 1).urn }),
+            JSON.stringify({ save: rec("c", 1) }).slice(0, 30),
+        ].join("\n"));
+        const state = loadState(file);
+        expect(Object.keys(state.resources)).toEqual([rec("a", 1).urn]);
+        expect(state.resources[rec("a", 1).urn].inputs).toEqual({ v: 2, __provider: "PROVIDER TEXT 2" });
     });
 });

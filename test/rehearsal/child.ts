@@ -8,6 +8,7 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
+import { processTreeCpuMs, stopSpawner, useSpawner } from "./builtins";
 import { Engine } from "./engine";
 
 export interface ChildArgs {
@@ -25,6 +26,8 @@ export interface ChildArgs {
 
 async function main(): Promise<void> {
     const args: ChildArgs = JSON.parse(fs.readFileSync(process.argv[2], "utf8"));
+    // The ssh and sftp clients are started by a small helper process: forking this one is slow.
+    useSpawner();
     const started = Date.now();
     const engine = new Engine({ stateFile: args.stateFile, preview: args.mode === "preview", config: args.config, project: args.project, stack: args.stack });
     let programError: unknown;
@@ -59,6 +62,7 @@ async function main(): Promise<void> {
         }
         await engine.finish(programError);
     }
+    await stopSpawner();
     const result = {
         ok: engine.errors.length === 0,
         errors: engine.errors,
@@ -69,6 +73,8 @@ async function main(): Promise<void> {
         ms: Date.now() - started,
         checkpoint: engine.checkpoint,
         maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+        // This process, the dynamic-provider host, the process runner and the ssh/sftp clients: the deployer's side.
+        cpuMs: processTreeCpuMs(),
     };
     fs.writeFileSync(args.resultFile, JSON.stringify(result));
 }

@@ -14,10 +14,16 @@
  * - file assets get their SHA-256 `hash` before any diff, as the engine adds
  *   it: state keeps the asset's path and hash, and a new hash is a change;
  * - state (id, inputs, outputs, dependencies, parent, deletedWith) is a JSON
- *   file, written after every step, serialized providers stored once by hash;
- *   `checkpoint` counts what Pulumi's file backend would write instead: after
- *   every step the whole state with a provider copy in every record (compact
- *   JSON, no secrets encryption: a lower bound);
+ *   file, serialized providers stored once by hash. Each step appends its record
+ *   (or its removal) to a journal beside it, `<state file>.journal`, and the run
+ *   ends by writing the whole file and removing the journal; a run that died
+ *   leaves the journal, which the next load replays (so the state is the one
+ *   after the last step that finished, as Pulumi's checkpoint after every step
+ *   gives, without rewriting the whole file each time). A record stays in the
+ *   state until its step replaces or removes it. `checkpoint` counts what
+ *   Pulumi's file backend would write instead: after every step the whole state
+ *   with a provider copy in every record (compact JSON, no secrets encryption:
+ *   a lower bound);
  * - resources the program no longer registers are deleted after the program
  *   ends, dependents before their dependencies (and children before parents),
  *   in parallel where the graph allows; a delete is skipped when the resource's
@@ -105,6 +111,11 @@ export class Engine {
     /** The stack outputs to persist; undefined keeps the last update's. */
     private outputs?: Props;
     private readonly next: State;
+    /** The state as it stands now: the old records until a step replaces or removes them, and what steps saved. */
+    private readonly view: Map<string, StateResource>;
+    /** The Pulumi-like size of `view` (see `size`). */
+    private viewBytes = 0;
+    private readonly journal: Journal;
     private readonly seen = new Set<string>();
     private readonly removed = new Set<string>();
     private readonly pendingDeletes: StateResource[] = [];
@@ -114,6 +125,11 @@ export class Engine {
     constructor(readonly opts: EngineOptions) {
         this.old = loadState(opts.stateFile);
         this.next = { resources: {} };
+        this.view = new Map(Object.entries(this.old.resources));
+        for (const r of this.view.values()) this.viewBytes += this.size(r);
+        this.journal = new Journal(opts.stateFile);
+        // A journal left by a run that died is in `old` now: fold it into the file first.
+        if (!opts.preview && this.journal.exists()) this.compact();
     }
 
     /** The mock monitor to hand to the SDK. */
@@ -310,7 +326,7 @@ export class Engine {
             await this.deleteInOrder(this.pendingDeletes);
             this.outputs = this.stackOutputs; // a failed update keeps the outputs of the last one that succeeded
         }
-        this.persist();
+        this.compact();
         if (this.host) await (await this.host).stop();
     }
 
@@ -318,7 +334,7 @@ export class Engine {
     async destroy(): Promise<void> {
         await this.deleteInOrder(Object.values(this.old.resources));
         this.outputs = {};
-        this.persist();
+        this.compact();
         if (this.host) await (await this.host).stop();
     }
 
@@ -388,32 +404,86 @@ export class Engine {
 
     private save(r: StateResource): void {
         this.next.resources[r.urn] = r;
-        this.persist();
+        const was = this.view.get(r.urn);
+        this.viewBytes += this.size(r) - (was ? this.size(was) : 0);
+        this.view.set(r.urn, r);
+        this.persisted({ save: r });
     }
 
     private drop(r: StateResource): void {
         delete this.next.resources[r.urn];
         this.removed.add(r.urn);
-        this.persist();
+        const was = this.view.get(r.urn);
+        if (was) this.viewBytes -= this.size(was);
+        this.view.delete(r.urn);
+        this.persisted({ drop: r.urn });
     }
 
-    /** Old records not yet registered again (nor deleted) stay in the file until the run decides their fate. */
-    private persist(): void {
+    /** One step's change, journaled; and what a file backend would have written after it: the whole state. */
+    private persisted(entry: JournalEntry): void {
         if (this.opts.preview) return;
-        const merged: State = { resources: {}, outputs: this.outputs ?? this.old.outputs };
-        for (const r of Object.values(this.old.resources)) {
-            if (!this.seen.has(r.urn) && !this.removed.has(r.urn)) merged.resources[r.urn] = r;
-        }
-        Object.assign(merged.resources, this.next.resources);
-        saveState(this.opts.stateFile, merged);
-        let bytes = 0;
-        for (const r of Object.values(merged.resources)) {
-            let n = this.sizes.get(r);
-            if (n === undefined) this.sizes.set(r, (n = JSON.stringify(r).length));
-            bytes += n;
-        }
+        this.journal.append(entry);
         this.checkpoint.steps++;
-        this.checkpoint.bytes += bytes;
+        this.checkpoint.bytes += this.viewBytes;
+    }
+
+    /** Writes the whole state file and removes the journal (the end of a run). */
+    private compact(): void {
+        if (this.opts.preview) return;
+        saveState(this.opts.stateFile, { resources: Object.fromEntries(this.view), outputs: this.outputs ?? this.old.outputs });
+        this.journal.remove();
+    }
+
+    /** A record's size as Pulumi's checkpoint holds it (compact JSON, the provider text in it). */
+    private size(r: StateResource): number {
+        let n = this.sizes.get(r);
+        if (n === undefined) this.sizes.set(r, (n = JSON.stringify(r).length));
+        return n;
+    }
+}
+
+type JournalEntry = { save: StateResource } | { drop: string } | { provider: [string, string] };
+
+/**
+ * `<state file>.journal`: one JSON line per step (a record saved, or removed), each
+ * serialized provider once by hash, appended as steps finish. Replayed by `loadState`
+ * onto the file when a run died before writing it.
+ */
+class Journal {
+    private readonly file: string;
+    private readonly written = new Set<string>();
+
+    constructor(stateFile: string) {
+        this.file = `${stateFile}.journal`;
+    }
+
+    exists(): boolean {
+        return fs.existsSync(this.file);
+    }
+
+    append(entry: JournalEntry): void {
+        const lines: string[] = [];
+        if ("save" in entry) {
+            const shrink = (p: Props) => {
+                if (typeof p.__provider !== "string") return p;
+                const h = providerHash(p.__provider);
+                if (!this.written.has(h)) {
+                    this.written.add(h);
+                    lines.push(JSON.stringify({ provider: [h, p.__provider] }));
+                }
+                return { ...p, __provider: h };
+            };
+            const r = entry.save;
+            lines.push(JSON.stringify({ save: { ...r, inputs: shrink(r.inputs), outputs: shrink(r.outputs) } }));
+        } else {
+            lines.push(JSON.stringify(entry));
+        }
+        fs.appendFileSync(this.file, lines.join("\n") + "\n");
+    }
+
+    remove(): void {
+        fs.rmSync(this.file, { force: true });
+        this.written.clear();
     }
 }
 
@@ -462,10 +532,29 @@ function previewOutputs(news: Props): Props {
     return out;
 }
 
-/** The state file, with each serialized provider stored once under its hash. */
+/**
+ * The state file, with each serialized provider stored once under its hash, and the
+ * journal of a run that died before writing it (every complete line; a torn last one is
+ * the step that was being written).
+ */
 export function loadState(file: string): State {
-    if (!fs.existsSync(file)) return { resources: {} };
-    const disk = JSON.parse(fs.readFileSync(file, "utf8"));
+    const disk: { resources: Record<string, StateResource>; providers: Record<string, string>; outputs?: Props } = fs.existsSync(file)
+        ? JSON.parse(fs.readFileSync(file, "utf8"))
+        : { resources: {}, providers: {} };
+    const journal = `${file}.journal`;
+    if (fs.existsSync(journal)) {
+        for (const line of fs.readFileSync(journal, "utf8").split("\n")) {
+            let entry: JournalEntry;
+            try {
+                entry = JSON.parse(line);
+            } catch {
+                break;
+            }
+            if ("provider" in entry) disk.providers[entry.provider[0]] = entry.provider[1];
+            else if ("save" in entry) disk.resources[entry.save.urn] = entry.save;
+            else delete disk.resources[entry.drop];
+        }
+    }
     const expand = (p: Props) => (typeof p.__provider === "string" && p.__provider in disk.providers ? { ...p, __provider: disk.providers[p.__provider] } : p);
     for (const r of Object.values<StateResource>(disk.resources)) {
         r.inputs = expand(r.inputs);
@@ -474,11 +563,20 @@ export function loadState(file: string): State {
     return { resources: disk.resources, outputs: disk.outputs };
 }
 
+const providerHashes = new Map<string, string>();
+
+/** The key a serialized provider is stored under, `sha256:<16 hex>` (computed once per text). */
+function providerHash(text: string): string {
+    let h = providerHashes.get(text);
+    if (h === undefined) providerHashes.set(text, (h = `sha256:${crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)}`));
+    return h;
+}
+
 export function saveState(file: string, state: State): void {
     const providers: Record<string, string> = {};
     const shrink = (p: Props) => {
         if (typeof p.__provider !== "string") return p;
-        const h = `sha256:${crypto.createHash("sha256").update(p.__provider).digest("hex").slice(0, 16)}`;
+        const h = providerHash(p.__provider);
         providers[h] = p.__provider;
         return { ...p, __provider: h };
     };

@@ -22,6 +22,8 @@ export interface RunResult {
     unhandled: number;
     ms: number;
     maxRssMb: number;
+    /** CPU ms of the run's deployer side: the engine and program, the dynamic-provider host, the ssh and sftp clients (Linux). */
+    cpuMs?: number;
     /** Steps persisted, and what a file backend would have written: the state's size after each, summed. */
     checkpoint: { steps: number; bytes: number };
     /** The child's stderr (the program's and host's logs). */

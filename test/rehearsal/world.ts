@@ -143,13 +143,15 @@ export class World {
         this.machineOfName.set(vmName, username);
         const keysFile = path.join(this.dir, `${username.replace("/", "-")}.authorized_keys`);
         fs.writeFileSync(keysFile, "", { mode: 0o600 });
-        const [sshd, vm] = await Promise.all([this.startVmSshd(keysFile, host), createFakeVm()]);
+        const vm = await createFakeVm();
+        const sshd = await this.startVmSshd(keysFile, host, vm);
         this.machines.set(username, { host, sshd, vm, keysFile });
         this.reportHostKey(username);
     }
 
-    private startVmSshd(keysFile: string, host: string): Promise<Sshd> {
-        return startSshd([keysFile], host, this.sshPort, [`SetEnv CURL_HOME=${path.join(this.dir, "curl")}`]);
+    /** The VM's sshd. Sessions get the fake VM's own root home as HOME, as a VM's root has /root (see startSshd). */
+    private startVmSshd(keysFile: string, host: string, vm: FakeVm): Promise<Sshd> {
+        return startSshd([keysFile], host, this.sshPort, { CURL_HOME: path.join(this.dir, "curl"), HOME: vm.home });
     }
 
     /** Puts the VM's sshd host key where a VM has it, /etc/ssh/ssh_host_ed25519_key.pub, in its fake root. */
@@ -173,7 +175,7 @@ export class World {
     async changeHostKey(username: string, vmReports: "new" | string): Promise<void> {
         const m = this.machines.get(username)!;
         await m.sshd.stop();
-        m.sshd = await this.startVmSshd(m.keysFile, m.host);
+        m.sshd = await this.startVmSshd(m.keysFile, m.host, m.vm);
         if (vmReports === "new") this.reportHostKey(username);
         else fs.writeFileSync(path.join(m.vm.root, "etc", "ssh", "ssh_host_ed25519_key.pub"), `${vmReports}\n`);
     }
@@ -240,6 +242,21 @@ export class World {
         const config = this.config(extra, s.prefix, { bundleDir: path.join(this.dir, `bundles-${s.stack}`) });
         if (s.defaultPrefix) delete config.namePrefix;
         return rehearse(mode, { program: PROGRAM, stateFile: s.stateFile, stack: s.stack, config, secretKeys: ["forgeToken"] });
+    }
+
+    /**
+     * CPU ms the fake VMs have used so far: their sshds and every session those have
+     * ended (the steps' scripts, the stub Hero tools, curl), the work a grid does on each
+     * VM. Undefined off Linux. A VM whose sshd was restarted counts from the restart.
+     */
+    vmCpuMs(): number | undefined {
+        let total = 0;
+        for (const m of this.machines.values()) {
+            const ms = m.sshd.cpuMs();
+            if (ms === undefined) return undefined;
+            total += ms;
+        }
+        return total;
     }
 
     /** Requests the two backends have seen so far. */

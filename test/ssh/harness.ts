@@ -65,6 +65,7 @@ export async function startSshd(authorizedKey: string, host = "127.0.0.1"): Prom
     if (process.getuid?.() === 0) fs.mkdirSync("/run/sshd", { recursive: true });
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path.join(dir, "host_key")]);
     fs.writeFileSync(path.join(dir, "authorized_keys"), authorizedKey.trim() + "\n", { mode: 0o600 });
+    fs.mkdirSync(path.join(dir, "home"));
     const user = os.userInfo().username;
     const port = await freePort(host);
     fs.writeFileSync(
@@ -83,6 +84,9 @@ export async function startSshd(authorizedKey: string, host = "127.0.0.1"): Prom
             "StrictModes no",
             "LogLevel ERROR",
             "Subsystem sftp internal-sftp",
+            // A VM's root has its own home: bash, started by sshd, reads ~/.bashrc, and the
+            // home of whoever runs the tests is no VM's (see test/rehearsal/sshd.ts).
+            `SetEnv HOME=${path.join(dir, "home")}`,
             "",
         ].join("\n"),
     );
@@ -170,6 +174,8 @@ export async function sshRun(sshd: Pick<Sshd, "host" | "port" | "user">, key: Pi
 export interface FakeVm {
     /** The throwaway root the scripts run under (HB_ROOT). */
     root: string;
+    /** The VM's root home, `<root>/root`: what an sshd for this VM gives its sessions as HOME. */
+    home: string;
     /** Stub state: running services, applied files, secrets received, fail patterns. */
     state: string;
     /** URL of the local server: hero_router stand-in and download host. */
@@ -289,6 +295,7 @@ export async function createFakeVm(): Promise<FakeVm> {
     fs.mkdirSync(path.join(state, "running"), { recursive: true });
     fs.mkdirSync(path.join(root, "etc"), { recursive: true });
     fs.mkdirSync(path.join(root, "proc"), { recursive: true });
+    fs.mkdirSync(path.join(root, "root"), { recursive: true });
     fs.writeFileSync(path.join(root, "etc/os-release"), 'NAME="Ubuntu"\nPRETTY_NAME="Ubuntu 24.04 LTS (fake)"\n');
     fs.writeFileSync(path.join(root, "proc/meminfo"), "MemTotal:        8148000 kB\nMemFree:         7000000 kB\n");
     fs.writeFileSync(path.join(state, "calls"), "");
@@ -335,6 +342,7 @@ export async function createFakeVm(): Promise<FakeVm> {
     const calls = () => fs.readFileSync(path.join(state, "calls"), "utf8").split("\n").filter(Boolean);
     return {
         root,
+        home: path.join(root, "root"),
         state,
         url,
         gatewayUrl: `${url}/gw/`,
