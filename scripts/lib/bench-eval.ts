@@ -117,6 +117,7 @@ export async function evaluateProgram(n: number, preview: boolean, computeUrl = 
         PROJECT,
         "bench",
         preview,
+        "organization", // what the file backend calls every stack's organization
     );
     const config = {
         usersFile: path.join(dir, "users.yaml"), forgeUrl: "https://forge.example.org", computeUrl, namePrefix: "b",
@@ -163,7 +164,7 @@ export function shapeOf(regs: Registration[]): Shape {
  */
 export async function evaluateBare(n: number, shape: Shape, preview: boolean, oneProperty = false): Promise<Evaluation> {
     let count = 0;
-    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview);
+    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview, "organization");
     const started = process.hrtime.bigint();
     const cpu = process.cpuUsage();
     await pulumi.runtime.runInPulumiStack(async () => {
@@ -202,7 +203,7 @@ export async function evaluateClasses(n: number, shape: Shape, preview: boolean)
     /* eslint-enable @typescript-eslint/no-require-imports */
     const dynamic: Record<string, keyof typeof SHIMS> = { Vm: "vm", ForgeAccount: "forgeAccount", Gateway: "gateway", FeedbackHub: "feedbackHub" };
     let count = 0;
-    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview);
+    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview, "organization");
     const connection = { host: "5a1::1", port: 22, user: "root", privateKey: "k", dialErrorLimit: 60, perDialTimeout: 10 };
     const started = process.hrtime.bigint();
     const cpu = process.cpuUsage();
