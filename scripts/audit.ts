@@ -19,7 +19,6 @@
  * when there is (or a backend could not be read), 2 on a bad command line.
  */
 import * as readline from "readline";
-import { parseArgs } from "util";
 import * as rpc from "../providers/compute/client";
 import { Compute, loadBinding } from "../providers/compute/bind";
 import { belongs } from "../providers/compute/gateway";
@@ -27,8 +26,8 @@ import { call, deleteUser, type ForgeClientOptions } from "../providers/forge/cl
 import { carriesKey, markerOwner, stackIdentity, type StackIdentity } from "../providers/ownership";
 import { defaultNamePrefix } from "../components/naming";
 import { audit, renderReport, type AuditReport, type Finding, type LiveUser, type StateRecords } from "./lib/audit-report";
-import { processIo, runCommand, UsageError, type CommandIo } from "./lib/command";
-import { projectName, stackConfig } from "./lib/project";
+import { parseFlags, processIo, runCommand, UsageError, type CommandIo } from "./lib/command";
+import { projectName, stackSettings } from "./lib/project";
 import { formatCommand, resolveStack, shortStackName, type PulumiRunner } from "./lib/pulumi-cli";
 
 export const AUDIT_USAGE = [
@@ -107,16 +106,13 @@ async function forgeUsers(c: ForgeClientOptions): Promise<LiveUser[]> {
 
 export async function runAudit(argv: readonly string[], io: CommandIo, opts: AuditOptions): Promise<number> {
     return runCommand("audit", AUDIT_USAGE, io, async () => {
-        let values: Record<string, string | boolean | undefined>;
-        try {
-            values = parseArgs({
-                args: [...argv],
-                options: { stack: { type: "string", short: "s" }, json: { type: "boolean" }, "delete-orphans": { type: "boolean" }, yes: { type: "boolean", short: "y" }, help: { type: "boolean", short: "h" } },
-                strict: true,
-            }).values as Record<string, string | boolean | undefined>;
-        } catch (err) {
-            throw new UsageError((err as Error).message);
-        }
+        const values = parseFlags(argv, {
+            stack: { type: "string", short: "s" },
+            json: { type: "boolean" },
+            "delete-orphans": { type: "boolean" },
+            yes: { type: "boolean", short: "y" },
+            help: { type: "boolean", short: "h" },
+        });
         if (values.help) {
             io.out(AUDIT_USAGE);
             return 0;
@@ -125,8 +121,7 @@ export async function runAudit(argv: readonly string[], io: CommandIo, opts: Aud
         const stack = await resolveStack(io.pulumi, values.stack as string | undefined);
         const short = shortStackName(stack);
         const project = projectName(io.projectDir);
-        const config = stackConfig(io.projectDir, short);
-        const plain = (k: string) => (typeof config[`${project}:${k}`] === "string" || typeof config[`${project}:${k}`] === "boolean" ? String(config[`${project}:${k}`]) : undefined);
+        const plain = stackSettings(io.projectDir, short).get;
         const computeUrl = plain("computeUrl");
         if (!computeUrl) throw new Error(`Pulumi.${short}.yaml sets no ${project}:computeUrl`);
         const forgeUrl = plain("forgeUrl");

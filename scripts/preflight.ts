@@ -17,13 +17,12 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseArgs } from "util";
 import { bindingPath } from "../providers/compute/bind";
 import { gatewayNodeFrom } from "../providers/compute/client";
-import { processIo, runCommand, UsageError, type CommandIo } from "./lib/command";
+import { parseFlags, processIo, runCommand, timeoutSeconds, UsageError, type CommandIo } from "./lib/command";
 import { checkCompute, checkForge, checkSsh } from "./lib/preflight-checks";
 import { renderReport, type PreflightReport, type Section, SECTIONS } from "./lib/preflight-report";
-import { projectName, stackConfig } from "./lib/project";
+import { stackSettings } from "./lib/project";
 import { formatCommand, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const PREFLIGHT_USAGE = [
@@ -60,37 +59,22 @@ interface PreflightArgs {
 }
 
 export function parsePreflightArgs(argv: readonly string[]): PreflightArgs {
-    let parsed: ReturnType<typeof parseArgs>;
-    try {
-        parsed = parseArgs({
-            args: [...argv],
-            options: {
-                stack: { type: "string", short: "s" },
-                url: { type: "string" },
-                binding: { type: "string" },
-                "forge-url": { type: "string" },
-                "forge-token-file": { type: "string" },
-                "compute-token-file": { type: "string" },
-                only: { type: "string" },
-                json: { type: "boolean" },
-                help: { type: "boolean", short: "h" },
-                timeout: { type: "string" },
-            },
-            allowPositionals: false,
-            strict: true,
-        });
-    } catch (err) {
-        throw new UsageError((err as Error).message);
-    }
-    const v = parsed.values as Record<string, string | boolean | undefined>;
-    const timeout = v.timeout === undefined ? 10 : Number(v.timeout);
-    if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 300) throw new UsageError(`--timeout wants seconds between 0 and 300, not ${JSON.stringify(v.timeout)}`);
+    const v = parseFlags(argv, {
+        stack: { type: "string", short: "s" },
+        url: { type: "string" },
+        binding: { type: "string" },
+        "forge-url": { type: "string" },
+        "forge-token-file": { type: "string" },
+        "compute-token-file": { type: "string" },
+        only: { type: "string" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        timeout: { type: "string" },
+    });
+    const timeout = timeoutSeconds(v);
     const only = v.only === undefined ? SECTIONS : String(v.only).split(",").map((s) => s.trim());
     const unknown = only.filter((s) => !SECTIONS.includes(s as Section));
     if (unknown.length > 0 || only.length === 0) throw new UsageError(`--only takes some of ${SECTIONS.join(", ")}, not ${JSON.stringify(v.only)}`);
-    for (const k of ["stack", "url", "binding", "forge-url", "forge-token-file", "compute-token-file"]) {
-        if (v[k] !== undefined && String(v[k]).trim() === "") throw new UsageError(`--${k} needs a value`);
-    }
     return {
         stack: v.stack as string | undefined,
         url: v.url as string | undefined,
@@ -118,12 +102,8 @@ export async function preflightCommand(argv: readonly string[], io: CommandIo, o
         const needsStack = (wants("compute") && args.url === undefined) || (wants("forge") && (args.forgeUrl === undefined || (!args.forgeTokenFile && !env.FORGE_TOKEN)));
         const stack = args.stack ?? (needsStack ? await resolveStack(io.pulumi, undefined) : undefined);
         const short = stack === undefined ? undefined : shortStackName(stack);
-        const project = projectName(io.projectDir);
-        const config = short === undefined ? {} : stackConfig(io.projectDir, short);
-        const cfg = (k: string): string | undefined => {
-            const v = config[`${project}:${k}`];
-            return v === undefined || v === null || typeof v === "object" ? undefined : String(v);
-        };
+        const settings = stackSettings(io.projectDir, short);
+        const cfg = settings.get;
         const report: PreflightReport = { ok: true, stack: short, checkedAt: new Date().toISOString() };
         if (wants("compute")) {
             const url = args.url ?? cfg("computeUrl");
@@ -132,7 +112,7 @@ export async function preflightCommand(argv: readonly string[], io: CommandIo, o
             if (!url) {
                 report.compute = { ok: false, binding: bindingFile, operations: [], problems: [], error: `no Hero Compute URL: give --url, or set computeUrl in Pulumi.${short}.yaml` };
             } else {
-                const token = await secret(io, env, args.computeTokenFile, "COMPUTE_TOKEN", short, config[`${project}:computeToken`] !== undefined ? "computeToken" : undefined);
+                const token = await secret(io, env, args.computeTokenFile, "COMPUTE_TOKEN", short, settings.has("computeToken") ? "computeToken" : undefined);
                 const gatewayNode = cfg("computeGatewayNode");
                 if (gatewayNode !== undefined) gatewayNodeFrom(gatewayNode);
                 report.compute = await checkCompute({ url, token: typeof token === "string" ? token : undefined, bindingFile, gatewayNode: gatewayNode !== undefined, timeoutMs: args.timeoutMs });

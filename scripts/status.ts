@@ -8,8 +8,7 @@
  * the outputs could not be read), 2 on a bad command line. It reads the plain
  * `environments` output only: no secret is requested, read or printed.
  */
-import { parseArgs } from "util";
-import { processIo, runCommand, UsageError, type CommandIo } from "./lib/command";
+import { parseFlags, processIo, runCommand, timeoutSeconds, type CommandIo } from "./lib/command";
 import { assess, renderTable, statusJson, summaryLine, type EnvironmentHealth } from "./lib/health";
 import { probeHttps, probeVm, type ProbeOptions } from "./lib/probes";
 import { environmentsOutput, stackBinding } from "./lib/project";
@@ -43,29 +42,16 @@ interface StatusArgs {
 }
 
 export function parseStatusArgs(argv: readonly string[]): StatusArgs {
-    let parsed: ReturnType<typeof parseArgs>;
-    try {
-        parsed = parseArgs({
-            args: [...argv],
-            options: {
-                stack: { type: "string", short: "s" },
-                json: { type: "boolean" },
-                help: { type: "boolean", short: "h" },
-                timeout: { type: "string" },
-                "ca-file": { type: "string" },
-                // Tests only: send every HTTPS probe to host:port, keeping the URL's name for SNI and Host.
-                "connect-to": { type: "string" },
-            },
-            allowPositionals: false,
-            strict: true,
-        });
-    } catch (err) {
-        throw new UsageError((err as Error).message);
-    }
-    const v = parsed.values as Record<string, string | boolean | undefined>;
-    const timeout = v.timeout === undefined ? 10 : Number(v.timeout);
-    if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 300) throw new UsageError(`--timeout wants seconds between 0 and 300, not ${JSON.stringify(v.timeout)}`);
-    if (v.stack !== undefined && String(v.stack).trim() === "") throw new UsageError("--stack needs a stack name");
+    const v = parseFlags(argv, {
+        stack: { type: "string", short: "s" },
+        json: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+        timeout: { type: "string" },
+        "ca-file": { type: "string" },
+        // Tests only: send every HTTPS probe to host:port, keeping the URL's name for SNI and Host.
+        "connect-to": { type: "string" },
+    });
+    const timeout = timeoutSeconds(v);
     return {
         stack: v.stack as string | undefined,
         json: v.json === true,

@@ -27,6 +27,33 @@ export function processIo(): CommandIo {
 /** A refusal of the command line itself: printed with the usage, exit code 2. */
 export class UsageError extends Error {}
 
+/** The values of a command line of `--options` only. */
+export type Flags = Record<string, string | boolean | undefined>;
+
+/**
+ * Parses a command line of options only (no positionals). Unknown options and
+ * string options given as empty text are refused as a UsageError.
+ */
+export function parseFlags(argv: readonly string[], options: Record<string, { type: "string" | "boolean"; short?: string }>): Flags {
+    let values: Flags;
+    try {
+        values = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true }).values as Flags;
+    } catch (err) {
+        throw new UsageError((err as Error).message);
+    }
+    for (const [k, o] of Object.entries(options)) {
+        if (o.type === "string" && values[k] !== undefined && String(values[k]).trim() === "") throw new UsageError(`--${k} needs a value`);
+    }
+    return values;
+}
+
+/** `--timeout`, in seconds per probe: 10 unless given, refused outside (0, 300]. */
+export function timeoutSeconds(values: Flags): number {
+    const timeout = values.timeout === undefined ? 10 : Number(values.timeout);
+    if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 300) throw new UsageError(`--timeout wants seconds between 0 and 300, not ${JSON.stringify(values.timeout)}`);
+    return timeout;
+}
+
 type BooleanOptions<B extends string> = { [K in B]: boolean };
 
 /**

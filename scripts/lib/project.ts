@@ -71,6 +71,27 @@ export function stackBinding(projectDir: string, stack: string): Binding & { fil
     return loadBinding(typeof configured === "string" && configured !== "" ? path.resolve(projectDir, configured) : undefined);
 }
 
+/** The stack config file's keys, un-namespaced (`computeUrl`). */
+export interface StackSettings {
+    /** A plain value: text, numbers and booleans as text; absent, null or secret (encrypted) as undefined. */
+    get(key: string): string | undefined;
+    /** Whether the key is set at all, secret or not. */
+    has(key: string): boolean;
+}
+
+/** What `Pulumi.<stack>.yaml` sets, read once; no secret is decrypted. */
+export function stackSettings(projectDir: string, stack: string | undefined): StackSettings {
+    const project = projectName(projectDir);
+    const config = stack === undefined ? {} : stackConfig(projectDir, stack);
+    return {
+        get: (key) => {
+            const v = config[`${project}:${key}`];
+            return v === undefined || v === null || typeof v === "object" ? undefined : String(v);
+        },
+        has: (key) => config[`${project}:${key}`] !== undefined,
+    };
+}
+
 export interface DeclaredUsers {
     /** The users file as configured (relative to the project, or absolute). */
     displayPath: string;
