@@ -32,6 +32,7 @@ export const HOST_KEY_TYPE = "ssh-ed25519";
 export const HOST_KEY_COMMAND = "bash -s -- host-key";
 
 const SCRIPT = path.join(__dirname, "scripts", "host-key.sh");
+const CHECK_SCRIPT = path.join(__dirname, "scripts", "host-key-check.sh");
 
 /** A host key line that is not an ED25519 public key. */
 export class HostKeyFormatError extends pulumi.RunError {
@@ -110,15 +111,23 @@ export function compactScript(text: string): string {
         .join("\n");
 }
 
-/** What a host-key step sends on stdin: its parameters, then the script. With `check`, the pin and the mismatch message. */
-export function hostKeyStdin(root: string, readyTimeoutSec: number, check?: HostKeyMismatch): string {
+/** What the learning step sends on stdin: its parameters, then host-key.sh (it waits for cloud-init). */
+export function hostKeyStdin(root: string, readyTimeoutSec: number): string {
     // HB_ROOT only when set (tests): on a VM it is empty, and the script defaults it so.
-    const params: Record<string, string> = { ...(root ? { HB_ROOT: root } : {}), HB_READY_TIMEOUT: String(readyTimeoutSec) };
-    if (check) {
-        params.HB_PINNED = check.pinned;
-        params.HB_MISMATCH = hostKeyChangedMessage({ ...check, seen: "@SEEN@" });
-    }
-    return ["{", renderAssignments(params), compactScript(fs.readFileSync(SCRIPT, "utf8")), "} </dev/null", ""].join("\n");
+    return sendScript(SCRIPT, { ...(root ? { HB_ROOT: root } : {}), HB_READY_TIMEOUT: String(readyTimeoutSec) });
+}
+
+/**
+ * What the check sends on stdin: the pin, the mismatch message, then host-key-check.sh,
+ * which only compares (no cloud-init wait): it is re-sent, and stored, at every change of
+ * the later steps, so it is kept to what it needs.
+ */
+export function hostKeyCheckStdin(root: string, check: HostKeyMismatch): string {
+    return sendScript(CHECK_SCRIPT, { ...(root ? { HB_ROOT: root } : {}), HB_PINNED: check.pinned, HB_MISMATCH: hostKeyChangedMessage({ ...check, seen: "@SEEN@" }) });
+}
+
+function sendScript(file: string, params: Record<string, string>): string {
+    return ["{", renderAssignments(params), compactScript(fs.readFileSync(file, "utf8")), "} </dev/null", ""].join("\n");
 }
 
 /**
@@ -181,7 +190,7 @@ export function createHostKeyPin(parent: pulumi.Resource, a: HostKeyPinArgs): Ho
             create: HOST_KEY_COMMAND,
             stdin: pulumi
                 .all([hostKey, a.vmId, a.connection.host, learn.urn])
-                .apply(([pinned, vmId, host, pinUrn]) => hostKeyStdin(a.root, a.readyTimeoutSec, { username: a.username, vmName: a.vmName, vmId, host, pinned, seen: "", pinUrn })),
+                .apply(([pinned, vmId, host, pinUrn]) => hostKeyCheckStdin(a.root, { username: a.username, vmName: a.vmName, vmId, host, pinned, seen: "", pinUrn })),
             triggers: [a.stepsDigest],
             // logging: the provider's default, stdout and stderr (not sent, so not stored).
             addPreviousOutputInEnv: false,

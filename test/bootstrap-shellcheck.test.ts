@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
 import { renderBundle, renderStep } from "../components/bundle";
-import { hostKeyStdin } from "../components/host-key";
+import { hostKeyCheckStdin, hostKeyStdin } from "../components/host-key";
 import { STEPS, defaultEnv } from "../components/render";
 import { resolveServices } from "../users/catalog";
 
@@ -29,12 +29,12 @@ describe.skipIf(!have)("shellcheck", () => {
     const files = fs.readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh"));
 
     it("finds the lib, the host-key script and one script per step", () => {
-        expect(files.sort()).toEqual(["lib.sh", "host-key.sh", ...STEPS.map((s) => `${s}.sh`)].sort());
+        expect(files.sort()).toEqual(["lib.sh", "host-key.sh", "host-key-check.sh", ...STEPS.map((s) => `${s}.sh`)].sort());
     });
 
     it("the host-key and host-key-check payloads, as sent on stdin, are clean", () => {
         const check = { username: "alice", vmName: "devalice", vmId: "1", host: "400::1", pinned: "ssh-ed25519 AAAA", seen: "", pinUrn: "urn:x" };
-        for (const stdin of [hostKeyStdin("", 600), hostKeyStdin("/tmp/root", 5, check)]) {
+        for (const stdin of [hostKeyStdin("", 600), hostKeyCheckStdin("/tmp/root", check)]) {
             const r = shellcheck(["-s", "bash", "-"], stdin);
             expect(r.out).toBe("");
             expect(r.status).toBe(0);

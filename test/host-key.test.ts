@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compactScript, hostKeyChangedMessage, hostKeyFingerprint, hostKeyStdin, HostKeyFormatError, parseHostKey, stepsDigest, type HostKeyMismatch } from "../components/host-key";
+import { compactScript, hostKeyChangedMessage, hostKeyCheckStdin, hostKeyFingerprint, hostKeyStdin, HostKeyFormatError, parseHostKey, stepsDigest, type HostKeyMismatch } from "../components/host-key";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "host-key-test-"));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -84,19 +84,31 @@ describe("the host-key script, as sent", () => {
     });
 
     it("with the pin: passes when the VM still has it, and fails with the message and the new fingerprint when not", () => {
-        const same = runScript(hostKeyStdin(vmRoot("same", a.line), 5, mismatch(keyA)));
+        const same = runScript(hostKeyCheckStdin(vmRoot("same", a.line), mismatch(keyA)));
         expect(same.status).toBe(0);
         expect(same.stdout).toBe(`${keyA}\n`);
-        const changed = runScript(hostKeyStdin(vmRoot("changed", b.line), 5, mismatch(keyA)));
+        const changed = runScript(hostKeyCheckStdin(vmRoot("changed", b.line), mismatch(keyA)));
         expect(changed.status).toBe(1);
         expect(changed.stdout).toBe("");
         expect(changed.stderr).toBe(`host-key: FAILED: ${hostKeyChangedMessage({ ...mismatch(keyA), seen: hostKeyFingerprint(b.line) })}\n`);
     });
 
-    it("fails clearly when the VM has no ED25519 host key", () => {
+    it("fails clearly when the VM has no ED25519 host key: the learning step says so, the check gives its mismatch message", () => {
         const r = runScript(hostKeyStdin(vmRoot("none"), 5));
         expect(r.status).toBe(1);
         expect(r.stderr).toMatch(/^host-key: FAILED: the VM has no ED25519 SSH host key \(.*\/etc\/ssh\/ssh_host_ed25519_key.pub is missing or empty\)/);
+        const check = runScript(hostKeyCheckStdin(vmRoot("none-check"), mismatch(keyA)));
+        expect(check.status).toBe(1);
+        expect(check.stdout).toBe("");
+        expect(check.stderr).toBe(`host-key: FAILED: ${hostKeyChangedMessage({ ...mismatch(keyA), seen: "no ED25519 host key" })}\n`);
+    });
+
+    it("the check does not wait for cloud-init (the learning step did, before the pin)", () => {
+        const root = vmRoot("check-cloud", a.line);
+        fs.mkdirSync(path.join(root, "var", "lib", "cloud", "instance"), { recursive: true });
+        const r = runScript(hostKeyCheckStdin(root, mismatch(keyA)));
+        expect(r.status).toBe(0);
+        expect(r.stdout).toBe(`${keyA}\n`);
     });
 
     it("waits for cloud-init's boot-finished and gives up at its deadline", () => {
@@ -111,7 +123,7 @@ describe("the host-key script, as sent", () => {
 
     it("quotes hostile values: a pin or message with quotes and $() is data, not code", () => {
         const root = vmRoot("hostile", a.line);
-        const r = runScript(hostKeyStdin(root, 5, { ...mismatch("x'$(touch " + path.join(root, "pwned") + ")'"), vmName: "$(id)" }));
+        const r = runScript(hostKeyCheckStdin(root, { ...mismatch("x'$(touch " + path.join(root, "pwned") + ")'"), vmName: "$(id)" }));
         expect(r.status).toBe(1);
         expect(fs.existsSync(path.join(root, "pwned"))).toBe(false);
         expect(r.stderr).toContain("VM $(id) (vm 005o");
@@ -130,7 +142,7 @@ describe("compactScript: what of a script is sent on stdin", () => {
     });
 
     it("the host-key payloads carry none of host-key.sh's comments (they would sit in two resources' state per VM)", () => {
-        for (const stdin of [hostKeyStdin("", 600), hostKeyStdin("", 600, mismatch("ssh-ed25519 AAAA"))]) {
+        for (const stdin of [hostKeyStdin("", 600), hostKeyCheckStdin("", mismatch("ssh-ed25519 AAAA"))]) {
             expect(stdin.split("\n").filter((l) => /^\s*#/.test(l) || l.trim() === "").length).toBe(1); // the final newline
             expect(stdin).not.toContain("HB_ROOT=");
         }

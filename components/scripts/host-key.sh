@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Steps "host-key" and "host-key-check": print the VM's own ED25519 SSH host key as
-# one line, "ssh-ed25519 <base64>". The first run of "host-key" on a new VM is the
-# pin (trust on first use). "host-key-check" is given the pin (HB_PINNED) and fails
-# with HB_MISMATCH (its "@SEEN@" replaced by the key's fingerprint) when the VM now
-# has another key. Both wait for cloud-init, which may regenerate host keys at first boot.
-# Parameters: HB_ROOT (path prefix, "" on a VM), HB_READY_TIMEOUT (seconds),
-# HB_PINNED and HB_MISMATCH (check only). No secret is sent to it.
+# Step "host-key": print the VM's own ED25519 SSH host key as one line,
+# "ssh-ed25519 <base64>". Its first run on a new VM is the pin (trust on first use).
+# It waits for cloud-init, which may regenerate host keys at first boot. The later
+# check is host-key-check.sh. Parameters: HB_ROOT (path prefix, "" on a VM),
+# HB_READY_TIMEOUT (seconds). No secret is sent to it.
 set -euo pipefail
 
 root=${HB_ROOT:-}
@@ -23,9 +21,4 @@ if [[ ! -s $key_file ]]; then
     exit 1
 fi
 read -r key_type key_blob _ <"$key_file"
-if [[ -n ${HB_PINNED:-} ]] && [[ "$key_type $key_blob" != "$HB_PINNED" ]]; then
-    seen=$(ssh-keygen -lf "$key_file" 2>/dev/null | awk '{ print $2 }' || true)
-    printf 'host-key: FAILED: %s\n' "${HB_MISMATCH//@SEEN@/${seen:-$key_type $key_blob}}" >&2
-    exit 1
-fi
 printf '%s %s\n' "$key_type" "$key_blob"
