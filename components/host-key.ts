@@ -113,8 +113,7 @@ export function compactScript(text: string): string {
 
 /** What the learning step sends on stdin: its parameters, then host-key.sh (it waits for cloud-init). */
 export function hostKeyStdin(root: string, readyTimeoutSec: number): string {
-    // HB_ROOT only when set (tests): on a VM it is empty, and the script defaults it so.
-    return sendScript(SCRIPT, { ...(root ? { HB_ROOT: root } : {}), HB_READY_TIMEOUT: String(readyTimeoutSec) });
+    return sendScript(SCRIPT, root, { HB_READY_TIMEOUT: String(readyTimeoutSec) });
 }
 
 /**
@@ -123,11 +122,14 @@ export function hostKeyStdin(root: string, readyTimeoutSec: number): string {
  * the later steps, so it is kept to what it needs.
  */
 export function hostKeyCheckStdin(root: string, check: HostKeyMismatch): string {
-    return sendScript(CHECK_SCRIPT, { ...(root ? { HB_ROOT: root } : {}), HB_PINNED: check.pinned, HB_MISMATCH: hostKeyChangedMessage({ ...check, seen: "@SEEN@" }) });
+    return sendScript(CHECK_SCRIPT, root, { HB_PINNED: check.pinned, HB_MISMATCH: hostKeyChangedMessage({ ...check, seen: "@SEEN@" }) });
 }
 
-function sendScript(file: string, params: Record<string, string>): string {
-    return ["{", renderAssignments(params), compactScript(fs.readFileSync(file, "utf8")), "} </dev/null", ""].join("\n");
+/** Parameters, then the compacted script, as one block read whole before it runs. */
+function sendScript(file: string, root: string, params: Record<string, string>): string {
+    // HB_ROOT only when set (tests): on a VM it is empty, and the scripts default it so.
+    const all = { ...(root ? { HB_ROOT: root } : {}), ...params };
+    return ["{", renderAssignments(all), compactScript(fs.readFileSync(file, "utf8")), "} </dev/null", ""].join("\n");
 }
 
 /**
