@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DemoEnvironment } from "./components/environment";
-import { loadUsersForStack, preflightCompute } from "./components/program";
+import { buildEach, loadUsersForStack, preflightCompute } from "./components/program";
 import { readSettings } from "./components/settings";
 import { FeedbackHub } from "./providers/forge/feedback-hub";
 
@@ -16,7 +16,7 @@ export = async () => {
     await preflightCompute(settings, users.length);
     // Once per stack: the Forge org and public repo where every user's feedback lands.
     const hub = new FeedbackHub("feedback-hub", { repo: settings.feedbackRepo, stack: settings.identity.stack, stackId: settings.identity.id });
-    const envs = users.map((user) => new DemoEnvironment(user.username.toLowerCase(), { user, settings, accountDependsOn: [hub] }));
+    const envs = await buildEach(users, (user) => new DemoEnvironment(user.username.toLowerCase(), { user, settings, accountDependsOn: [hub] }));
     return {
         /** Who this stack is on the shared Forge and Hero Compute, and the prefix of its grid names. */
         stack: { ...settings.identity, namePrefix: settings.namePrefix },
