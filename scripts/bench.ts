@@ -7,8 +7,10 @@
  * Parts (`--only <part>` runs one):
  * - program: the preview of the real index.ts under mocks for 10, 100, 300 users
  *   (`--users`), against the bare SDK registering the same resource set (same types,
- *   names, parents; trivial inputs) in the same runtime and mode: wall time and CPU time;
- *   and, as a diagnostic, the same set through the provider SDKs' classes (evaluateClasses).
+ *   names, parents and declared properties; trivial values) in the same runtime and mode:
+ *   wall time and CPU time; as diagnostics, the same set through the provider SDKs'
+ *   classes (evaluateClasses), the bare SDK with only the properties that have values
+ *   (the previous baseline), and the bare SDK yielding after each user as the program does.
  * - state: registered inputs per user, measured in an `up` evaluation under mocks
  *   (canned outputs with the gateway's url, so every step's stdin is rendered; the
  *   preflight answered by the compute fake); provider text per resource type; and
@@ -23,7 +25,7 @@
  * Usage: npm run bench [-- --json] [--only program|state|parallel|checkpoint] [--users 10,100,300] [--repeat N]
  * (`--repeat N`: the program part takes the best of N runs each of the program and the
  * bare SDK, taking turns, which a shared machine's other load disturbs less.)
- * Internal: scripts/bench.ts --part program|bare|up|rehearsal ...
+ * Internal: scripts/bench.ts --part program|shape|bare|bareSet|bareEach|classes|up|rehearsal ...
  */
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -134,37 +136,45 @@ const round = (x: number, d = 2) => Number(x.toFixed(d));
 
 async function runProgram(counts: number[], repeat: number): Promise<unknown[]> {
     console.log("## Program: preview under mocks (evaluation + registration), against the bare SDK in the same runtime and mode\n");
-    console.log("Bare SDK: the same types, names, parents and property names, trivial values; in brackets, one property per resource.");
-    console.log("Provider classes (a diagnostic): the same resource set through tls, random, command and pulumi.dynamic's classes, constant inputs.");
+    console.log("Bare SDK: the same types, names, parents and declared properties (set or not, as the classes pass them), trivial values, all users in one loop.");
     console.log(`Each figure is the best of ${repeat} run(s), taking turns; CPU is user + system time of the evaluation (GC threads included).\n`);
-    console.log("| users | resources | program s | program CPU s | program peak MB | bare SDK s | bare CPU s | bare peak MB | time ratio | CPU ratio | provider classes CPU s | program / classes CPU | [bare, one property: s, ratio] |");
-    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    console.log("| users | resources | program s | program CPU s | program peak MB | bare SDK s | bare CPU s | bare peak MB | time ratio | CPU ratio |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     const rows = [];
-    let shape: Shape | undefined;
+    const diagnostics: string[] = [];
+    // Untimed: one user's resources with every declared property (a stack transformation).
+    const { shape }: Summary = await child(["--part", "shape", "1"]);
     const best = (xs: Summary[]) => ({ ...xs[0], ms: Math.min(...xs.map((x) => x.ms)), cpuMs: Math.min(...xs.map((x) => x.cpuMs)), maxRssMb: Math.max(...xs.map((x) => x.maxRssMb)) });
     for (const n of counts) {
         const ps: Summary[] = [];
         const bs: Summary[] = [];
-        const cs: Summary[] = [];
         for (let i = 0; i < repeat; i++) {
             ps.push(await child(["--part", "program", String(n)]));
-            shape ??= ps[0].shape;
             bs.push(await child(["--part", "bare", String(n), JSON.stringify(shape)]));
-            cs.push(await child(["--part", "classes", String(n), JSON.stringify(shape)]));
         }
-        const [p, b, c] = [best(ps), best(bs), best(cs)];
-        const b1: Summary = await child(["--part", "bare1", String(n), JSON.stringify(shape)]);
+        const [p, b] = [best(ps), best(bs)];
+        const c: Summary = await child(["--part", "classes", String(n), JSON.stringify(shape)]);
+        const set: Summary = await child(["--part", "bareSet", String(n), JSON.stringify(p.shape)]);
+        const each: Summary = await child(["--part", "bareEach", String(n), JSON.stringify(shape)]);
         const s = (ms: number) => (ms / 1000).toFixed(2);
-        console.log(
-            `| ${n} | ${p.resources} | ${s(p.ms)} | ${s(p.cpuMs)} | ${p.maxRssMb} | ${s(b.ms)} | ${s(b.cpuMs)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} | ${(p.cpuMs / b.cpuMs).toFixed(2)} | ${s(c.cpuMs)} | ${(p.cpuMs / c.cpuMs).toFixed(2)} | [${s(b1.ms)} s, ${(p.ms / b1.ms).toFixed(2)}] |`,
-        );
+        const r = (x: Summary) => `${s(x.cpuMs)} s, ${(p.cpuMs / x.cpuMs).toFixed(2)}`;
+        console.log(`| ${n} | ${p.resources} | ${s(p.ms)} | ${s(p.cpuMs)} | ${p.maxRssMb} | ${s(b.ms)} | ${s(b.cpuMs)} | ${b.maxRssMb} | ${(p.ms / b.ms).toFixed(2)} | ${(p.cpuMs / b.cpuMs).toFixed(2)} |`);
+        diagnostics.push(`| ${n} | ${r(c)} | ${r(set)} | ${r(each)} |`);
         rows.push({
             users: n, resources: p.resources, programMs: Math.round(p.ms), bareMs: Math.round(b.ms), ratio: round(p.ms / b.ms),
             programCpuMs: Math.round(p.cpuMs), bareCpuMs: Math.round(b.cpuMs), cpuRatio: round(p.cpuMs / b.cpuMs), runs: repeat,
+            programPeakMb: p.maxRssMb, barePeakMb: b.maxRssMb,
             classesCpuMs: Math.round(c.cpuMs), cpuRatioToClasses: round(p.cpuMs / c.cpuMs),
-            programPeakMb: p.maxRssMb, barePeakMb: b.maxRssMb, bareOnePropertyMs: Math.round(b1.ms), ratioOneProperty: round(p.ms / b1.ms),
+            bareSetOnlyCpuMs: Math.round(set.cpuMs), cpuRatioToSetOnly: round(p.cpuMs / set.cpuMs),
+            bareEachCpuMs: Math.round(each.cpuMs), cpuRatioToBareEach: round(p.cpuMs / each.cpuMs),
         });
     }
+    console.log("\nDiagnostics, one run each: the program's CPU against other registrations of the same set (their CPU s, the program's CPU ratio to them).");
+    console.log("Classes: through tls, random, command and pulumi.dynamic's classes, constant inputs. Set only: the bare SDK with only the properties that have values (the previous baseline).");
+    console.log("One user at a time: the bare SDK yielding after each user, as the program does (buildEach).\n");
+    console.log("| users | provider classes | bare, set properties only | bare, one user at a time |");
+    console.log("|---:|---|---|---|");
+    for (const line of diagnostics) console.log(line);
     return rows;
 }
 
@@ -242,7 +252,9 @@ async function main(): Promise<void> {
     let result: unknown;
     if (argv[1] === "program") result = summarize(await evaluateProgram(Number(argv[2]), true));
     else if (argv[1] === "bare") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true));
-    else if (argv[1] === "bare1") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
+    else if (argv[1] === "shape") result = summarize(await evaluateProgram(Number(argv[2]), true, undefined, true));
+    else if (argv[1] === "bareSet") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true));
+    else if (argv[1] === "bareEach") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
     else if (argv[1] === "classes") result = summarize(await evaluateClasses(Number(argv[2]), JSON.parse(argv[3]), true));
     else if (argv[1] === "up") result = await partUp(Number(argv[2]));
     else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]));

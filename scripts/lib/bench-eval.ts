@@ -23,7 +23,11 @@ export interface Registration {
     outputBytes: number;
     /** Bytes of `__provider` in the inputs (dynamic resources). */
     providerBytes: number;
-    /** Property names of the resource (inputs and outputs as answered). */
+    /**
+     * Property names of the resource: with `declared`, every property the SDK transfers
+     * (the props the class passes, unset outputs included, `__provider` left out); else
+     * the inputs as registered and the outputs as answered.
+     */
     keys: string[];
 }
 
@@ -96,11 +100,14 @@ async function settle(): Promise<void> {
 /**
  * The real program (index.ts) for `n` users under mocks. `preview`: as `pulumi preview`
  * (no preflight); else as `pulumi up`, with `computeUrl` answering rpc.discover.
+ * `declared`: record every resource's declared properties (a stack transformation sees
+ * the props the class passes, set or not); it costs time, so never in a timed run.
  */
-export async function evaluateProgram(n: number, preview: boolean, computeUrl = "https://compute.example.org/rpc"): Promise<Evaluation> {
+export async function evaluateProgram(n: number, preview: boolean, computeUrl = "https://compute.example.org/rpc", declared = false): Promise<Evaluation> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "bench-"));
     fs.writeFileSync(path.join(dir, "users.yaml"), usersYaml(n));
     const regs: Registration[] = [];
+    const declaredKeys = new Map<string, string[]>();
     await pulumi.runtime.setMocks(
         {
             newResource: (a) => {
@@ -108,7 +115,7 @@ export async function evaluateProgram(n: number, preview: boolean, computeUrl = 
                 const custom = !a.type.startsWith("hero:demo:");
                 regs.push({
                     type: a.type, name: a.name, custom, inputBytes: size(a.inputs), outputBytes: size(state),
-                    providerBytes: typeof a.inputs?.__provider === "string" ? a.inputs.__provider.length : 0, keys: Object.keys(state),
+                    providerBytes: typeof a.inputs?.__provider === "string" ? a.inputs.__provider.length : 0, keys: declaredKeys.get(a.name) ?? Object.keys(state),
                 });
                 return { id: `${a.name}-id`, state };
             },
@@ -129,6 +136,12 @@ export async function evaluateProgram(n: number, preview: boolean, computeUrl = 
     const started = process.hrtime.bigint();
     const cpu = process.cpuUsage();
     await pulumi.runtime.runInPulumiStack(async () => {
+        if (declared) {
+            pulumi.runtime.registerStackTransformation((a) => {
+                declaredKeys.set(a.name, Object.keys(a.props).filter((k) => k !== "__provider"));
+                return undefined;
+            });
+        }
         const mod = require(path.join(REPO, "index.ts"));
         return typeof mod === "function" ? await mod() : mod;
     });
@@ -158,11 +171,13 @@ export function shapeOf(regs: Registration[]): Shape {
 
 /**
  * The same resource set through the bare SDK, in the same mode: the same types, names
- * and parents, each resource with the same property names as the program's (trivial
- * values), because the SDK's cost grows with properties (four promises, each with a stack
- * trace, per property). `oneProperty`: one property each instead (the older baseline).
+ * and parents, each resource with the property names the shape gives (trivial values),
+ * because the SDK's cost grows with properties (four promises, each with a stack trace,
+ * per property). The bench's shape is the declared one (see evaluateProgram's
+ * `declared`): a `remote.Command` transfers all of its properties, set or not.
+ * `yieldEach`: yield to the event loop after each user, as the program does (buildEach).
  */
-export async function evaluateBare(n: number, shape: Shape, preview: boolean, oneProperty = false): Promise<Evaluation> {
+export async function evaluateBare(n: number, shape: Shape, preview: boolean, yieldEach = false): Promise<Evaluation> {
     let count = 0;
     await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview, "organization");
     const started = process.hrtime.bigint();
@@ -173,9 +188,10 @@ export async function evaluateBare(n: number, shape: Shape, preview: boolean, on
             const comp = shape.find((s) => !s.custom);
             const parent = comp ? new BareComponent(comp.type, u + comp.role, {}) : undefined;
             for (const s of shape.filter((x) => x.custom)) {
-                new BareCustom(s.type, u + s.role, oneProperty ? { x: 1 } : Object.fromEntries(s.keys.map((k) => [k, 1])), { parent });
+                new BareCustom(s.type, u + s.role, Object.fromEntries(s.keys.map((k) => [k, 1])), { parent });
             }
             parent?.done();
+            if (yieldEach) await new Promise<void>((resolve) => setImmediate(resolve));
         }
         return {};
     });
