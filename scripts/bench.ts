@@ -16,7 +16,8 @@
  *   preflight answered by the compute fake); provider text per resource type; and
  *   state per user (inputs + outputs, provider copies in both) from a real rehearsal.
  * - parallel: rehearsal wall time of 20 users against 1, with the compute fake's
- *   provisioning delay at 10 s and computeConcurrency 3.
+ *   provisioning delay at 10 s and computeConcurrency 3; again with thin fake VMs (a
+ *   diagnostic: they answer the steps without running them, see World.start).
  * - checkpoint: the bytes a file backend writes during an `up` (the state's size after
  *   each step, summed): measured in a real 20-user rehearsal, and computed for 20 and
  *   100 users from an `up` evaluation under mocks, in registration order (see
@@ -76,15 +77,15 @@ async function partUp(n: number): Promise<Summary> {
     }
 }
 
-/** Rehearsals of `counts` users against the fakes, provisioning delay `provisionMs`. */
-async function partRehearsal(counts: number[], provisionMs: number): Promise<unknown> {
+/** Rehearsals of `counts` users against the fakes, provisioning delay `provisionMs`; `thinVms`: see World.start. */
+async function partRehearsal(counts: number[], provisionMs: number, thinVms = false): Promise<unknown> {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const { World } = require("../test/rehearsal/world");
     const { loadState } = require("../test/rehearsal/engine");
     /* eslint-enable @typescript-eslint/no-require-imports */
     const max = Math.max(...counts);
     const names = Array.from({ length: max }, (_, i) => `u${String(i).padStart(4, "0")}`);
-    const world = await World.start(names, { provisionMs });
+    const world = await World.start(names, { provisionMs, thinVms });
     const out: Record<string, unknown>[] = [];
     try {
         for (const n of counts) {
@@ -193,19 +194,23 @@ async function runState(): Promise<Record<string, unknown>> {
 
 async function runParallel(): Promise<Record<string, unknown>> {
     console.log("\n## Parallelism: rehearsal wall time, compute provisioning delay 10 s, computeConcurrency 3\n");
-    const r: any[] = await child(["--part", "rehearsal", "1,20", "10000"]);
+    const full: any[] = await child(["--part", "rehearsal", "1,20", "10000"]);
+    const thin: any[] = await child(["--part", "rehearsal", "1,20", "10000", "thin"]);
     console.log("CPU: the deployer's side (engine and program, dynamic-provider host, ssh and sftp clients) and the fake VMs' (their sshds and sessions:");
-    console.log(`the steps' scripts, the stub Hero tools, curl), all on this machine's ${os.cpus().length} cores; on a grid each VM's work runs on that VM.\n`);
-    console.log("| users | ok | wall s | deployer CPU s | fake VMs CPU s | creates | VMs deploying at once | changing calls at once (cap 3) |");
-    console.log("|---:|---|---:|---:|---:|---:|---:|---:|");
+    console.log(`the steps' scripts, the stub Hero tools, curl), all on this machine's ${os.cpus().length} cores; on a grid each VM's work runs on that VM.`);
+    console.log("Thin VMs (a diagnostic): the same rehearsal, but the fake VMs answer every step except the host-key ones without running it.\n");
+    console.log("| VMs | users | ok | wall s | deployer CPU s | fake VMs CPU s | creates | VMs deploying at once | changing calls at once (cap 3) |");
+    console.log("|---|---:|---|---:|---:|---:|---:|---:|---:|");
     const cpu = (ms?: number) => (ms === undefined ? "n/a" : (ms / 1000).toFixed(1));
-    for (const x of r) console.log(`| ${x.users} | ${x.ok ? "yes" : `NO: ${x.errors.join("; ")}`} | ${(x.ms / 1000).toFixed(1)} | ${cpu(x.deployerCpuMs)} | ${cpu(x.vmCpuMs)} | ${x.creates} | ${x.maxInFlight} | ${x.maxChangingCalls} |`);
-    const ratio = r[1].ms / r[0].ms;
-    console.log(`\nratio 20 users / 1 user: ${ratio.toFixed(2)} (the grid's limit is close to 1)`);
+    for (const [label, r] of [["full", full], ["thin", thin]] as const) {
+        for (const x of r) console.log(`| ${label} | ${x.users} | ${x.ok ? "yes" : `NO: ${x.errors.join("; ")}`} | ${(x.ms / 1000).toFixed(1)} | ${cpu(x.deployerCpuMs)} | ${cpu(x.vmCpuMs)} | ${x.creates} | ${x.maxInFlight} | ${x.maxChangingCalls} |`);
+    }
+    const ratio = (r: any[]) => r[1].ms / r[0].ms;
+    console.log(`\nratio 20 users / 1 user: ${ratio(full).toFixed(2)}; with thin VMs ${ratio(thin).toFixed(2)} (the grid's limit is close to 1)`);
+    const figures = (r: any[]) => ({ oneUserMs: r[0].ms, manyUsersMs: r[1].ms, ratio: round(ratio(r)), ok: r.every((x) => x.ok), deployerCpuMs: r.map((x) => x.deployerCpuMs), vmCpuMs: r.map((x) => x.vmCpuMs) });
     return {
-        users: 20, provisionSeconds: 10, oneUserMs: r[0].ms, manyUsersMs: r[1].ms, ratio: round(ratio), ok: r.every((x) => x.ok),
-        cores: os.cpus().length, deployerCpuMs: r.map((x) => x.deployerCpuMs), vmCpuMs: r.map((x) => x.vmCpuMs),
-        vmsDeployingAtOnce: r[1].maxInFlight, changingCallsAtOnce: r[1].maxChangingCalls,
+        users: 20, provisionSeconds: 10, ...figures(full), cores: os.cpus().length,
+        vmsDeployingAtOnce: full[1].maxInFlight, changingCallsAtOnce: full[1].maxChangingCalls, thinVms: figures(thin),
     };
 }
 
@@ -257,7 +262,7 @@ async function main(): Promise<void> {
     else if (argv[1] === "bareEach") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
     else if (argv[1] === "classes") result = summarize(await evaluateClasses(Number(argv[2]), JSON.parse(argv[3]), true));
     else if (argv[1] === "up") result = await partUp(Number(argv[2]));
-    else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]));
+    else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]), argv[4] === "thin");
     else throw new Error(`unknown part ${argv[1]}`);
     // Exit only once stdout has drained: a pipe's writes can still be queued, and
     // process.exit() would drop them (the 300-user part lost its result that way).

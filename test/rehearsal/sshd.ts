@@ -27,8 +27,10 @@ export interface Sshd {
  * this sshd's, as a VM's root has its own home: bash, started by sshd, reads
  * ~/.bashrc, and the home of whoever runs the tests is no VM's (a shell setup there,
  * e.g. pyenv's, cost some 0.7 s of CPU per session on the 2-core machine).
+ * `forceCommand`: sshd's ForceCommand, run instead of what the client asks
+ * (SSH_ORIGINAL_COMMAND says what that was).
  */
-export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fixedPort?: number, env: Record<string, string> = {}): Promise<Sshd> {
+export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fixedPort?: number, env: Record<string, string> = {}, forceCommand?: string): Promise<Sshd> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-sshd-"));
     fs.mkdirSync(path.join(dir, "home"));
     const setEnv = Object.entries({ HOME: path.join(dir, "home"), ...env }).map(([k, v]) => `${k}=${v}`);
@@ -42,7 +44,8 @@ export async function startSshd(keyFiles: string[] = [], host = "127.0.0.1", fix
         path.join(dir, "sshd_config"),
         [`ListenAddress ${host}:${port}`, `HostKey ${dir}/host_key`, `AuthorizedKeysFile ${[authorizedKeys, ...keyFiles].join(" ")}`, `PidFile ${dir}/sshd.pid`,
             "PermitRootLogin prohibit-password", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
-            "StrictModes no", "AcceptEnv *", "LogLevel ERROR", "Subsystem sftp internal-sftp", `SetEnv ${setEnv.join(" ")}`].join("\n") + "\n",
+            "StrictModes no", "AcceptEnv *", "LogLevel ERROR", "Subsystem sftp internal-sftp", `SetEnv ${setEnv.join(" ")}`,
+            ...(forceCommand ? [`ForceCommand ${forceCommand}`] : [])].join("\n") + "\n",
     );
     const child: ChildProcess = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", path.join(dir, "sshd_config")], { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";

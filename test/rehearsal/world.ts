@@ -55,6 +55,15 @@ export interface Machine {
     keysFile: string;
 }
 
+/** A thin VM's sshd ForceCommand: the host-key steps and sftp run, any other step is read and answered, not run. */
+export const THIN_VM_COMMAND = `#!/bin/bash
+case "$SSH_ORIGINAL_COMMAND" in
+  "bash -s -- host-key" | "bash -s -- host-key-check") exec bash -c "$SSH_ORIGINAL_COMMAND" ;;
+  sftp | internal-sftp) exec /usr/lib/openssh/sftp-server ;;
+  *) cat >/dev/null; echo "\${SSH_ORIGINAL_COMMAND##* }: ok (thin VM, not run)" ;;
+esac
+`;
+
 export class World {
     readonly machines = new Map<string, Machine>();
     /** Host headers the fake gateway was asked for, in order. */
@@ -73,8 +82,11 @@ export class World {
      * Starts the fakes and one fake VM + sshd per username that may be deployed, for the
      * prefix PREFIX (keyed by username) and for each of `otherPrefixes` (keyed `<prefix>/<username>`):
      * a second stack's VMs are other VMs. `dialect`: the one the fake Hero Compute speaks.
+     * `thinVms` (the bench's diagnostic, never a test's): the VMs run the host-key steps
+     * and sftp, and answer every other step after reading its stdin, without running it
+     * (THIN_VM_COMMAND): what the deployer costs when its VMs' work is elsewhere.
      */
-    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect } = {}): Promise<World> {
+    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect; thinVms?: boolean } = {}): Promise<World> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
         const forge = await FakeForgejo.start();
         forge.addRepo(FEEDBACK_REPO);
@@ -87,6 +99,10 @@ export class World {
             gatewayDomain: GATEWAY_DOMAIN,
         });
         world = new World(dir, forge, compute, await freePort("127.0.0.1"));
+        if (opts.thinVms) {
+            world.forceCommand = path.join(dir, "thin-vm.sh");
+            fs.writeFileSync(world.forceCommand, THIN_VM_COMMAND, { mode: 0o755 });
+        }
         const prefixes = [PREFIX, ...(opts.otherPrefixes ?? [])];
         for (const p of prefixes) for (const u of usernames) world.gatewayNames.add(gridName(p, u));
         await world.startGateway();
@@ -151,8 +167,11 @@ export class World {
 
     /** The VM's sshd. Sessions get the fake VM's own root home as HOME, as a VM's root has /root (see startSshd). */
     private startVmSshd(keysFile: string, host: string, vm: FakeVm): Promise<Sshd> {
-        return startSshd([keysFile], host, this.sshPort, { CURL_HOME: path.join(this.dir, "curl"), HOME: vm.home });
+        return startSshd([keysFile], host, this.sshPort, { CURL_HOME: path.join(this.dir, "curl"), HOME: vm.home }, this.forceCommand);
     }
+
+    /** The thin VMs' ForceCommand (see `thinVms`). */
+    private forceCommand?: string;
 
     /** Puts the VM's sshd host key where a VM has it, /etc/ssh/ssh_host_ed25519_key.pub, in its fake root. */
     private reportHostKey(username: string): void {
