@@ -178,11 +178,7 @@ export function shapeOf(regs: Registration[]): Shape {
  * `yieldEach`: yield to the event loop after each user, as the program does (buildEach).
  */
 export async function evaluateBare(n: number, shape: Shape, preview: boolean, yieldEach = false): Promise<Evaluation> {
-    let count = 0;
-    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview, "organization");
-    const started = process.hrtime.bigint();
-    const cpu = process.cpuUsage();
-    await pulumi.runtime.runInPulumiStack(async () => {
+    return await evaluateLoop(n, preview, async () => {
         for (let i = 0; i < n; i++) {
             const u = `u${String(i).padStart(4, "0")}`;
             const comp = shape.find((s) => !s.custom);
@@ -193,12 +189,7 @@ export async function evaluateBare(n: number, shape: Shape, preview: boolean, yi
             parent?.done();
             if (yieldEach) await new Promise<void>((resolve) => setImmediate(resolve));
         }
-        return {};
     });
-    await settle();
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    const cpuMs = cpuSince(cpu);
-    return { users: n, ms, cpuMs, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), regs: Array.from({ length: count }, () => ({ type: "", name: "", custom: true, inputBytes: 0, outputBytes: 0, providerBytes: 0, keys: [] })) };
 }
 
 /**
@@ -218,12 +209,8 @@ export async function evaluateClasses(n: number, shape: Shape, preview: boolean)
     const { SHIMS } = require("../../providers/shims");
     /* eslint-enable @typescript-eslint/no-require-imports */
     const dynamic: Record<string, keyof typeof SHIMS> = { Vm: "vm", ForgeAccount: "forgeAccount", Gateway: "gateway", FeedbackHub: "feedbackHub" };
-    let count = 0;
-    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview, "organization");
     const connection = { host: "5a1::1", port: 22, user: "root", privateKey: "k", dialErrorLimit: 60, perDialTimeout: 10 };
-    const started = process.hrtime.bigint();
-    const cpu = process.cpuUsage();
-    await pulumi.runtime.runInPulumiStack(async () => {
+    return await evaluateLoop(n, preview, async () => {
         for (let i = 0; i < n; i++) {
             const u = `u${String(i).padStart(4, "0")}`;
             const comp = shape.find((s) => !s.custom);
@@ -242,6 +229,17 @@ export async function evaluateClasses(n: number, shape: Shape, preview: boolean)
             }
             parent?.done();
         }
+    });
+}
+
+/** Runs `body` as a stack under mocks that answer each resource with its inputs, timed as evaluateProgram is. */
+async function evaluateLoop(n: number, preview: boolean, body: () => Promise<void>): Promise<Evaluation> {
+    let count = 0;
+    await pulumi.runtime.setMocks({ newResource: (a) => (count++, { id: `${a.name}-id`, state: a.inputs }), call: () => ({}) }, PROJECT, "bench", preview, "organization");
+    const started = process.hrtime.bigint();
+    const cpu = process.cpuUsage();
+    await pulumi.runtime.runInPulumiStack(async () => {
+        await body();
         return {};
     });
     await settle();
