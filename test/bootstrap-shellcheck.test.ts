@@ -14,6 +14,7 @@ import { renderBundle, renderStep } from "../components/bundle";
 import { hostKeyCheckStdin, hostKeyStdin } from "../components/host-key";
 import { STEPS, defaultEnv } from "../components/render";
 import { resolveServices } from "../users/catalog";
+import { THIN_VM_COMMAND } from "./rehearsal/world";
 
 const SCRIPTS = path.join(__dirname, "..", "components", "scripts");
 const have = spawnSync("shellcheck", ["--version"]).status === 0;
@@ -39,6 +40,12 @@ describe.skipIf(!have)("shellcheck", () => {
             expect(r.out).toBe("");
             expect(r.status).toBe(0);
         }
+    });
+
+    it("the bench's thin-VM ForceCommand (test/rehearsal/world.ts) is clean", () => {
+        const r = shellcheck(["-s", "bash", "-"], THIN_VM_COMMAND);
+        expect(r.out).toBe("");
+        expect(r.status).toBe(0);
     });
 
     for (const file of files) {
