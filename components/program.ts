@@ -154,7 +154,12 @@ export async function buildEach<U, T>(users: readonly U[], build: (user: U) => T
     const built: T[] = [];
     for (const user of users) {
         built.push(build(user));
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
     }
     return built;
+}
+
+/** Resolves on the event loop's next turn: queued promise work and I/O callbacks run first. */
+export function nextTurn(): Promise<void> {
+    return new Promise<void>((resolve) => setImmediate(resolve));
 }

@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { nextTurn } from "../../components/program";
 
 const REPO = path.resolve(__dirname, "..", "..");
 export const PROJECT = "hero-os-grid-deployer";
@@ -187,7 +188,7 @@ export async function evaluateBare(n: number, shape: Shape, preview: boolean, yi
                 new BareCustom(s.type, u + s.role, Object.fromEntries(s.keys.map((k) => [k, 1])), { parent });
             }
             parent?.done();
-            if (yieldEach) await new Promise<void>((resolve) => setImmediate(resolve));
+            if (yieldEach) await nextTurn();
         }
     });
 }

@@ -67,8 +67,8 @@ export function stackConfig(projectDir: string, stack: string): Record<string, u
 
 /** The stack's Hero Compute binding: config `computeBinding` (relative to the project, or absolute), else the default. */
 export function stackBinding(projectDir: string, stack: string): Binding & { file: string } {
-    const configured = stackConfig(projectDir, stack)[`${projectName(projectDir)}:computeBinding`];
-    return loadBinding(typeof configured === "string" && configured !== "" ? path.resolve(projectDir, configured) : undefined);
+    const configured = stackSettings(projectDir, stack).get("computeBinding");
+    return loadBinding(configured ? path.resolve(projectDir, configured) : undefined);
 }
 
 /** The stack config file's keys, un-namespaced (`computeUrl`). */
@@ -114,13 +114,10 @@ export interface DeclaredUsers {
  * stop a teardown.
  */
 export function declaredUsers(projectDir: string, stack: string): DeclaredUsers {
-    const project = projectName(projectDir);
-    const config = stackConfig(projectDir, stack);
-    const configured = config[`${project}:usersFile`];
-    const displayPath = typeof configured === "string" && configured !== "" ? configured : DEFAULT_USERS_FILE;
-    const configuredPrefix = config[`${project}:namePrefix`];
+    const settings = stackSettings(projectDir, stack);
+    const displayPath = settings.get("usersFile") || DEFAULT_USERS_FILE;
     // Only the prefix's length matters here (grid-name limits), and the default's length does not depend on its hash.
-    const namePrefix = typeof configuredPrefix === "string" ? configuredPrefix : defaultNamePrefix(stack.split("/").pop() ?? stack, "0000");
+    const namePrefix = settings.get("namePrefix") ?? defaultNamePrefix(stack.split("/").pop() ?? stack, "0000");
     const file = path.resolve(projectDir, displayPath);
     try {
         const loaded = loadUsersFile(file, { displayPath, namePrefix });
