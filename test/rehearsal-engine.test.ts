@@ -7,7 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ed25519Key, sshKeyFile } from "./rehearsal/builtins";
+import { ed25519Key, sshKeyFile } from "./engine/builtins";
 import { loadState, saveState, type StateResource } from "./rehearsal/engine";
 import { opsOf, rehearse, RunResult } from "./rehearsal/runner";
 import { startSshd, Sshd } from "./rehearsal/sshd";

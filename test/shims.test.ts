@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamicHost, REPO_ROOT, serializeProvider } from "./support/dynamic-host";
 import { FakeCompute, TODAY_BINDING_PATH } from "./fakes/compute";
 import { FakeForgejo } from "./fakes/forgejo";
-import { ed25519Key } from "./rehearsal/builtins";
+import { ed25519Key } from "./engine/builtins";
 import { accountInputs, TEST_IDENTITY } from "./support/fixtures";
 
 const FIXTURES = path.join(__dirname, "fixtures", "shims");

@@ -8,7 +8,7 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import { processTreeCpuMs, stopSpawner, useSpawner } from "./builtins";
+import { processTreeCpuMs, stopSpawner, useSpawner } from "../engine/builtins";
 import { Engine } from "./engine";
 
 export interface ChildArgs {

@@ -47,7 +47,7 @@
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
-import { BUILTINS, Props } from "./builtins";
+import { BUILTINS, Props } from "../engine/builtins";
 import { DynamicHost } from "../support/dynamic-host";
 
 /* eslint-disable @typescript-eslint/no-require-imports */

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { processTreeCpuMs } from "./builtins";
+import { processTreeCpuMs } from "../engine/builtins";
 
 export interface Sshd {
     host: string;

@@ -20,7 +20,7 @@ import * as path from "path";
 import { HERO_PATHS, HERO_SERVICES } from "../../components/hero-cli";
 import { bundleRemotePath, renderBundle, renderStep, type Bundle } from "../../components/bundle";
 import type { StepEnv, StepName, StepValues } from "../../components/render";
-import { sftpPut } from "../rehearsal/builtins";
+import { sftpPut } from "../engine/builtins";
 
 // ------------------------------------------------------------------ sshd
 
