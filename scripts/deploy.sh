@@ -3,7 +3,9 @@
 # The state lives in a local file backend (./.pulumi-state) unless PULUMI_BACKEND_URL
 # names another one (s3://…, https://api.pulumi.com, …). STACK picks the stack (default dev).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+# The project directory: the working one when it holds a Pulumi.yaml (npm runs
+# scripts from the repository's root), else this repository.
+[[ -f Pulumi.yaml ]] || cd "$(dirname "$0")/.."
 
 stack="${STACK:-dev}"
 if ! command -v pulumi >/dev/null 2>&1; then

@@ -1,4 +1,5 @@
 /** What the admin commands share: their I/O, argument parsing and error reporting. */
+import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "util";
 import { spawnPulumi, type PulumiRunner } from "./pulumi-cli";
@@ -13,9 +14,21 @@ export interface CommandIo {
     err(line: string): void;
 }
 
-/** The real I/O: this repository, the `pulumi` on PATH, the process's streams. */
+/**
+ * The project directory, found as the Pulumi CLI finds it: the nearest directory
+ * holding a Pulumi.yaml, from `from` up (npm runs scripts from the repository's
+ * root); this repository when there is none.
+ */
+export function findProjectDir(from: string): string {
+    for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+        if (fs.existsSync(path.join(dir, "Pulumi.yaml"))) return dir;
+        if (path.dirname(dir) === dir) return path.resolve(__dirname, "..", "..");
+    }
+}
+
+/** The real I/O: the project directory of the working directory, the `pulumi` on PATH, the process's streams. */
 export function processIo(): CommandIo {
-    const projectDir = path.resolve(__dirname, "..", "..");
+    const projectDir = findProjectDir(process.cwd());
     return {
         projectDir,
         pulumi: spawnPulumi(projectDir),

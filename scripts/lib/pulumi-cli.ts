@@ -17,12 +17,13 @@ export interface RunResult {
 /** Runs `pulumi <args>` in the project directory. */
 export type PulumiRunner = (args: readonly string[], mode: RunMode) => Promise<RunResult>;
 
-/** The real runner: spawns `pulumi` from PATH, never through a shell. */
-export function spawnPulumi(projectDir: string): PulumiRunner {
+/** The real runner: spawns `pulumi` from PATH (of `env`, default this process's), never through a shell. */
+export function spawnPulumi(projectDir: string, env: NodeJS.ProcessEnv = process.env): PulumiRunner {
     return (args, mode) =>
         new Promise((resolve, reject) => {
             const child = spawn("pulumi", [...args], {
                 cwd: projectDir,
+                env,
                 stdio: mode === "capture" ? ["inherit", "pipe", "inherit"] : "inherit",
             });
             const chunks: Buffer[] = [];
