@@ -1,5 +1,5 @@
 /**
- * The real program rehearsed (test/rehearsal/) against a Hero Compute that
+ * The real program, under the real `pulumi` CLI (test/engine/), against a Hero Compute that
  * changes dialect under the deployed stack: today's first guess, the same
  * methods prefixed `ComputeService.`, then the tracker's (keys first, `sid`,
  * `backends[]`, a data disk). The admin's only move is the binding file, given

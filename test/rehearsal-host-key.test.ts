@@ -1,5 +1,5 @@
 /**
- * The pinned SSH host key, rehearsed (test/rehearsal/engine.ts) with real sshd on
+ * The pinned SSH host key, under the real `pulumi` CLI (test/engine/) with real sshd on
  * loopback: the first deploy pins the key the VM reports and every bootstrap step
  * connects with it; a later update after the VM's key changed fails before any
  * step sends anything, with the message that names the VM; a different key on the
@@ -9,15 +9,15 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hostKeyFingerprint } from "../components/host-key";
 import { STEPS } from "../components/render";
-import { loadState } from "./rehearsal/engine";
-import type { RunResult } from "./rehearsal/runner";
+import { loadState } from "./engine/state";
+import { changes, type RunResult } from "./rehearsal/runner";
 import { World } from "./rehearsal/world";
 
 let world: World;
 let pinned = "";
-const changed = (r: RunResult) => r.ops.filter((o) => o.op !== "same").map((o) => `${o.op} ${o.name}`);
+const changed = (r: RunResult) => changes(r).map((o) => `${o.op} ${o.name}`);
 const ran = (r: RunResult) => [...new Set(r.commands.map((c) => c.urn.split("::").pop()!))];
-const commandsOf = () => Object.values(loadState(world.stateFile).resources).filter((x) => x.type === "command:remote:Command");
+const commandsOf = () => Object.values(loadState(world.stateFile()).resources).filter((x) => x.type === "command:remote:Command");
 
 beforeAll(async () => {
     world = await World.start(["alice"]);
@@ -37,7 +37,7 @@ describe.sequential("rehearsal: the pinned SSH host key", { timeout: 240_000 }, 
         expect(r.outputs.environments.alice.sshHostKey).toBe(pinned);
         expect(ran(r)).toEqual(["alice-host-key", "alice-host-key-check", "alice-scripts", ...STEPS.map((s) => `alice-${s}`)]);
         const cmds = commandsOf();
-        const copy = Object.values(loadState(world.stateFile).resources).find((x) => x.type === "command:remote:CopyToRemote")!;
+        const copy = Object.values(loadState(world.stateFile()).resources).find((x) => x.type === "command:remote:CopyToRemote")!;
         expect(copy.inputs.connection.hostKey, "alice-scripts").toBe(pinned);
         for (const s of STEPS) expect(cmds.find((c) => c.name === `alice-${s}`)!.inputs.connection.hostKey, s).toBe(pinned);
         for (const s of ["alice-host-key", "alice-host-key-check"]) expect(cmds.find((c) => c.name === s)!.inputs.connection.hostKey, s).toBeUndefined();

@@ -1,19 +1,19 @@
 /**
- * Whole runs of the program, rehearsed (see test/rehearsal/engine.ts): the fake
- * Forgejo, the fake Hero Compute answering loopback mycelium IPs, one sshd per
- * fake VM with the bootstrap harness's stub Hero tools. The scenarios build on
- * each other, in order, on one world and one state file.
+ * Whole runs of the program under the real `pulumi` CLI (test/engine/, file
+ * backend): the fake Forgejo, the fake Hero Compute answering loopback mycelium
+ * IPs, one sshd per fake VM with the bootstrap harness's stub Hero tools. The
+ * scenarios build on each other, in order, on one world and one stack.
  */
 import { FRONT_DOOR_PORT } from "../components/hero-cli";
 import * as fs from "fs";
 import * as os from "os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadState } from "./rehearsal/engine";
-import type { RunResult } from "./rehearsal/runner";
+import { exportState, loadState } from "./engine/state";
+import { changes, type RunResult } from "./rehearsal/runner";
 import { GATEWAY_DOMAIN, World } from "./rehearsal/world";
 
 let world: World;
-const changed = (r: RunResult) => r.ops.filter((o) => o.op !== "same");
+const changed = changes;
 const names = (r: RunResult, user: string) => changed(r).filter((o) => o.name === user || o.name.startsWith(`${user}-`));
 const THREE = [{ username: "alice" }, { username: "bob", services: ["slides"] }, { username: "carol" }];
 
@@ -53,7 +53,7 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
             expect(c.line).toContain(`@${world.machines.get(user)!.host}`);
         }
         // The bundle was copied once per user, before the steps; state keeps its path and hash, not its text.
-        const resources = Object.values(loadState(world.stateFile).resources);
+        const resources = Object.values(loadState(world.stateFile()).resources);
         for (const u of ["alice", "bob", "carol"]) {
             const m = world.machines.get(u)!;
             expect(r.commands.filter((c) => c.urn.endsWith(`::${u}-scripts`)).map((c) => c.line)).toEqual([`sftp ${os.userInfo().username}@${m.host}: put ${u}.sh ${m.vm.root}/var/lib/hero-os-grid-deployer/bootstrap.sh`]);
@@ -98,7 +98,7 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
         expect(crashed.errors.join("\n")).toMatch(/dave-services: Process exited/);
         expect(world.compute.calls.deploy_vm).toBeGreaterThan(3);
         expect(world.compute.vm("rhdave")).toBeDefined();
-        expect(loadState(world.stateFile).resources).not.toHaveProperty([Object.keys(loadState(world.stateFile).resources).find((u) => u.endsWith("::dave-services")) ?? "none"]);
+        expect(loadState(world.stateFile()).resources).not.toHaveProperty([Object.keys(loadState(world.stateFile()).resources).find((u) => u.endsWith("::dave-services")) ?? "none"]);
         world.machines.get("dave")!.vm.failOn();
         const again = await world.run("up");
         expect(again.errors).toEqual([]);
@@ -137,12 +137,12 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
     });
 
     it("5. teardown of one user: reverse dependency order, nothing of theirs left, the others untouched", async () => {
-        const state = loadState(world.stateFile);
+        const state = loadState(world.stateFile());
         world.writeUsers([THREE[0], { username: "bob", services: ["slides", "whiteboard"] }, { username: "dave" }]);
         const r = await world.run("up");
         expect(r.errors).toEqual([]);
         expect(changed(r).every((o) => o.name === "carol" || o.name.startsWith("carol-"))).toBe(true);
-        const done = r.ops.filter((o) => o.op === "delete" || o.op === "skip-delete").map((o) => o.urn);
+        const done = r.ops.filter((o) => o.op === "delete").map((o) => o.urn);
         const carol = Object.values(state.resources).filter((x) => x.name === "carol" || x.name.startsWith("carol-"));
         expect(new Set(done)).toEqual(new Set(carol.map((x) => x.urn)));
         // Each resource goes after everything that depends on it (or is its child).
@@ -151,33 +151,34 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
                 expect(done.indexOf(x.urn), `${x.name} before ${dep}`).toBeLessThan(done.indexOf(dep));
             }
         }
-        // Bootstrap steps go with the VM (deletedWith): no SSH to a VM being deleted.
+        // Bootstrap steps go with the VM (deletedWith): the engine reports their delete
+        // steps, but runs no delete command over SSH to a VM being deleted.
+        expect(done.map((u) => u.split("::").pop())).toContain("carol-install");
         expect(r.commands).toEqual([]);
-        expect(r.ops.filter((o) => o.op === "skip-delete").map((o) => o.name)).toContain("carol-install");
         expect(world.compute.vm("rhcarol")).toBeUndefined();
         expect(world.compute.gateways.has("rhcarol")).toBe(false);
         expect(world.forge.user("carol")).toBeUndefined();
         expect(world.compute.vms.size).toBe(3);
-        expect(Object.keys(loadState(world.stateFile).resources).filter((u) => u.includes("carol"))).toEqual([]);
+        expect(Object.keys(loadState(world.stateFile()).resources).filter((u) => u.includes("carol"))).toEqual([]);
     });
 
     it("6. a preview makes no create call and no network call at all", async () => {
         world.writeUsers([THREE[0], { username: "bob", services: ["slides"] }, { username: "erin" }]);
         const requests = world.requestCount();
-        const stateBefore = fs.readFileSync(world.stateFile, "utf8");
+        const stateBefore = fs.readFileSync(world.stateFile(), "utf8");
         const stubCalls = world.machines.get("bob")!.vm.calls().length;
         const r = await world.run("preview");
         expect(r.errors).toEqual([]);
         expect(world.requestCount()).toBe(requests);
         expect(r.commands).toEqual([]);
         expect(world.machines.get("bob")!.vm.calls()).toHaveLength(stubCalls);
-        expect(fs.readFileSync(world.stateFile, "utf8")).toBe(stateBefore);
+        expect(fs.readFileSync(world.stateFile(), "utf8")).toBe(stateBefore);
         expect(r.ops.every((o) => o.preview)).toBe(true);
         // What it would do: create erin, change bob's services, delete dave.
         expect(names(r, "erin").map((o) => o.op)).toEqual(expect.arrayContaining(["create"]));
         expect(names(r, "erin").every((o) => o.op === "create")).toBe(true);
         expect(names(r, "bob").map((o) => o.name)).toContain("bob-services");
-        expect(names(r, "dave").every((o) => o.op === "delete" || o.op === "skip-delete")).toBe(true);
+        expect(names(r, "dave").every((o) => o.op === "delete")).toBe(true);
         expect(names(r, "alice")).toEqual([]);
     });
 });

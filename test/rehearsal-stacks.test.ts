@@ -1,27 +1,23 @@
 /**
  * Two stacks on one Forge and one Hero Compute, from the same users file,
- * rehearsed (see test/rehearsal/engine.ts): `dev` and `staging` with their
+ * under the real `pulumi` CLI (test/engine/), in one file backend: `dev` and `staging` with their
  * default grid-name prefixes. Then, on dev: a look-alike VM is refused, two users
  * swap gateway names in one update, and `npm run audit` finds, deletes and then
  * no longer finds the orphans of a create whose state write was lost.
  */
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultNamePrefix } from "../components/naming";
 import { cockpitTokenName, ownerMarker, stackIdentity } from "../providers/ownership";
 import { runAudit } from "../scripts/audit";
-import type { PulumiRunner } from "../scripts/lib/pulumi-cli";
-import { loadState, saveState, type State } from "./rehearsal/engine";
-import type { RunResult } from "./rehearsal/runner";
+import { spawnPulumi } from "../scripts/lib/pulumi-cli";
+import { loadState } from "./engine/state";
+import { changes } from "./rehearsal/runner";
 import { World, type StackSpec } from "./rehearsal/world";
 
 const PROJECT = "hero-os-grid-deployer";
 const id = (stack: string) => stackIdentity("organization", PROJECT, stack);
 const prefix = (stack: string) => defaultNamePrefix(stack, id(stack).id);
 const USERS = ["alice", "bob"];
-const changed = (r: RunResult) => r.ops.filter((o) => o.op !== "same");
 
 let world: World;
 let dev: StackSpec;
@@ -29,8 +25,8 @@ let staging: StackSpec;
 
 beforeAll(async () => {
     world = await World.start(USERS, { otherPrefixes: [prefix("dev"), prefix("staging")] });
-    dev = { stack: "dev", stateFile: path.join(world.dir, "dev.json"), prefix: prefix("dev"), defaultPrefix: true };
-    staging = { stack: "staging", stateFile: path.join(world.dir, "staging.json"), prefix: prefix("staging"), defaultPrefix: true };
+    dev = { stack: "dev", prefix: prefix("dev"), defaultPrefix: true };
+    staging = { stack: "staging", prefix: prefix("staging"), defaultPrefix: true };
 });
 
 afterAll(async () => {
@@ -93,7 +89,7 @@ describe.sequential("rehearsal: two stacks sharing one Forge and one Hero Comput
     it("4. dev then changes nothing; its passwords still log in, its tokens still authenticate, its VMs and gateways are untouched", async () => {
         const r = await world.runStack(dev, "up", { purgeAccountsOnTeardown: "false" });
         expect(r.errors).toEqual([]);
-        expect(changed(r)).toEqual([]);
+        expect(changes(r)).toEqual([]);
         for (const u of USERS) {
             expect(world.forge.user(u)!.password).toBe(before.passwords[u]);
             expect(world.forge.tokens.some((t) => t.sha1 === before.tokens[u] && t.userId === world.forge.user(u)!.id)).toBe(true);
@@ -136,21 +132,19 @@ describe.sequential("rehearsal: two stacks sharing one Forge and one Hero Comput
     });
 
     it("7. the audit finds the orphans of a create whose state write was lost, --delete-orphans --yes removes them, and a second audit finds none", async () => {
-        // The crash: alice's VM and gateway exist on Hero Compute, but their records never reached state.
-        const state: State = loadState(dev.stateFile);
-        const lost = Object.values(state.resources).filter((x) => x.name === "alice-vm" || x.name === "alice-gateway");
-        expect(lost).toHaveLength(2);
-        for (const x of lost) delete state.resources[x.urn];
-        saveState(dev.stateFile, state);
+        // The crash: alice's VM and gateway exist on Hero Compute, but their records (and so
+        // those of every step after them) never reached state: removed through the CLI.
+        const ws = world.workspace;
+        const vmUrn = Object.keys(loadState(world.stateFile("dev")).resources).find((u) => u.endsWith("::alice-vm"))!;
+        await ws.must(["state", "delete", vmUrn, "--target-dependents", "--yes", "--stack", "dev"]);
+        expect(Object.keys(loadState(world.stateFile("dev")).resources).filter((u) => /::alice-(vm|gateway|install)$/.test(u))).toEqual([]);
         const aliceVm = world.compute.vm(`${prefix("dev")}alice`)!.id;
 
-        const project = fs.mkdtempSync(path.join(os.tmpdir(), "audit-project-"));
-        fs.writeFileSync(path.join(project, "Pulumi.yaml"), `name: ${PROJECT}\nruntime: nodejs\n`);
-        fs.writeFileSync(path.join(project, "Pulumi.dev.yaml"), `config:\n  ${PROJECT}:computeUrl: ${world.compute.httpUrl}\n  ${PROJECT}:forgeUrl: ${world.forge.url}\n`);
+        // npm run audit's entry point, in the stack's project directory, calling the real CLI.
         const audit = async (...args: string[]) => {
             const out: string[] = [];
             const err: string[] = [];
-            const io = { projectDir: project, pulumi: exportRunner(dev.stateFile, world.forge.adminToken), out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+            const io = { projectDir: ws.projectDir, pulumi: spawnPulumi(ws.projectDir, ws.env()), out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
             const code = await runAudit(["--stack", "dev", ...args], io, { confirm: null });
             return { code, out: out.join("\n"), err: err.join("\n") };
         };
@@ -182,22 +176,3 @@ describe.sequential("rehearsal: two stacks sharing one Forge and one Hero Comput
         expect(second.counts.vms.lookAlikes).toBe(1);
     });
 });
-
-/**
- * The Pulumi CLI as the audit calls it, answered from the rehearsal's state file:
- * `stack export` in the shape `pulumi stack export` prints (deployment.resources with
- * urn, type, id, outputs), and `config get` of the two tokens.
- */
-function exportRunner(stateFile: string, forgeToken: string): PulumiRunner {
-    return async (args) => {
-        if (args[0] === "stack" && args[1] === "export") {
-            const state = loadState(stateFile);
-            const resources = Object.values(state.resources).map((x) => ({ urn: x.urn, type: x.type, custom: x.custom, id: x.id, inputs: x.inputs, outputs: x.outputs, parent: x.parent }));
-            return { code: 0, stdout: JSON.stringify({ version: 3, deployment: { resources } }) };
-        }
-        if (args[0] === "config" && args[1] === "get") {
-            return args[2].endsWith(":forgeToken") ? { code: 0, stdout: `${forgeToken}\n` } : { code: 255, stdout: "" };
-        }
-        throw new Error(`unexpected pulumi ${args.join(" ")}`);
-    };
-}

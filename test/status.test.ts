@@ -1,9 +1,10 @@
 /**
  * `npm run status`: the pure health logic (expiry, problems, summary, table, colour),
  * then the real entry point against the rehearsal's world (test/rehearsal/world.ts)
- * after a real rehearsed `up`, with a fake `pulumi` on PATH serving that run's
- * outputs: first all healthy, then one environment broken on purpose (its VM
- * stopped on Hero Compute, its gateway answering 502, its cockpit down).
+ * after an `up` under the real `pulumi` CLI, which status then calls itself
+ * (through a wrapper that logs its arguments): first all healthy, then one
+ * environment broken on purpose (its VM stopped on Hero Compute, its gateway
+ * answering 502, its cockpit down).
  */
 import { execFile } from "child_process";
 import * as fs from "fs";
@@ -11,6 +12,7 @@ import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { assess, CELL_MAX, daysLeft, renderTable, summaryLine, type Probes } from "../scripts/lib/health";
+import { engineDirs } from "./engine/cli";
 import { World } from "./rehearsal/world";
 
 const REPO = path.resolve(__dirname, "..");
@@ -91,24 +93,9 @@ describe("npm run status against the rehearsal's world", () => {
         credentials = r.outputs.credentials;
         bin = fs.mkdtempSync(path.join(os.tmpdir(), "status-bin-"));
         log = path.join(bin, "calls.log");
-        fs.writeFileSync(path.join(bin, "outputs.json"), JSON.stringify(r.outputs));
-        // A fake pulumi serving this run's outputs as `pulumi stack output --json` does: secrets hidden unless asked.
-        fs.writeFileSync(
-            path.join(bin, "pulumi"),
-            [
-                "#!/usr/bin/env node",
-                "const fs = require('fs');",
-                "const args = process.argv.slice(2);",
-                `fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify(args) + '\\n');`,
-                `const outputs = JSON.parse(fs.readFileSync(${JSON.stringify(path.join(bin, "outputs.json"))}, 'utf8'));`,
-                "if (args[0] === 'stack' && args[1] === 'output') {",
-                "  if (!args.includes('--show-secrets')) outputs.credentials = '[secret]';",
-                "  process.stdout.write(JSON.stringify(outputs, null, 4) + '\\n');",
-                "} else { process.stderr.write('fake pulumi: unexpected ' + args.join(' ') + '\\n'); process.exitCode = 99; }",
-                "",
-            ].join("\n"),
-            { mode: 0o755 },
-        );
+        // The real CLI, behind a wrapper that logs each call's arguments (one per line, tab-separated).
+        const real = path.join(engineDirs().bin, "pulumi");
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\nfor a in "$@"; do printf '%s\\t' "$a"; done >> '${log}'\necho >> '${log}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
     }, 240_000);
 
     afterAll(async () => {
@@ -122,9 +109,9 @@ describe("npm run status against the rehearsal's world", () => {
             execFile(
                 path.join(REPO, "node_modules", ".bin", "ts-node"),
                 [path.join(REPO, "scripts", "status.ts"), "--stack", "rehearsal", "--timeout", "5", ...args],
-                { cwd: REPO, env: { ...process.env, PATH: `${bin}${path.delimiter}${process.env.PATH}`, TS_NODE_TRANSPILE_ONLY: "true" } },
+                { cwd: world.workspace.projectDir, env: world.workspace.env({ PATH: `${bin}${path.delimiter}${world.workspace.env().PATH}`, TS_NODE_TRANSPILE_ONLY: "true" }) },
                 (error, stdout, stderr) => {
-                    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map((l) => JSON.parse(l) as string[]) : [];
+                    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map((l) => l.split("\t").slice(0, -1)) : [];
                     resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr, calls });
                 },
             );

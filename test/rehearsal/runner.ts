@@ -1,80 +1,148 @@
 /**
- * The parent side of a rehearsal: runs one `up`, `preview` or `destroy` of a
- * program in a child process (ts-node, CommonJS) and returns what happened.
+ * One whole run of the program under the real `pulumi` CLI (test/engine/): `up`,
+ * `preview`, `refresh` or `destroy` of a stack in a workspace, with the stack's
+ * config written first, and what happened read back from the CLI's own JSON
+ * event stream (`--json`), the stand-in plugins' command log and `pulumi stack output`.
  */
-import { execFile } from "child_process";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import type { ChildArgs } from "./child";
-import type { Op } from "./engine";
+import { Workspace } from "../engine/workspace";
 
-export const REPO_ROOT = path.resolve(__dirname, "..", "..");
+export { REPO_ROOT } from "../engine/cli";
+
+/** What one resource step was, as the engine reported it. */
+export interface Op {
+    /** The engine's step: create, update, replace, create-replacement, delete-replaced, delete, same, read, refresh, … */
+    op: string;
+    urn: string;
+    type: string;
+    name: string;
+    preview: boolean;
+    /** The top-level properties the engine says differ (update and replace steps). */
+    diffs?: string[];
+}
 
 export interface RunResult {
     ok: boolean;
+    /** Each error the engine reported: `<resource name>: <message>`, or the message alone. */
     errors: string[];
+    /** Resource steps in the order they started. */
     ops: Op[];
-    /** Each SSH command run: the resource and `ssh user@host:port: <first line>`. */
+    /** Each SSH command and SFTP copy run: the resource and `ssh user@host:port: <first line>`. */
     commands: { urn: string; line: string }[];
-    /** The stack outputs, secrets unwrapped. */
+    /** The stack outputs, secrets shown (empty after a preview). */
     outputs: Record<string, any>;
-    unhandled: number;
     ms: number;
-    maxRssMb: number;
-    /** CPU ms of the run's deployer side: the engine and program, the dynamic-provider host, the ssh and sftp clients (Linux). */
-    cpuMs?: number;
-    /** Steps persisted, and what a file backend would have written: the state's size after each, summed. */
-    checkpoint: { steps: number; bytes: number };
-    /** The child's stderr (the program's and host's logs). */
+    /** The CLI's stderr. */
     stderr: string;
+    /** Warnings the engine reported, less the stand-in plugins' "from $PATH" and version notices. */
+    warnings: string[];
 }
 
+export type Mode = "up" | "preview" | "refresh" | "destroy";
+
 export interface RehearsalOptions {
-    /** The program's main module, relative to the repo or absolute. @default "index.ts" */
-    program?: string;
-    /** The state file kept between runs. */
-    stateFile: string;
+    workspace: Workspace;
+    /** @default "rehearsal" */
+    stack?: string;
     /** Stack config, un-namespaced keys. */
     config: Record<string, string>;
     secretKeys?: string[];
-    /** @default "rehearsal" */
-    stack?: string;
+    /** More CLI arguments (`--target <urn>`, `--refresh`, …). */
+    args?: string[];
     env?: NodeJS.ProcessEnv;
-    /** The child is killed after this long (a hung run fails the test instead of hanging it). @default 240000 */
+    /** The CLI is killed after this long (a hung run fails the test instead of hanging it). @default 240000 */
     timeoutMs?: number;
+    /** Aborting kills the CLI and everything it started, mid-run. */
+    signal?: AbortSignal;
 }
 
-/** One run. Resolves with the result even when the run failed (`ok: false`); rejects only when the child crashed. */
-export async function rehearse(mode: ChildArgs["mode"], o: RehearsalOptions): Promise<RunResult> {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-run-"));
-    const args: ChildArgs = {
-        program: path.resolve(REPO_ROOT, o.program ?? "index.ts"),
-        mode,
-        stateFile: o.stateFile,
-        resultFile: path.join(dir, "result.json"),
-        project: "hero-os-grid-deployer",
-        stack: o.stack ?? "rehearsal",
-        config: o.config,
-        secretKeys: o.secretKeys ?? [],
-    };
-    fs.writeFileSync(path.join(dir, "args.json"), JSON.stringify(args));
-    try {
-        const stderr = await new Promise<string>((resolve, reject) => {
-            execFile(
-                process.execPath,
-                ["-r", "ts-node/register/transpile-only", path.join(__dirname, "child.ts"), path.join(dir, "args.json")],
-                { cwd: REPO_ROOT, env: { ...process.env, TS_NODE_PROJECT: path.join(REPO_ROOT, "tsconfig.json"), ...o.env }, maxBuffer: 256 << 20, timeout: o.timeoutMs ?? 240_000 },
-                (err, _stdout, stderr) => (fs.existsSync(args.resultFile) ? resolve(stderr) : reject(new Error(`rehearsal child failed: ${err?.message}\n${stderr}`))),
-            );
-        });
-        return { ...JSON.parse(fs.readFileSync(args.resultFile, "utf8")), stderr };
-    } finally {
-        fs.rmSync(dir, { recursive: true, force: true });
+const VERB: Record<Mode, string[]> = {
+    up: ["up", "--yes", "--skip-preview"],
+    preview: ["preview"],
+    refresh: ["refresh", "--yes", "--skip-preview"],
+    destroy: ["destroy", "--yes", "--skip-preview"],
+};
+
+/** The stand-in plugins' notices on every run (see test/engine/plugins.ts). */
+const STANDIN_NOTICE = /^(using pulumi-resource-(command|tls|random) from \$PATH|resource plugin (command|tls|random) is expected to have version)/;
+
+/** One run. Resolves with the result even when the run failed (`ok: false`). */
+export async function rehearse(mode: Mode, o: RehearsalOptions): Promise<RunResult> {
+    const stack = o.stack ?? "rehearsal";
+    const ws = o.workspace;
+    await ws.writeConfig(stack, o.config, o.secretKeys ?? []);
+    const log = path.join(ws.dir, `commands-${process.pid}-${Date.now()}.jsonl`);
+    const started = Date.now();
+    const r = await ws.pulumi([...VERB[mode], "--json", "--non-interactive", "--stack", stack, ...(o.args ?? [])], {
+        env: { ...o.env, HERO_ENGINE_COMMAND_LOG: log },
+        timeoutMs: o.timeoutMs ?? 240_000,
+        signal: o.signal,
+    });
+    const ms = Date.now() - started;
+    const commands = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+    fs.rmSync(log, { force: true });
+    const events = mode === "preview" ? previewEvents(r.stdout) : parseEvents(r.stdout);
+    const errors = events.errors;
+    if (r.code !== 0 && errors.length === 0) errors.push(`pulumi ${mode} exited ${r.code}: ${r.stderr.trim() || r.stdout.slice(-2000)}`);
+    let outputs: Record<string, any> = {};
+    if (mode !== "preview") {
+        const out = await ws.pulumi(["stack", "output", "--json", "--show-secrets", "--stack", stack]);
+        if (out.code === 0) outputs = JSON.parse(out.stdout || "{}");
     }
+    return { ok: r.code === 0 && errors.length === 0, errors, ops: events.ops, commands, outputs, ms, stderr: r.stderr, warnings: events.warnings };
+}
+
+const nameOf = (urn: string) => urn.split("::").pop() ?? urn;
+const typeOf = (urn: string) => urn.split("::")[2]?.split("$").pop() ?? "";
+
+interface Parsed {
+    ops: Op[];
+    errors: string[];
+    warnings: string[];
+}
+
+/** The event stream `up`, `refresh` and `destroy --json` print, one JSON object a line. */
+export function parseEvents(stdout: string): Parsed {
+    const p: Parsed = { ops: [], errors: [], warnings: [] };
+    for (const line of stdout.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        const e = JSON.parse(line);
+        const pre = e.resourcePreEvent?.metadata;
+        if (pre) p.ops.push({ op: pre.op, urn: pre.urn, type: typeOf(pre.urn), name: nameOf(pre.urn), preview: !!e.resourcePreEvent.planning, diffs: pre.diffs });
+        const d = e.diagnosticEvent;
+        if (d) diagnostic(p, d.severity, d.message, d.urn);
+    }
+    return p;
+}
+
+/** `preview --json`: one document with the steps and the diagnostics. */
+export function previewEvents(stdout: string): Parsed {
+    const p: Parsed = { ops: [], errors: [], warnings: [] };
+    const start = stdout.indexOf("{");
+    if (start < 0) return p;
+    const doc = JSON.parse(stdout.slice(start));
+    for (const s of doc.steps ?? []) p.ops.push({ op: s.op, urn: s.urn, type: typeOf(s.urn), name: nameOf(s.urn), preview: true, diffs: s.diffs });
+    for (const d of doc.diagnostics ?? []) diagnostic(p, d.severity, d.message, d.urn);
+    return p;
+}
+
+function diagnostic(p: Parsed, severity: string, message: string, urn?: string): void {
+    const text = String(message).trim();
+    if (severity === "error") p.errors.push(urn ? `${nameOf(urn)}: ${text}` : text);
+    else if (severity === "warning" && !STANDIN_NOTICE.test(text)) p.warnings.push(urn ? `${nameOf(urn)}: ${text}` : text);
+}
+
+/**
+ * The steps that change something: not `same`, and not the `read` of the stack's
+ * reference to itself, which the engine reports on every run that makes it
+ * (components/program.ts reads the last outputs when the prefix is the default).
+ */
+export function changes(r: RunResult): Op[] {
+    return r.ops.filter((o) => o.op !== "same" && !(o.op === "read" && o.type === "pulumi:pulumi:StackReference"));
 }
 
 /** Ops of one kind, optionally only those whose name starts with `prefix`. */
-export function opsOf(r: RunResult, op: Op["op"], prefix = ""): Op[] {
+export function opsOf(r: RunResult, op: string, prefix = ""): Op[] {
     return r.ops.filter((x) => x.op === op && x.name.startsWith(prefix));
 }

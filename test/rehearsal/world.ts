@@ -24,11 +24,12 @@ import { gridName } from "../../components/naming";
 import { type Dialect, FakeCompute } from "../fakes/compute";
 import { FakeForgejo } from "../fakes/forgejo";
 import { createFakeVm, type FakeVm } from "../ssh/harness";
-import { rehearse, RunResult } from "./runner";
+import { Workspace } from "../engine/workspace";
+import { Mode, rehearse, RunResult } from "./runner";
 import { freePort, startSshd, Sshd } from "./sshd";
 
-/** The program under rehearsal: the real one. */
-export const PROGRAM = "index.ts";
+/** The world's default stack. */
+export const STACK = "rehearsal";
 export const PREFIX = "rh";
 export const FEEDBACK_REPO = "lhumina_public/feedback";
 export const GATEWAY_DOMAIN = "gw.rehearsal.test";
@@ -39,10 +40,9 @@ export interface UserSpec {
     gatewayName?: string;
 }
 
-/** Which stack a run is for: its name, its state file, and the grid-name prefix its fake VMs answer to. */
+/** Which stack a run is for: its name and the grid-name prefix its fake VMs answer to (all stacks share the world's backend). */
 export interface StackSpec {
     stack: string;
-    stateFile: string;
     prefix: string;
     /** Leave `namePrefix` out of the config, so the program's default must come out as `prefix`. */
     defaultPrefix?: boolean;
@@ -71,12 +71,16 @@ export class World {
     /** Status codes the fake gateway answers for `<host><path>`; anything else gets 302 to a login page. */
     readonly gatewayAnswers = new Map<string, number>();
     private gateway!: https.Server;
+    /** The real CLI's backend, home and project directory, shared by the world's stacks. */
+    readonly workspace: Workspace;
     private constructor(
         readonly dir: string,
         readonly forge: FakeForgejo,
         readonly compute: FakeCompute,
         readonly sshPort: number,
-    ) {}
+    ) {
+        this.workspace = new Workspace(path.join(dir, "engine"));
+    }
 
     /**
      * Starts the fakes and one fake VM + sshd per username that may be deployed, for the
@@ -213,8 +217,9 @@ export class World {
         return path.join(this.dir, "users.yaml");
     }
 
-    get stateFile(): string {
-        return path.join(this.dir, "state.json");
+    /** The checkpoint the real file backend keeps for the world's default stack (or `stack`). */
+    stateFile(stack = STACK): string {
+        return this.workspace.stateFile(stack);
     }
 
     writeUsers(users: UserSpec[]): void {
@@ -252,15 +257,16 @@ export class World {
         };
     }
 
-    run(mode: "up" | "preview" | "destroy", extra?: Record<string, string>): Promise<RunResult> {
-        return rehearse(mode, { program: PROGRAM, stateFile: this.stateFile, config: this.config(extra), secretKeys: ["forgeToken"] });
+    /** A run of the world's default stack under the real CLI; `args`: more CLI arguments (`--target`, …). */
+    run(mode: Mode, extra?: Record<string, string>, args: string[] = [], signal?: AbortSignal): Promise<RunResult> {
+        return rehearse(mode, { workspace: this.workspace, stack: STACK, config: this.config(extra), secretKeys: ["forgeToken"], args, signal });
     }
 
-    /** A run of another stack on the same fakes: its own state file, prefix and fake VMs. */
-    runStack(s: StackSpec, mode: "up" | "preview" | "destroy", extra: Record<string, string> = {}): Promise<RunResult> {
+    /** A run of another stack on the same fakes and backend: its own prefix and fake VMs. */
+    runStack(s: StackSpec, mode: Mode, extra: Record<string, string> = {}, args: string[] = []): Promise<RunResult> {
         const config = this.config(extra, s.prefix, { bundleDir: path.join(this.dir, `bundles-${s.stack}`) });
         if (s.defaultPrefix) delete config.namePrefix;
-        return rehearse(mode, { program: PROGRAM, stateFile: s.stateFile, stack: s.stack, config, secretKeys: ["forgeToken"] });
+        return rehearse(mode, { workspace: this.workspace, stack: s.stack, config, secretKeys: ["forgeToken"], args });
     }
 
     /**
