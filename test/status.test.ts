@@ -111,7 +111,7 @@ describe("npm run status against the rehearsal's world", () => {
                 [path.join(REPO, "scripts", "status.ts"), "--stack", "rehearsal", "--timeout", "5", ...args],
                 { cwd: world.workspace.projectDir, env: world.workspace.env({ PATH: `${bin}${path.delimiter}${world.workspace.env().PATH}`, TS_NODE_TRANSPILE_ONLY: "true" }) },
                 (error, stdout, stderr) => {
-                    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n").map((l) => l.split("\t").slice(0, -1)) : [];
+                    const calls = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter((l) => l !== "").map((l) => l.replace(/\t$/, "").split("\t")) : [];
                     resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr, calls });
                 },
             );

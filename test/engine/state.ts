@@ -29,6 +29,14 @@ export interface State {
 /** The property the engine marks a secret with, and its value. */
 export const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
+/** A value with every shown secret (`{<sig>: …, plaintext: "<json>"}`, as export --show-secrets prints it) replaced by its value. */
+export function unwrapShown(v: any): any {
+    if (Array.isArray(v)) return v.map(unwrapShown);
+    if (v === null || typeof v !== "object") return v;
+    if (SECRET_SIG in v && typeof v.plaintext === "string") return unwrapShown(JSON.parse(v.plaintext));
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, unwrapShown(x)]));
+}
+
 function fromDeployment(deployment: any): State {
     const resources: Record<string, StateResource> = {};
     for (const r of deployment?.resources ?? []) {
@@ -56,7 +64,7 @@ export function loadState(file: string): State {
 
 /** The stack's state with secrets shown, through the CLI. */
 export async function exportState(ws: Workspace, stack: string): Promise<State> {
-    return fromDeployment(JSON.parse(await ws.must(["stack", "export", "--show-secrets", "--stack", stack])).deployment);
+    return fromDeployment(unwrapShown(JSON.parse(await ws.must(["stack", "export", "--show-secrets", "--stack", stack])).deployment));
 }
 
 /** Whether `value` (a property from loadState) is an encrypted secret. */
