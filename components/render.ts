@@ -62,7 +62,7 @@ const FORGE_LOGIN_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
 const HOST_RE = /^(?:[0-9a-fA-F:]{2,39}|(?:\d{1,3}\.){3}\d{1,3}|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)$/;
 const HTTP_URL_RE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/;
 const REPO_PATH_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const GIT_URL_RE = /^(?:https?|ssh|git):\/\/[A-Za-z0-9.@:-]+(?:\/[A-Za-z0-9._~%/-]*)?$/;
+const GIT_URL_RE = /^https:\/\/[A-Za-z0-9.@:-]+(?:\/[A-Za-z0-9._~%/-]*)?$/;
 
 function must(ok: boolean, what: string, value: string): void {
     if (!ok) throw new Error(`bootstrap: ${what} ${JSON.stringify(value)} is not valid`);
@@ -76,7 +76,7 @@ export function validateValues(v: StepValues): void {
     must(HTTP_URL_RE.test(v.gatewayUrl), "gateway URL", v.gatewayUrl);
     must(HTTP_URL_RE.test(v.forgeUrl), "Forge URL", v.forgeUrl);
     must(REPO_PATH_RE.test(v.feedbackRepo), "feedback repo", v.feedbackRepo);
-    must(GIT_URL_RE.test(v.booksRepo), "books repo URL", v.booksRepo);
+    must(GIT_URL_RE.test(v.booksRepo), "books repo URL (https only)", v.booksRepo);
     must(v.labChannel === "latest" || v.labChannel === "latest-dev", "lab channel", v.labChannel);
     for (const s of v.user.services) must(isServiceName(s), "service", s);
 }

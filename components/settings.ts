@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { insecureUrlProblem } from "../providers/url-rules";
 import { stackIdentity, type StackIdentity } from "../providers/ownership";
 import { defaultNamePrefix } from "./naming";
 import type { StepEnv } from "./render";
@@ -79,6 +80,14 @@ export const DEFAULTS = {
 
 /** Reads the stack config, applying the documented defaults. */
 export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): DeployerSettings {
+    // Where tokens and root's downloads go, checked first: before any request.
+    const computeUrl = config.require("computeUrl");
+    const computeProblem = insecureUrlProblem(computeUrl, `config ${CONFIG_NAMESPACE}:computeUrl`, { unix: true });
+    if (computeProblem) throw new pulumi.RunError(computeProblem);
+    const booksRepo = config.get("booksRepo") ?? DEFAULTS.booksRepo;
+    if (!/^https:\/\/[^\s'"]+$/.test(booksRepo)) {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:booksRepo must be an https:// Git URL (the VM clones it as root), not "${booksRepo}"`);
+    }
     const labChannel = config.get("labChannel") ?? DEFAULTS.labChannel;
     if (labChannel !== "latest" && labChannel !== "latest-dev") {
         throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:labChannel must be "latest" or "latest-dev", not "${labChannel}"`);
@@ -92,11 +101,11 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
     return {
         usersFile: config.get("usersFile") ?? DEFAULTS.usersFile,
         forgeUrl: config.require("forgeUrl").replace(/\/+$/, ""),
-        computeUrl: config.require("computeUrl"),
+        computeUrl,
         computeBinding: config.get("computeBinding") || undefined,
         computeGatewayNode: config.getNumber("computeGatewayNode", { min: 1 }),
         feedbackRepo: config.get("feedbackRepo") ?? DEFAULTS.feedbackRepo,
-        booksRepo: config.get("booksRepo") ?? DEFAULTS.booksRepo,
+        booksRepo,
         labChannel,
         computeConcurrency: config.getNumber("computeConcurrency", { min: 1, max: 20 }) ?? DEFAULTS.computeConcurrency,
         vmReadyTimeoutMinutes: config.getNumber("vmReadyTimeoutMinutes", { min: 0.01, max: 120 }) ?? DEFAULTS.vmReadyTimeoutMinutes,

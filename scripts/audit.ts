@@ -124,6 +124,7 @@ export async function runAudit(argv: readonly string[], io: CommandIo, opts: Aud
         const plain = stackSettings(io.projectDir, short).get;
         const computeUrl = plain("computeUrl");
         if (!computeUrl) throw new Error(`Pulumi.${short}.yaml sets no ${project}:computeUrl`);
+        rpc.checkComputeUrl(computeUrl, `${project}:computeUrl in Pulumi.${short}.yaml`); // before any request or secret
         const forgeUrl = plain("forgeUrl");
 
         const parts = stack.split("/");

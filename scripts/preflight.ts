@@ -19,6 +19,7 @@ import * as os from "os";
 import * as path from "path";
 import { bindingPath } from "../providers/compute/bind";
 import { gatewayNodeFrom } from "../providers/compute/client";
+import { insecureUrlProblem } from "../providers/url-rules";
 import { parseFlags, processIo, runCommand, timeoutSeconds, UsageError, type CommandIo } from "./lib/command";
 import { checkCompute, checkForge, checkSsh } from "./lib/preflight-checks";
 import { renderReport, type PreflightReport, type Section, SECTIONS } from "./lib/preflight-report";
@@ -109,8 +110,12 @@ export async function preflightCommand(argv: readonly string[], io: CommandIo, o
             const url = args.url ?? cfg("computeUrl");
             const configured = args.binding ? path.resolve(args.binding) : cfg("computeBinding") ? path.resolve(io.projectDir, cfg("computeBinding")!) : undefined;
             const bindingFile = bindingPath(configured);
+            const insecure = url ? insecureUrlProblem(url, args.url !== undefined ? "--url" : `computeUrl in Pulumi.${short}.yaml`, { unix: true }) : undefined;
             if (!url) {
                 report.compute = { ok: false, binding: bindingFile, operations: [], problems: [], error: `no Hero Compute URL: give --url, or set computeUrl in Pulumi.${short}.yaml` };
+            } else if (insecure) {
+                // Before the token is read or anything is sent: it would travel in clear text.
+                report.compute = { ok: false, binding: bindingFile, operations: [], problems: [], error: insecure };
             } else {
                 const token = await secret(io, env, args.computeTokenFile, "COMPUTE_TOKEN", short, settings.has("computeToken") ? "computeToken" : undefined);
                 const gatewayNode = cfg("computeGatewayNode");
