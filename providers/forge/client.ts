@@ -176,7 +176,9 @@ export async function call<T = unknown>(client: ForgeClientOptions, route: strin
     for (const [k, v] of Object.entries(opts.query ?? {})) {
         url.searchParams.set(k, String(v));
     }
-    const secrets = [client.token, opts.basic?.password];
+    // A password sent in a body (creating a user, setting its password) is as secret as a Basic one.
+    const bodyPassword = (opts.body as { password?: unknown } | undefined)?.password;
+    const secrets = [client.token, opts.basic?.password, typeof bodyPassword === "string" ? bodyPassword : undefined];
     const headers: Record<string, string> = { accept: "application/json" };
     if (opts.basic) {
         const pair = Buffer.from(`${opts.basic.username}:${opts.basic.password}`).toString("base64");
