@@ -24,6 +24,7 @@ import { parseFlags, processIo, runCommand, timeoutSeconds, UsageError, type Com
 import { checkCompute, checkForge, checkSsh } from "./lib/preflight-checks";
 import { renderReport, type PreflightReport, type Section, SECTIONS } from "./lib/preflight-report";
 import { stackSettings } from "./lib/project";
+import { printableIo, terminalJson } from "./lib/terminal";
 import { formatCommand, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const PREFLIGHT_USAGE = [
@@ -90,7 +91,9 @@ export function parsePreflightArgs(argv: readonly string[]): PreflightArgs {
     };
 }
 
-export async function preflightCommand(argv: readonly string[], io: CommandIo, opts: PreflightOptions = {}): Promise<number> {
+export async function preflightCommand(argv: readonly string[], rawIo: CommandIo, opts: PreflightOptions = {}): Promise<number> {
+    // Hero Compute's document and messages, the Forge's answers: no control character reaches the terminal.
+    const io = printableIo(rawIo);
     return runCommand("preflight", PREFLIGHT_USAGE, io, async () => {
         const args = parsePreflightArgs(argv);
         if (args.help) {
@@ -135,7 +138,7 @@ export async function preflightCommand(argv: readonly string[], io: CommandIo, o
         }
         if (wants("ssh")) report.ssh = checkSsh((opts.networkInterfaces ?? os.networkInterfaces)());
         report.ok = [report.compute, report.forge, report.ssh].every((r) => r === undefined || r.ok);
-        if (args.json) io.out(JSON.stringify(report, null, 2));
+        if (args.json) io.out(terminalJson(report, 2));
         else for (const line of renderReport(report)) io.out(line);
         return report.ok ? 0 : 1;
     });
