@@ -166,7 +166,7 @@ describe.skipIf(!haveSshd)("bootstrap over real SSH", () => {
         const r = await step(vm, "install", values(vm, ["agents"]));
         vm.failOn();
         expect(r.code).not.toBe(0);
-        expect(r.stderr).toMatch(/install: FAILED: agents: installing hero_agents \(latest\) \(exit 1\)/);
+        expect(r.stderr).toMatch(/install: FAILED: agents: installing hero_agents \(latest\) with lab build --download --install \(exit 1\)/);
         expect(r.stderr).toMatch(/simulated failure of 'lab build hero_agents/);
     });
 
