@@ -45,7 +45,9 @@ export interface BootstrapArgs {
     feedbackRepo: string;
     booksRepo: string;
     labChannel: LabChannel;
-    /** Overrides of where and how the scripts run (tests, slow nodes). @default defaultEnv(host, labChannel) */
+    /** The release `lab` is downloaded from, and its SHA-256 (stack config labRelease, labSha256). @default { release: labChannel } */
+    lab?: { release?: string; sha256?: string };
+    /** Overrides of where and how the scripts run (tests, slow nodes). @default defaultEnv(host, labChannel, lab) */
     env?: Partial<StepEnv>;
     /** SSH port. @default 22 */
     port?: number;
@@ -124,7 +126,7 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
     const username = user.username.toLowerCase();
     const unpinned = bootstrapConnection(args);
     // Known now: where the scripts live and how long a boot may take (they do not depend on the VM).
-    const { root, readyTimeoutSec } = { ...defaultEnv("", args.labChannel), ...args.env };
+    const { root, readyTimeoutSec } = { ...defaultEnv("", args.labChannel, args.lab), ...args.env };
     // One apply per user renders everything: the bundle (written to disk), the triggers.
     const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin]).apply(([host, gatewayUrl, forgeLogin]) => {
         const v: StepValues = {
@@ -137,7 +139,7 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
             booksRepo: args.booksRepo,
             labChannel: args.labChannel,
         };
-        const env: StepEnv = { ...defaultEnv(host, args.labChannel), ...args.env };
+        const env: StepEnv = { ...defaultEnv(host, args.labChannel, args.lab), ...args.env };
         const bundle = renderBundle(v, env);
         const file = writeBundle(args.bundleDir ?? BUNDLE_DIR, user.username, bundle);
         // The text stays on disk only: what the steps need is its digests.

@@ -93,6 +93,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             feedbackRepo: settings.feedbackRepo,
             booksRepo: settings.booksRepo,
             labChannel: settings.labChannel,
+            lab: { release: settings.labRelease, sha256: settings.labSha256 },
             // Unset on a real stack: root@<mycelium ip>:22 with the VM's real paths.
             port: settings.bootstrapOverrides.port,
             sshUser: settings.bootstrapOverrides.sshUser,

@@ -40,10 +40,26 @@ export const ROUTER_PORT = 9988;
  */
 export const FRONT_DOOR_PORT = 9997;
 
-/** Where `lab` is downloaded from when missing. UNVERIFIED release layout on the Forge. */
-export function labDownloadUrl(channel: LabChannel): string {
-    return `https://forge.ourworld.tf/lhumina_code/hero_lab/releases/download/${channel}/lab-linux-amd64`;
+/**
+ * Where `lab` is downloaded from when missing: one release (a tag, config `labRelease`;
+ * today's channel name by default). UNVERIFIED release layout on the Forge.
+ */
+export function labDownloadUrl(release: LabChannel | string): string {
+    return `https://forge.ourworld.tf/lhumina_code/hero_lab/releases/download/${encodeURIComponent(release)}/lab-linux-amd64`;
 }
+
+/**
+ * Where the SHA-256 that `lab` is checked against before it first runs comes from:
+ * stack config `labSha256`. UNVERIFIED guess: we do not know whether a release
+ * publishes a checksum file beside `lab-linux-amd64` (which would be only as
+ * trustworthy as the release itself), so the admin pins the checksum they checked.
+ * Without it the install step refuses to run `lab`.
+ */
+export const LAB_CHECKSUM_SOURCE = "stack config labSha256" as const;
+
+/** Time limits on the VM: one download (curl --max-time), and one `lab build … --install` or Books import. UNVERIFIED sizes. */
+export const DOWNLOAD_TIMEOUT_SEC = 600;
+export const INSTALL_TIMEOUT_SEC = 1800;
 
 /** The single Hero Proc service definition the bootstrap owns. UNVERIFIED file name and shape. */
 export const PROC_DEFINITION_NAME = "hero_os_demo";

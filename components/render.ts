@@ -25,6 +25,8 @@ import {
     PROC_DEFINITION_NAME,
     ROUTER_PORT,
     labDownloadUrl,
+    DOWNLOAD_TIMEOUT_SEC,
+    INSTALL_TIMEOUT_SEC,
 } from "./hero-cli";
 import type { LabChannel } from "./settings";
 
@@ -62,7 +64,7 @@ const FORGE_LOGIN_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/;
 const HOST_RE = /^(?:[0-9a-fA-F:]{2,39}|(?:\d{1,3}\.){3}\d{1,3}|[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?)$/;
 const HTTP_URL_RE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/;
 const REPO_PATH_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const GIT_URL_RE = /^(?:https?|ssh|git):\/\/[A-Za-z0-9.@:-]+(?:\/[A-Za-z0-9._~%/-]*)?$/;
+const GIT_URL_RE = /^https:\/\/[A-Za-z0-9.@:-]+(?:\/[A-Za-z0-9._~%/-]*)?$/;
 
 function must(ok: boolean, what: string, value: string): void {
     if (!ok) throw new Error(`bootstrap: ${what} ${JSON.stringify(value)} is not valid`);
@@ -76,7 +78,7 @@ export function validateValues(v: StepValues): void {
     must(HTTP_URL_RE.test(v.gatewayUrl), "gateway URL", v.gatewayUrl);
     must(HTTP_URL_RE.test(v.forgeUrl), "Forge URL", v.forgeUrl);
     must(REPO_PATH_RE.test(v.feedbackRepo), "feedback repo", v.feedbackRepo);
-    must(GIT_URL_RE.test(v.booksRepo), "books repo URL", v.booksRepo);
+    must(GIT_URL_RE.test(v.booksRepo), "books repo URL (https only)", v.booksRepo);
     must(v.labChannel === "latest" || v.labChannel === "latest-dev", "lab channel", v.labChannel);
     for (const s of v.user.services) must(isServiceName(s), "service", s);
 }
@@ -104,6 +106,16 @@ export interface StepEnv {
     routerUrl: string;
     /** Where `lab` is downloaded from when missing. */
     labUrl: string;
+    /** The `lab` release that is (config `labRelease`), for messages. @default the labChannel */
+    labRelease: string;
+    /** What `lab` is checked against before it runs (config `labSha256`); "" when unset: the install step then stops. */
+    labSha256: string;
+    /** curl's `--proto`: "=https" on a real VM; a rehearsal's local download server speaks http. */
+    curlProto: string;
+    /** Time limit of one download (curl --max-time). */
+    downloadTimeoutSec: number;
+    /** Time limit of one `lab build … --install`, and of the Books import. */
+    installTimeoutSec: number;
     readyTimeoutSec: number;
     healthTimeoutSec: number;
     /** Log lines shown on failure. */
@@ -115,8 +127,21 @@ export function routerUrlFor(host: string): string {
     return host.includes(":") ? `http://[${host}]:${ROUTER_PORT}` : `http://${host}:${ROUTER_PORT}`;
 }
 
-export function defaultEnv(host: string, labChannel: LabChannel): StepEnv {
-    return { root: "", routerUrl: routerUrlFor(host), labUrl: labDownloadUrl(labChannel), readyTimeoutSec: 600, healthTimeoutSec: 300, tailLines: 20 };
+export function defaultEnv(host: string, labChannel: LabChannel, lab: { release?: string; sha256?: string } = {}): StepEnv {
+    const labRelease = lab.release ?? labChannel;
+    return {
+        root: "",
+        routerUrl: routerUrlFor(host),
+        labUrl: labDownloadUrl(labRelease),
+        labRelease,
+        labSha256: lab.sha256 ?? "",
+        curlProto: "=https",
+        downloadTimeoutSec: DOWNLOAD_TIMEOUT_SEC,
+        installTimeoutSec: INSTALL_TIMEOUT_SEC,
+        readyTimeoutSec: 600,
+        healthTimeoutSec: 300,
+        tailLines: 20,
+    };
 }
 
 // ---------------------------------------------------------------- Hero Proc
@@ -274,6 +299,11 @@ export function stepParams(step: StepName, v: StepValues, env: StepEnv): Record<
                 ...common,
                 HB_LAB_CHANNEL: v.labChannel,
                 HB_LAB_URL: env.labUrl,
+                HB_LAB_RELEASE: env.labRelease,
+                HB_LAB_SHA256: env.labSha256,
+                HB_CURL_PROTO: env.curlProto,
+                HB_DOWNLOAD_TIMEOUT: String(env.downloadTimeoutSec),
+                HB_INSTALL_TIMEOUT: String(env.installTimeoutSec),
                 HB_INSTALL: v.user.services.map((s) => `${s} ${HERO_SERVICES[s].repo} ${HERO_SERVICES[s].primaryBinary}`).join("\n"),
             };
         case "services": {
@@ -302,7 +332,7 @@ export function stepParams(step: StepName, v: StepValues, env: StepEnv): Record<
                 HB_TOKEN_KEY: FORGE_TOKEN_SECRET,
             };
         case "books":
-            return { ...common, HB_BOOKS_REPO: v.booksRepo, HB_BOOKS_COLLECTION: BOOKS_COLLECTION, HB_BOOKS_PROC: HERO_SERVICES.books.procName };
+            return { ...common, HB_BOOKS_REPO: v.booksRepo, HB_BOOKS_COLLECTION: BOOKS_COLLECTION, HB_BOOKS_PROC: HERO_SERVICES.books.procName, HB_INSTALL_TIMEOUT: String(env.installTimeoutSec) };
         case "health":
             return {
                 ...common,

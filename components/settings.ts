@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { insecureUrlProblem } from "../providers/url-rules";
 import { stackIdentity, type StackIdentity } from "../providers/ownership";
 import { defaultNamePrefix } from "./naming";
 import type { StepEnv } from "./render";
@@ -34,6 +35,13 @@ export interface DeployerSettings {
     booksRepo: string;
     /** Release channel `lab` installs from. @default "latest" */
     labChannel: LabChannel;
+    /** The release (tag) `lab` itself is downloaded from. @default the labChannel @example "v0.9.2" */
+    labRelease: string;
+    /**
+     * SHA-256 of that release's `lab-linux-amd64` (64 hex digits): `lab` runs as root only when it matches.
+     * Unset: the install step stops and says to set it. @example "9f86d081884c7d65…"
+     */
+    labSha256?: string;
     /** Deploys in flight against Hero Compute at once. @default 3 */
     computeConcurrency: number;
     /** How long a VM may take to get its mycelium address. @default 15 */
@@ -79,9 +87,25 @@ export const DEFAULTS = {
 
 /** Reads the stack config, applying the documented defaults. */
 export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): DeployerSettings {
+    // Where tokens and root's downloads go, checked first: before any request.
+    const computeUrl = config.require("computeUrl");
+    const computeProblem = insecureUrlProblem(computeUrl, `config ${CONFIG_NAMESPACE}:computeUrl`, { unix: true });
+    if (computeProblem) throw new pulumi.RunError(computeProblem);
+    const booksRepo = config.get("booksRepo") ?? DEFAULTS.booksRepo;
+    if (!/^https:\/\/[^\s'"]+$/.test(booksRepo)) {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:booksRepo must be an https:// Git URL (the VM clones it as root), not "${booksRepo}"`);
+    }
     const labChannel = config.get("labChannel") ?? DEFAULTS.labChannel;
     if (labChannel !== "latest" && labChannel !== "latest-dev") {
         throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:labChannel must be "latest" or "latest-dev", not "${labChannel}"`);
+    }
+    const labRelease = config.get("labRelease") || labChannel;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(labRelease)) {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:labRelease must be a release tag (letters, digits, dots, dashes), not "${labRelease}"`);
+    }
+    const labSha256 = config.get("labSha256")?.trim().toLowerCase() || undefined;
+    if (labSha256 !== undefined && !/^[0-9a-f]{64}$/.test(labSha256)) {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:labSha256 must be a SHA-256 (64 hex digits), not "${labSha256}"`);
     }
     const identity = stackIdentity(pulumi.getOrganization(), pulumi.getProject(), pulumi.getStack());
     const configuredPrefix = config.get("namePrefix");
@@ -92,12 +116,14 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
     return {
         usersFile: config.get("usersFile") ?? DEFAULTS.usersFile,
         forgeUrl: config.require("forgeUrl").replace(/\/+$/, ""),
-        computeUrl: config.require("computeUrl"),
+        computeUrl,
         computeBinding: config.get("computeBinding") || undefined,
         computeGatewayNode: config.getNumber("computeGatewayNode", { min: 1 }),
         feedbackRepo: config.get("feedbackRepo") ?? DEFAULTS.feedbackRepo,
-        booksRepo: config.get("booksRepo") ?? DEFAULTS.booksRepo,
+        booksRepo,
         labChannel,
+        labRelease,
+        labSha256,
         computeConcurrency: config.getNumber("computeConcurrency", { min: 1, max: 20 }) ?? DEFAULTS.computeConcurrency,
         vmReadyTimeoutMinutes: config.getNumber("vmReadyTimeoutMinutes", { min: 0.01, max: 120 }) ?? DEFAULTS.vmReadyTimeoutMinutes,
         purgeAccountsOnTeardown: config.getBoolean("purgeAccountsOnTeardown") ?? DEFAULTS.purgeAccountsOnTeardown,

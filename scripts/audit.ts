@@ -27,6 +27,7 @@ import { carriesKey, markerOwner, stackIdentity, type StackIdentity } from "../p
 import { defaultNamePrefix } from "../components/naming";
 import { audit, renderReport, type AuditReport, type Finding, type LiveUser, type StateRecords } from "./lib/audit-report";
 import { parseFlags, processIo, runCommand, UsageError, type CommandIo } from "./lib/command";
+import { printableIo, terminalJson } from "./lib/terminal";
 import { projectName, stackSettings } from "./lib/project";
 import { formatCommand, resolveStack, shortStackName, type PulumiRunner } from "./lib/pulumi-cli";
 
@@ -104,7 +105,9 @@ async function forgeUsers(c: ForgeClientOptions): Promise<LiveUser[]> {
     }
 }
 
-export async function runAudit(argv: readonly string[], io: CommandIo, opts: AuditOptions): Promise<number> {
+export async function runAudit(argv: readonly string[], rawIo: CommandIo, opts: AuditOptions): Promise<number> {
+    // Names, states and messages come from Hero Compute, the Forge and the state: no control character reaches the terminal.
+    const io = printableIo(rawIo);
     return runCommand("audit", AUDIT_USAGE, io, async () => {
         const values = parseFlags(argv, {
             stack: { type: "string", short: "s" },
@@ -124,6 +127,7 @@ export async function runAudit(argv: readonly string[], io: CommandIo, opts: Aud
         const plain = stackSettings(io.projectDir, short).get;
         const computeUrl = plain("computeUrl");
         if (!computeUrl) throw new Error(`Pulumi.${short}.yaml sets no ${project}:computeUrl`);
+        rpc.checkComputeUrl(computeUrl, `${project}:computeUrl in Pulumi.${short}.yaml`); // before any request or secret
         const forgeUrl = plain("forgeUrl");
 
         const parts = stack.split("/");
@@ -142,7 +146,7 @@ export async function runAudit(argv: readonly string[], io: CommandIo, opts: Aud
 
         const endpoint = rpc.canonicalEndpoint(computeUrl);
         const report = audit(short, endpoint, rec, { vms, gateways, users });
-        if (values.json) io.out(JSON.stringify({ ...report, computeUrl: endpoint, forgeUrl: forgeUrl ?? null, forgeAudited: users !== undefined }));
+        if (values.json) io.out(terminalJson({ ...report, computeUrl: endpoint, forgeUrl: forgeUrl ?? null, forgeAudited: users !== undefined }));
         else for (const line of renderReport(report, endpoint, forgeUrl, skipped)) io.out(line);
 
         if (!values["delete-orphans"]) {

@@ -7,6 +7,7 @@
  */
 import { parseCommandLine, processIo, runCommand, type CommandIo } from "./lib/command";
 import { orMissing } from "./lib/health";
+import { printableIo } from "./lib/terminal";
 import { declaredUsers, environmentsOutput, findName, notLoadingWarning, unknownUserMessage, type CredentialsOutput, type EnvironmentOutput } from "./lib/project";
 import { readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
@@ -56,7 +57,9 @@ export function welcomeMessage(username: string, env: Partial<EnvironmentOutput>
     return lines.join("\n");
 }
 
-export async function handout(argv: readonly string[], io: CommandIo): Promise<number> {
+export async function handout(argv: readonly string[], rawIo: CommandIo): Promise<number> {
+    // The outputs it prints (URLs, names, notes) are made printable: no control character reaches the terminal.
+    const io = printableIo(rawIo);
     return runCommand("handout", HANDOUT_USAGE, io, async () => {
         const args = parseCommandLine(argv, ["show-secrets"] as const);
         if (args.help) {

@@ -19,10 +19,12 @@ import * as os from "os";
 import * as path from "path";
 import { bindingPath } from "../providers/compute/bind";
 import { gatewayNodeFrom } from "../providers/compute/client";
+import { insecureUrlProblem } from "../providers/url-rules";
 import { parseFlags, processIo, runCommand, timeoutSeconds, UsageError, type CommandIo } from "./lib/command";
 import { checkCompute, checkForge, checkSsh } from "./lib/preflight-checks";
 import { renderReport, type PreflightReport, type Section, SECTIONS } from "./lib/preflight-report";
 import { stackSettings } from "./lib/project";
+import { printableIo, terminalJson } from "./lib/terminal";
 import { formatCommand, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const PREFLIGHT_USAGE = [
@@ -89,7 +91,9 @@ export function parsePreflightArgs(argv: readonly string[]): PreflightArgs {
     };
 }
 
-export async function preflightCommand(argv: readonly string[], io: CommandIo, opts: PreflightOptions = {}): Promise<number> {
+export async function preflightCommand(argv: readonly string[], rawIo: CommandIo, opts: PreflightOptions = {}): Promise<number> {
+    // Hero Compute's document and messages, the Forge's answers: no control character reaches the terminal.
+    const io = printableIo(rawIo);
     return runCommand("preflight", PREFLIGHT_USAGE, io, async () => {
         const args = parsePreflightArgs(argv);
         if (args.help) {
@@ -109,8 +113,12 @@ export async function preflightCommand(argv: readonly string[], io: CommandIo, o
             const url = args.url ?? cfg("computeUrl");
             const configured = args.binding ? path.resolve(args.binding) : cfg("computeBinding") ? path.resolve(io.projectDir, cfg("computeBinding")!) : undefined;
             const bindingFile = bindingPath(configured);
+            const insecure = url ? insecureUrlProblem(url, args.url !== undefined ? "--url" : `computeUrl in Pulumi.${short}.yaml`, { unix: true }) : undefined;
             if (!url) {
                 report.compute = { ok: false, binding: bindingFile, operations: [], problems: [], error: `no Hero Compute URL: give --url, or set computeUrl in Pulumi.${short}.yaml` };
+            } else if (insecure) {
+                // Before the token is read or anything is sent: it would travel in clear text.
+                report.compute = { ok: false, binding: bindingFile, operations: [], problems: [], error: insecure };
             } else {
                 const token = await secret(io, env, args.computeTokenFile, "COMPUTE_TOKEN", short, settings.has("computeToken") ? "computeToken" : undefined);
                 const gatewayNode = cfg("computeGatewayNode");
@@ -130,7 +138,7 @@ export async function preflightCommand(argv: readonly string[], io: CommandIo, o
         }
         if (wants("ssh")) report.ssh = checkSsh((opts.networkInterfaces ?? os.networkInterfaces)());
         report.ok = [report.compute, report.forge, report.ssh].every((r) => r === undefined || r.ok);
-        if (args.json) io.out(JSON.stringify(report, null, 2));
+        if (args.json) io.out(terminalJson(report, 2));
         else for (const line of renderReport(report)) io.out(line);
         return report.ok ? 0 : 1;
     });

@@ -12,6 +12,7 @@ import { parseFlags, processIo, runCommand, timeoutSeconds, type CommandIo } fro
 import { assess, renderTable, statusJson, summaryLine, type EnvironmentHealth } from "./lib/health";
 import { probeHttps, probeVm, type ProbeOptions } from "./lib/probes";
 import { environmentsOutput, stackBinding } from "./lib/project";
+import { printable, printableDeep } from "./lib/terminal";
 import { readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
 
 export const STATUS_USAGE = [
@@ -74,7 +75,9 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
     return out;
 }
 
-export async function status(argv: readonly string[], io: CommandIo, opts: StatusOptions): Promise<number> {
+export async function status(argv: readonly string[], rawIo: CommandIo, opts: StatusOptions): Promise<number> {
+    // The table's own colours are the only escape codes it prints: its cells and every stderr line are made printable.
+    const io: CommandIo = { ...rawIo, err: (line) => rawIo.err(printable(line)) };
     return runCommand("status", STATUS_USAGE, io, async () => {
         const args = parseStatusArgs(argv);
         if (args.help) {
@@ -106,11 +109,13 @@ export async function status(argv: readonly string[], io: CommandIo, opts: Statu
         if (args.json) {
             io.out(statusJson(shortStackName(stack), new Date().toISOString(), rows));
         } else if (rows.length === 0) {
-            io.out(`Stack ${shortStackName(stack)} has no environments yet.`);
+            io.out(printable(`Stack ${shortStackName(stack)} has no environments yet.`));
         } else {
-            for (const line of renderTable(rows, opts.colour)) io.out(line);
+            // Outputs (the bootstrap line a VM's root can write) and Hero Compute's answers come from outside.
+            const shown = rows.map(printableDeep);
+            for (const line of renderTable(shown, opts.colour)) io.out(line);
             io.out("");
-            io.out(summaryLine(rows));
+            io.out(summaryLine(shown));
         }
         return rows.every((r) => r.healthy) ? 0 : 1;
     });

@@ -92,6 +92,12 @@ describe("validation of values that reach the scripts", () => {
         });
     }
 
+    it("regression: refuses a books repo that is not https (http:// and git:// were accepted, and root clones it)", () => {
+        for (const scheme of ["http", "git", "ssh"]) {
+            expect(() => validateValues(values({ booksRepo: `${scheme}://forge.example.org/o/books.git` }))).toThrow(/books repo URL \(https only\)/);
+        }
+    });
+
     it("refuses a leading dash (an option to the tool) in username, Forge login, repo and host", () => {
         expect(() => validateValues(values({ user: { ...values().user, username: "-rf" } }))).toThrow(/username/);
         expect(() => validateValues(values({ forgeLogin: "--help" }))).toThrow(/Forge login/);

@@ -108,7 +108,7 @@ describe("FeedbackHub", () => {
 describe("ForgeAccount", () => {
     const account = (username: string) => accountInputs(username, HUB);
 
-    it("refresh sees a new email, a revoked token and lost feedback access; the next up repairs token and access and restores the email", async () => {
+    it("refresh sees a revoked token and lost feedback access, and the next up repairs them; the email and full name the user set are theirs: no change, not restored", async () => {
         const { news, created } = await createChecked(as.account, account("driftann"));
         const user = forge.user("driftann")!;
         user.email = "ann@elsewhere.test";
@@ -118,14 +118,15 @@ describe("ForgeAccount", () => {
 
         const read = await refresh(as.account, created);
         expect(read.id).toBe("driftann");
-        expect(read.outs).toMatchObject({ email: "ann@elsewhere.test", fullName: "Ann, renamed", token: "", tokenId: 0, feedbackAccess: false });
+        // State keeps what this stack set: the user's own email and name are not drift to repair.
+        expect(read.outs).toMatchObject({ email: "driftann@demo.test", fullName: "Demo driftann", token: "", tokenId: 0, feedbackAccess: false });
         expect(read.outs.tokenNote).toMatch(/was revoked outside the tool; the next update mints a new one/);
 
         expect(await as.account.diff(read.id, read.outs, news)).toMatchObject({ changes: "some", replaces: [] });
         const updated = await as.account.update(read.id, read.outs, news);
-        expect(updated.outs).toMatchObject({ email: "driftann@demo.test", feedbackAccess: true });
+        expect(updated.outs).toMatchObject({ feedbackAccess: true });
         expect(updated.outs.tokenId).not.toBe(0);
-        expect(forge.user("driftann")!.email).toBe("driftann@demo.test");
+        expect(forge.user("driftann")).toMatchObject({ email: "ann@elsewhere.test", full_name: "Ann, renamed" });
     });
 
     it("refresh of an account deleted outside the tool answers an empty id", async () => {
@@ -135,7 +136,7 @@ describe("ForgeAccount", () => {
     });
 
     it("refresh of an adopted account sees lost feedback access, and an empty id once it is deleted", async () => {
-        forge.addUser({ login: "driftcat", email: "cat@team.test", password: "cats-own-password" });
+        forge.addUser({ login: "driftcat", email: "driftcat@demo.test", password: "cats-own-password" });
         const { created } = await createChecked(as.account, account("driftcat"));
         expect(created.outs.createdByTool).toBe(false);
         forge.repo(HUB)!.collaborators.delete("driftcat");

@@ -140,6 +140,32 @@ describe("credentials never appear in errors", () => {
         }
     });
 
+    it("regression: a message repeating the admin token and the password bare, with no auth-header shape around them, is masked by value", async () => {
+        const token = "0f9e8d7c6b5a49382716adminTOKEN";
+        const password = "Hunter2-correct-Horse-77";
+        // Forgejo echoing what it was sent, unprefixed: only masking by value can catch these.
+        const server = http.createServer((req, res) => {
+            res.statusCode = 422;
+            const chunks: Buffer[] = [];
+            req.on("data", (c) => chunks.push(c));
+            req.on("end", () => res.end(JSON.stringify({ message: `invalid: ${token}|${password}|${JSON.parse(Buffer.concat(chunks).toString() || "{}").password ?? ""}|${token}` })));
+        });
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+        try {
+            const e1 = await failure(call({ baseUrl: url, token }, "PATCH /admin/users/{username}", { params: { username: "u" }, body: { password } }));
+            const e2 = await failure(call({ baseUrl: url, token }, "GET /user", { basic: { username: "u", password } }));
+            for (const e of [e1, e2]) {
+                const printed = `${e.message} ${e.stack} ${JSON.stringify(e)} ${require("util").inspect(e)}`;
+                expect(printed).not.toContain(token);
+                expect(printed).not.toContain(password);
+                expect(printed).toMatch(/invalid: \[redacted\]\|/);
+            }
+        } finally {
+            await new Promise((r) => server.close(r));
+        }
+    });
+
     it("redact() also masks anything shaped like an auth header", () => {
         expect(redact("Authorization: token abcdef0123456789")).toBe("Authorization: token [redacted]");
         expect(redact("Basic dTpwYXNzd29yZA==")).toBe("Basic [redacted]");

@@ -91,7 +91,7 @@ describe("in Pulumi's dynamic-provider host", () => {
     });
 
     it("adopts an account it did not create and never deletes it", async () => {
-        fake.addUser({ login: "carol", email: "carol@team.test", password: "carols-own-password" });
+        fake.addUser({ login: "carol", email: "carol@demo.test", password: "carols-own-password" });
         const created = keep(await purgingHost.create(inputs("carol")));
         expect(created.outs).toMatchObject({ createdByTool: false, token: "", tokenId: 0 });
         await purgingHost.delete("carol", created.outs);

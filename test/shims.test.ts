@@ -5,7 +5,8 @@
  * is what a refresh or a teardown of an old resource runs. v0 is the
  * self-contained provider code of the first release (stop 8); v1 is the first
  * thin shim. The current serialization must equal the newest fixture, so a
- * change to a shim cannot ship without a new version.
+ * change to a shim cannot ship without a new version. The shipped versions are
+ * listed here, and each fixture is pinned by its hash.
  */
 import * as crypto from "crypto";
 import * as fs from "fs";
@@ -19,8 +20,24 @@ import { ed25519Key } from "./engine/builtins";
 import { accountInputs, TEST_IDENTITY } from "./support/fixtures";
 
 const FIXTURES = path.join(__dirname, "fixtures", "shims");
-const VERSIONS = fs.readdirSync(FIXTURES).sort();
+/**
+ * Every version ever shipped, named here rather than read from the folder: a fixture
+ * deleted by mistake is a failure, not one version fewer to test. A new version is
+ * added to this list, to SHIPPED below, and as a folder of fixtures.
+ */
+const VERSIONS = ["v0", "v1"];
 const KINDS = ["forgeAccount", "feedbackHub", "vm", "gateway"] as const;
+/** The serialized text of every shipped version, as it sits in state, pinned by SHA-256: overwriting one is a failure too. */
+const SHIPPED: Record<string, string> = {
+    "v0/feedbackHub.js": "2d89a310784c920cdf1707e80069a717713e42c58bed2dd481b1d4cadc50e125",
+    "v0/forgeAccount.js": "763932c9011d31bd2059fec88233af62b1ecb89b43fd3aa2ec20b7f648a8babe",
+    "v0/gateway.js": "8294604a01466e7bf68d187c53e0465745bbb908999fc5e94901c8cf04889f3b",
+    "v0/vm.js": "4c92c6863cf081fbad6f64fb6b4e99a5e0fb634bdb85c6db9a9fc11ce257abb0",
+    "v1/feedbackHub.js": "d61110140dce3d41cb87682f72b78818358c448f48b2a7b714c94a492c218ecc",
+    "v1/forgeAccount.js": "25da3ada7de06083b6a47b8f7efa84acf38d78374a4c3eac10c0dd1e6e8d222f",
+    "v1/gateway.js": "a050b6647a87a7efdad89aaf292729355a93d0345b008ac684e82f68cd497caa",
+    "v1/vm.js": "0a439eb20e158106e827bd5a42415304147647170ea396cf1155cff804e01934",
+};
 const fixture = (version: string, kind: string) => fs.readFileSync(path.join(FIXTURES, version, `${kind}.js`), "utf8");
 const KEY = String(ed25519Key().publicKeyOpenssh).trim();
 const FEEDBACK = "lhumina_public/feedback";
@@ -60,6 +77,16 @@ const FROZEN: Record<string, string> = {
 };
 
 describe("the shims Pulumi stores", () => {
+    it("regression: every shipped version's fixtures are present, for every kind, and exactly as shipped (a deleted or overwritten v0 passed)", () => {
+        expect(fs.readdirSync(FIXTURES).sort(), "test/fixtures/shims holds exactly the shipped versions").toEqual(VERSIONS);
+        expect(Object.keys(SHIPPED).sort()).toEqual(VERSIONS.flatMap((v) => KINDS.map((k) => `${v}/${k}.js`)).sort());
+        for (const [file, sha] of Object.entries(SHIPPED)) {
+            const where = path.join(FIXTURES, file);
+            expect(fs.existsSync(where), `test/fixtures/shims/${file} is missing`).toBe(true);
+            expect(crypto.createHash("sha256").update(fs.readFileSync(where)).digest("hex"), `test/fixtures/shims/${file} is the text state holds`).toBe(sha);
+        }
+    });
+
     it("are unchanged since they shipped (a new behaviour is a new version directory)", () => {
         for (const [file, sha] of Object.entries(FROZEN)) {
             const text = fs.readFileSync(path.join(REPO_ROOT, "providers", "shims", file));

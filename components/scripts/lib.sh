@@ -110,9 +110,34 @@ hb_write() {
     mv "$1.tmp" "$1"
 }
 
-# hb_download URL DEST: fetch to a temporary file, then move into place.
+# hb_run_within SECONDS DESCRIPTION FUNCTION ARGS...: hb_run with an overall time limit
+# (coreutils timeout signals the whole process group); on expiry, say what it waited for.
+hb_run_within() {
+    local limit=$1 what=$2 fn=$3
+    shift 3
+    hb_say "$what"
+    printf -- '--- %s (time limit %ss)\n' "$what" "$limit" >>"$HB_LOG"
+    export -f "${fn?}"
+    local rc=0
+    timeout --kill-after=10 "$limit" bash -c '"$@"' _ "$fn" "$@" </dev/null >>"$HB_LOG" 2>&1 || rc=$?
+    if ((rc == 124 || rc == 137)); then
+        hb_fail "$what: not finished within ${limit}s; stopped waiting for it"
+    fi
+    if ((rc != 0)); then
+        hb_fail "$what (exit $rc)"
+    fi
+}
+
+# hb_sha256 FILE: its SHA-256, lowercase hex.
+hb_sha256() {
+    sha256sum "$1" | cut -d' ' -f1
+}
+
+# hb_download URL DEST: fetch over HTTPS only (HB_CURL_PROTO), TLS 1.2 or newer, within
+# HB_DOWNLOAD_TIMEOUT seconds, to a temporary file, then move into place.
 hb_download() {
     mkdir -p "$(dirname "$2")"
-    curl -fsSL --retry 3 --connect-timeout 20 -o "$2.part" "$1"
+    curl -fsSL --proto "${HB_CURL_PROTO:-=https}" --tlsv1.2 --max-time "${HB_DOWNLOAD_TIMEOUT:-600}" \
+        --retry 3 --connect-timeout 20 -o "$2.part" "$1"
     mv "$2.part" "$2"
 }

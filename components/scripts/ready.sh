@@ -21,7 +21,7 @@ if ! ready_init_done; then
     done
 fi
 
-for tool in curl sha256sum tail sed grep; do
+for tool in curl sha256sum tail sed grep timeout; do
     command -v "$tool" >/dev/null || hb_fail "the VM has no $tool"
 done
 

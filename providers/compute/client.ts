@@ -9,6 +9,7 @@
  * document.
  */
 import { Agent, request } from "undici";
+import { insecureUrlProblem } from "../url-rules";
 
 /** JSON-RPC error codes the providers act on. Mirrors `components.errors` of openrpc.json. */
 export const ERRORS = {
@@ -86,6 +87,17 @@ export function canonicalEndpoint(url: string): string {
     return u.toString().replace(/\/+$/, "");
 }
 
+/**
+ * Refuses a Hero Compute URL a token may not travel to: only `https://`, `unix://`, or
+ * `http://` on a loopback host (as forgeUrl). `what` names where the URL came from.
+ * Returns the URL. Every request checks it too, so no path sends the token in clear text.
+ */
+export function checkComputeUrl(raw: string, what = "config hero-os-grid-deployer:computeUrl"): string {
+    const problem = insecureUrlProblem(raw, what, { unix: true });
+    if (problem) throw new Error(problem);
+    return raw;
+}
+
 /** One JSON-RPC call, with retry on transport errors and transient answers unless `retry` is false. */
 export async function call<T>(
     conn: Conn,
@@ -93,6 +105,7 @@ export async function call<T>(
     params: Record<string, unknown> = {},
     opts: { user?: string; retry?: boolean } = {},
 ): Promise<T> {
+    checkComputeUrl(conn.url, "the Hero Compute URL");
     const attempts = opts.retry === false ? 1 : 1 + (conn.retries ?? 3);
     for (let attempt = 1; ; attempt++) {
         try {
@@ -139,6 +152,8 @@ export function documentUrls(conn: Conn): string[] {
 
 /** One GET of a JSON document from the service (the same socket or host as `conn`), no retry. */
 export async function getJson(conn: Conn, url: string): Promise<unknown> {
+    checkComputeUrl(conn.url, "the Hero Compute URL");
+    checkComputeUrl(url, "the Hero Compute document URL");
     const agent = agentOf(conn);
     const timeoutMs = conn.timeoutMs ?? 30_000;
     const headers: Record<string, string> = { accept: "application/json" };
@@ -257,7 +272,7 @@ export function settingsFrom(config: { get(key: string): string | undefined }): 
         return n;
     };
     return {
-        url: get("computeUrl") || undefined,
+        url: get("computeUrl") ? checkComputeUrl(get("computeUrl")!) : undefined,
         token: get("computeToken") || undefined,
         concurrency: Math.max(1, Math.floor(num("computeConcurrency", 3))),
         readyTimeoutMs: num("vmReadyTimeoutMinutes", 15) * 60_000,

@@ -5,7 +5,10 @@
  * after a crash adopts instead of deploying a second one). A name is no proof:
  * a VM of our name is adopted (or, when failed, deleted) only when it carries
  * this user's deployer key, which is in state before the VM is created; any
- * other VM of that name is refused and left alone. Create then waits with a deadline
+ * other VM of that name is refused and left alone. The same proof is asked on
+ * every path: a leftover found before deploying, a VM found after deploy_vm's
+ * answer was lost or said "name exists", and the recorded VM on refresh, key
+ * injection and delete (when the service reports keys). Create then waits with a deadline
  * until the VM has a mycelium IP, and deletes what it deployed when it times out.
  * A change of size, node, flist or name replaces the VM, deleting first: a user has
  * one VM. New SSH keys are added in place with `inject_ssh_keys`; removing a key replaces.
@@ -90,7 +93,7 @@ export const vmProvider: Provider = {
             // The leftover may predate a new deployer key: make sure every key is on it (adding keeps the rest).
             await slot(() => c.injectKeys({ vm_id: found.id, name: found.name }, inputs.sshKeys, user));
         }
-        const deployed = found ?? (await slot(() => deployVm(c, inputs)));
+        const deployed = found ?? (await slot(() => deployVm(c, inputs, endpoint)));
         const vm = await waitReady(c, inputs, deployed, { timeoutMs: this.readyTimeoutMs ?? 15 * 60_000, pollMs: this.pollMs ?? 10_000, progressMs: this.progressMs ?? 30_000, slot });
         rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ready at ${vm.mycelium_ip}`);
         return { id: `${endpoint}#${vm.id}`, outs: outsOf(inputs, vm, endpoint) };
@@ -99,7 +102,7 @@ export const vmProvider: Provider = {
     async read(id: string, props: VmOutputs) {
         const c = computeFrom(this);
         guardEndpoint(c.conn, props, "refresh");
-        const vm = await ourVm(c, props);
+        const vm = await ourVm(c, props, "refresh");
         if (!vm) {
             rpc.progress(`${props.username}: VM ${props.vmId} (${props.name}) is gone from ${props.computeEndpoint}`);
             return { id: "", props: {} };
@@ -112,6 +115,9 @@ export const vmProvider: Provider = {
         guardEndpoint(c.conn, olds, "update");
         const added = news.sshKeys.filter((k) => !olds.sshKeys.includes(k));
         if (added.length > 0) {
+            if (!(await ourVm(c, olds, "add keys to"))) {
+                throw new Error(`${news.username}: VM ${olds.vmId} (${olds.name}) is gone or no longer this stack's; no key was added. Run pulumi refresh, then pulumi up.`);
+            }
             await rpc.withSlot(this.concurrency ?? 3, () => c.injectKeys({ vm_id: olds.vmId, name: olds.name }, added, news.username));
         }
         return { outs: { ...olds, ...news } };
@@ -120,7 +126,7 @@ export const vmProvider: Provider = {
     async delete(_id: string, props: VmOutputs) {
         const c = computeFrom(this);
         guardEndpoint(c.conn, props, "delete");
-        const vm = await ourVm(c, props);
+        const vm = await ourVm(c, props, "delete");
         if (vm) {
             await rpc.withSlot(this.concurrency ?? 3, () => deleteVm(c, vm.id, props.username));
         }
@@ -211,15 +217,43 @@ function guardEndpoint(conn: rpc.Conn, props: VmOutputs, what: string): void {
     }
 }
 
-/** Our VM by id, or undefined when it is gone (or the id now names another VM). */
-async function ourVm(c: Compute, props: VmOutputs): Promise<rpc.Vm | undefined> {
+/**
+ * Our VM by id, or undefined when it is gone, or the id now names another VM, or the VM
+ * no longer carries this user's deployer key (when the service reports keys): then it is
+ * not ours to read, change or delete, and a warning says so.
+ */
+async function ourVm(c: Compute, props: VmOutputs, what: string): Promise<rpc.Vm | undefined> {
+    let vm: rpc.Vm;
     try {
-        const vm = await c.getVm(props.vmId, props.username);
-        return vm.name === props.name ? vm : undefined;
+        vm = await c.getVm(props.vmId, props.username);
     } catch (err) {
         if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) return undefined;
         throw err;
     }
+    if (vm.name !== props.name) return undefined;
+    if (vm.ssh_keys !== undefined && !carriesKey(vm.ssh_keys, props.sshKeys[0])) {
+        rpc.progress(
+            `${props.username}: warning: not going to ${what} VM ${vm.id} (${vm.name}): it no longer carries this user's deployer key ` +
+                `${keyBlob(props.sshKeys[0]).slice(0, 40)}…, so nothing proves it is this stack's; it was left alone (check it with \`npm run audit\`)`,
+        );
+        return undefined;
+    }
+    return vm;
+}
+
+/** Why a VM of our name is not proven ours, or undefined when it carries this user's deployer key. */
+function notProven(vm: rpc.Vm, deployerKey: string): string | undefined {
+    if (carriesKey(vm.ssh_keys, deployerKey)) return undefined;
+    return vm.ssh_keys === undefined ? "Hero Compute does not report its keys" : `its keys (${vm.ssh_keys.length}) do not include this user's deployer key ${keyBlob(deployerKey).slice(0, 40)}…`;
+}
+
+/** The error for a VM of our name that nothing proves ours: it is left alone. */
+function refusal(vm: rpc.Vm, inputs: VmInputs, endpoint: string, why: string, when: string): Error {
+    return new Error(
+        `${inputs.username}: a VM named ${vm.name} (id ${vm.id}, state ${vm.state}) ${when} on ${endpoint}, but nothing proves it belongs to this deployment: ` +
+            `${why}. It was left alone. It may be another stack's VM (set a different namePrefix for this stack), ` +
+            `or a leftover of this stack from before its deployer key changed: check with \`npm run audit\`, delete it on Hero Compute if it is yours, and run pulumi up again.`,
+    );
 }
 
 async function findByName(c: Compute, name: string, user: string): Promise<rpc.Vm | undefined> {
@@ -234,15 +268,8 @@ async function findByName(c: Compute, name: string, user: string): Promise<rpc.V
 async function adoptable(c: Compute, inputs: VmInputs, endpoint: string, slot: Slot): Promise<rpc.Vm | undefined> {
     const vm = await findByName(c, inputs.name, inputs.username);
     if (!vm) return undefined;
-    const deployerKey = inputs.sshKeys[0];
-    if (!carriesKey(vm.ssh_keys, deployerKey)) {
-        const shown = vm.ssh_keys === undefined ? "Hero Compute does not report its keys" : `its keys (${vm.ssh_keys.length}) do not include this user's deployer key ${keyBlob(deployerKey).slice(0, 40)}…`;
-        throw new Error(
-            `${inputs.username}: a VM named ${vm.name} (id ${vm.id}, state ${vm.state}) already exists on ${endpoint}, but nothing proves it belongs to this deployment: ` +
-                `${shown}. It was left alone. It may be another stack's VM (set a different namePrefix for this stack), ` +
-                `or a leftover of this stack from before its deployer key changed: check with \`npm run audit\`, delete it on Hero Compute if it is yours, and run pulumi up again.`,
-        );
-    }
+    const why = notProven(vm, inputs.sshKeys[0]);
+    if (why) throw refusal(vm, inputs, endpoint, why, "already exists");
     if (vm.state === "failed") {
         rpc.progress(`${inputs.username}: deleting failed VM ${vm.id} (${vm.name}) left by an earlier attempt`);
         await slot(() => deleteVm(c, vm.id, inputs.username));
@@ -266,7 +293,7 @@ async function adoptable(c: Compute, inputs: VmInputs, endpoint: string, slot: S
  * again only when nothing is. When the binding registers keys first, every
  * attempt registers them (by name) just before it: adding keys is idempotent.
  */
-async function deployVm(c: Compute, inputs: VmInputs): Promise<rpc.Vm> {
+async function deployVm(c: Compute, inputs: VmInputs, endpoint: string): Promise<rpc.Vm> {
     // Our names and units (MB); the binding renames, converts and drops what the live deploy_vm does not take.
     const params: Record<string, unknown> = {
         name: inputs.name,
@@ -290,7 +317,10 @@ async function deployVm(c: Compute, inputs: VmInputs): Promise<rpc.Vm> {
             if (!unsure) throw err;
             const vm = await findByName(c, inputs.name, inputs.username);
             if (vm) {
-                rpc.progress(`${inputs.username}: deploy_vm's answer was lost; adopting VM ${vm.id} (${vm.name})`);
+                // The name alone proves nothing: another stack's deploy may have landed in between.
+                const why = notProven(vm, inputs.sshKeys[0]);
+                if (why) throw refusal(vm, inputs, endpoint, why, "appeared while deploy_vm's answer was in doubt");
+                rpc.progress(`${inputs.username}: deploy_vm's answer was lost; adopting VM ${vm.id} (${vm.name}), which carries this user's deployer key`);
                 return vm;
             }
             if (attempt >= 3) throw err;

@@ -5,9 +5,11 @@
  * password and marked with THIS stack's identity (profile description; see
  * providers/ownership.ts). An existing one is claimed when it carries this
  * stack's marker, or carries no stack's marker but accepts our generated
- * password (a create that crashed before marking). Anything else (another
- * stack's marker, the stack-less marker of older releases, an account of its
- * own) is adopted read-only: never patched, its password never changed, no
+ * password (a create that crashed before marking); a claim sets our password
+ * and marker, never the email or full name, which are the user's. Anything else
+ * (another stack's marker, the stack-less marker of older releases, an account
+ * of its own) is adopted read-only, and only when its email is the one the users
+ * file gives (else the run stops for that user, naming both addresses): never patched, its password never changed, no
  * token minted or revoked, never deleted; the `managedBy` output says who
  * manages it. Accounts we own get a cockpit token minted with Basic auth as the
  * user, named per stack so that a retried create deletes only its own leftover.
@@ -133,10 +135,10 @@ export const forgeAccountProvider: ForgeAccountProvider = {
                 // Deleted, or deleted and re-created by someone else: ours is gone.
                 return { id: "", props: {} as ForgeAccountOutputs };
             }
+            // email and fullName stay what this stack last set: the user's own changes on the Forge are theirs,
+            // and reading them into state would make the next update "repair" (revert) them.
             const outs: ForgeAccountOutputs = { ...props, login: user.login, userId: user.id };
             if (props.createdByTool) {
-                outs.email = user.email || props.email;
-                outs.fullName = user.full_name ?? props.fullName;
                 if (props.tokenId) {
                     try {
                         const tokens = await listTokens(c, { username: user.login, password: props.password });
@@ -263,9 +265,12 @@ export function checkForgeAccount(news: Partial<ForgeAccountInputs>): pulumi.dyn
 
 /**
  * What an update changes, offline. A new username replaces the account (delete
- * first); email, full name and password are patched in place on accounts we
- * own and ignored on adopted ones; a token revoked outside the tool or lost
- * feedback access (seen by refresh) is repaired by an update.
+ * first); a new email, full name or password in the program (the users file, a
+ * replaced random password) is patched in place on accounts we own and ignored
+ * on adopted ones. State keeps what this stack last set, never what refresh
+ * sees, so the user's own changes on the Forge show no change and are never
+ * reverted. A token revoked outside the tool or lost feedback access (seen by
+ * refresh) is repaired by an update.
  */
 export function diffForgeAccount(olds: Partial<ForgeAccountOutputs>, news: Partial<ForgeAccountInputs>): pulumi.dynamic.DiffResult & { changed: string[] } {
     const differs = (k: keyof ForgeAccountInputs) => news[k] === UNKNOWN || news[k] !== olds[k];
@@ -320,19 +325,32 @@ async function claimOrAdopt(c: ForgeClientOptions, user: ForgeUser, inputs: Forg
     // stack generated is ours: our own create crashed before marking it.
     const ours = owner.kind === "ours" || (owner.kind !== "other" && (await passwordWorks(c, user.login, inputs.password)));
     if (ours) {
-        const patch: Record<string, unknown> = {
-            full_name: inputs.fullName,
-            password: inputs.password,
-            must_change_password: false,
-            description: accountDescription(identityOf(inputs)),
-        };
-        if (user.email?.toLowerCase() !== inputs.email.toLowerCase()) patch.email = inputs.email;
+        // Our password (the handout gives it, the token is minted with it) and marker. The email and
+        // full name stay as they are: after creation they are the user's own.
+        const patch: Record<string, unknown> = { password: inputs.password, must_change_password: false, description: accountDescription(identityOf(inputs)) };
         const patched = await editUser(c, user.login, patch).catch((err) => {
             throw explainForge(err, inputs);
         });
         return { user: patched, owned: true, managedBy: "" };
     }
+    refuseOtherPerson(user, inputs);
     return { user, owned: false, managedBy: `${user.login} is ${managedElsewhere(owner)}` };
+}
+
+/**
+ * An account this stack did not create is adopted only when its email is the users file's: a
+ * mistyped username matching someone else's account would hand that person the VM's front door.
+ */
+export function refuseOtherPerson(user: Pick<ForgeUser, "login" | "email">, inputs: Pick<ForgeAccountInputs, "username" | "email">): void {
+    const live = user.email?.trim() ?? "";
+    if (live !== "" && live.toLowerCase() === inputs.email.trim().toLowerCase()) return;
+    const shown = live === "" ? "no email Forge shows" : `email ${live}`;
+    throw new Error(
+        `${inputs.username}: Forge account "${user.login}" already exists with ${shown}, but the users file gives ${inputs.email}, ` +
+            `so it may be someone else's account; it was not adopted and nothing was changed on it. ` +
+            `If it is this person's account, set their email in the users file to ${live || "the account's"} (or theirs on the Forge to ${inputs.email}) and run pulumi up again; ` +
+            `if it is not, give this user another username in the users file.`,
+    );
 }
 
 async function passwordWorks(c: ForgeClientOptions, login: string, password: string): Promise<boolean> {

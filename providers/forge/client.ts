@@ -13,6 +13,7 @@
  * request carried.
  */
 import * as undici from "undici";
+import { insecureUrlProblem } from "../url-rules";
 
 /** Where and how to reach Forgejo. */
 /** What a Forge provider reads from stack config in `configure()`. The admin token stays here, never in state. */
@@ -135,18 +136,9 @@ export function checkForgeUrl(raw: string | undefined): string {
     if (!raw) {
         throw new Error("config hero-os-grid-deployer:forgeUrl is not set (e.g. https://forge.ourworld.tf)");
     }
-    let url: URL;
-    try {
-        url = new URL(raw);
-    } catch {
-        throw new Error(`config hero-os-grid-deployer:forgeUrl is not a URL: "${raw}"`);
-    }
-    const loopback = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i.test(url.hostname);
-    if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) {
-        throw new Error(
-            `config hero-os-grid-deployer:forgeUrl must use https:// (plain http only for loopback hosts), not "${url.origin}"`,
-        );
-    }
+    const problem = insecureUrlProblem(raw, "config hero-os-grid-deployer:forgeUrl", { unix: false });
+    if (problem) throw new Error(problem);
+    const url = new URL(raw);
     if (url.username || url.password) {
         throw new Error("config hero-os-grid-deployer:forgeUrl must not carry credentials; set forgeToken instead");
     }
@@ -184,7 +176,9 @@ export async function call<T = unknown>(client: ForgeClientOptions, route: strin
     for (const [k, v] of Object.entries(opts.query ?? {})) {
         url.searchParams.set(k, String(v));
     }
-    const secrets = [client.token, opts.basic?.password];
+    // A password sent in a body (creating a user, setting its password) is as secret as a Basic one.
+    const bodyPassword = (opts.body as { password?: unknown } | undefined)?.password;
+    const secrets = [client.token, opts.basic?.password, typeof bodyPassword === "string" ? bodyPassword : undefined];
     const headers: Record<string, string> = { accept: "application/json" };
     if (opts.basic) {
         const pair = Buffer.from(`${opts.basic.username}:${opts.basic.password}`).toString("base64");

@@ -4,6 +4,7 @@
  * No network and no Pulumi here, so tests call it directly.
  */
 import type { EnvironmentOutput } from "./project";
+import { terminalJson } from "./terminal";
 
 /** What one probe of an HTTPS URL saw: a status code, or why there was none. */
 export interface HttpProbe {
@@ -150,5 +151,5 @@ export function renderTable(rows: readonly EnvironmentHealth[], colour: boolean)
 /** The `--json` document. */
 export function statusJson(stack: string, checkedAt: string, rows: readonly EnvironmentHealth[]): string {
     const failing = rows.filter((r) => !r.healthy).length;
-    return JSON.stringify({ stack, checkedAt, total: rows.length, healthy: rows.length - failing, failing, summary: summaryLine(rows), environments: rows }, null, 2);
+    return terminalJson({ stack, checkedAt, total: rows.length, healthy: rows.length - failing, failing, summary: summaryLine(rows), environments: rows }, 2);
 }

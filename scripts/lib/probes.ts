@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as tls from "tls";
 import { type Binding, Compute } from "../../providers/compute/bind";
 import type { HttpProbe, VmProbe } from "./health";
+import { insecureUrlProblem } from "../../providers/url-rules";
 
 export interface ProbeOptions {
     timeoutMs: number;
@@ -23,6 +24,8 @@ export interface ProbeOptions {
 /** The VM's state and node from Hero Compute. */
 export async function probeVm(endpoint: string, vmId: string, username: string, o: ProbeOptions): Promise<VmProbe> {
     if (!endpoint || !vmId) return { error: "no VM recorded in the outputs" };
+    const insecure = insecureUrlProblem(endpoint, "the computeEndpoint output", { unix: true });
+    if (insecure) return { error: insecure };
     try {
         const vm = await new Compute({ url: endpoint, timeoutMs: o.timeoutMs, retries: 0 }, o.binding).getVm(vmId, username);
         return { state: vm.state, node: vm.node_id ?? null };

@@ -12,6 +12,7 @@
  *   the step's command string and stdin from bundle.ts, through the system ssh client.
  */
 import { ChildProcess, execFileSync, spawn } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
@@ -351,7 +352,11 @@ export async function createFakeVm(): Promise<FakeVm> {
         changes: () => calls().filter((c) => !READ_CALL_RE.test(c)),
         failOn: (...patterns) => fs.writeFileSync(path.join(state, "fail"), patterns.join("\n") + "\n"),
         running: () => fs.readdirSync(path.join(state, "running")).sort(),
-        env: (overrides = {}) => ({ root, routerUrl: url, labUrl: `${url}/lab/latest`, readyTimeoutSec: 5, healthTimeoutSec: 5, tailLines: 20, ...overrides }),
+        // The local download server speaks http: the one place curl is let use it. lab is checked against the stub's checksum.
+        env: (overrides = {}) => ({
+            root, routerUrl: url, labUrl: `${url}/lab/latest`, labRelease: "latest", labSha256: createHash("sha256").update(labText).digest("hex"),
+            curlProto: "=http,https", downloadTimeoutSec: 30, installTimeoutSec: 60, readyTimeoutSec: 5, healthTimeoutSec: 5, tailLines: 20, ...overrides,
+        }),
         async close() {
             server.closeAllConnections();
             await new Promise((r) => server.close(r));
