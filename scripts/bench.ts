@@ -32,6 +32,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { backendWrites, cpuWrap, readTimes, straceWrap } from "./lib/bench-engine";
 import { BENCH_SERVICES, checkpointBytes, evaluateBare, evaluateClasses, evaluateProgram, shapeOf, type Evaluation, type Shape } from "./lib/bench-eval";
 
 const REPO = path.resolve(__dirname, "..");
@@ -77,11 +78,15 @@ async function partUp(n: number): Promise<Summary> {
     }
 }
 
-/** Rehearsals of `counts` users against the fakes, provisioning delay `provisionMs`; `thinVms`: see World.start. */
-async function partRehearsal(counts: number[], provisionMs: number, thinVms = false): Promise<unknown> {
+/**
+ * `pulumi up` of `counts` users under the real CLI against the fakes, provisioning delay
+ * `provisionMs`; `thinVms`: see World.start. `measure`: "cpu" (the CLI's process tree
+ * through bash's `times`) or "writes" (strace: the bytes the file backend writes).
+ */
+async function partRehearsal(counts: number[], provisionMs: number, thinVms = false, measure: "cpu" | "writes" = "cpu"): Promise<unknown> {
     /* eslint-disable @typescript-eslint/no-require-imports */
     const { World } = require("../test/rehearsal/world");
-    const { loadState } = require("../test/rehearsal/engine");
+    const { loadState } = require("../test/engine/state");
     /* eslint-enable @typescript-eslint/no-require-imports */
     const max = Math.max(...counts);
     const names = Array.from({ length: max }, (_, i) => `u${String(i).padStart(4, "0")}`);
@@ -93,18 +98,23 @@ async function partRehearsal(counts: number[], provisionMs: number, thinVms = fa
             world.compute.maxDeploysInFlight = 0;
             world.compute.maxChangingCallsInFlight = 0;
             const vmCpuBefore = world.vmCpuMs();
-            const r = await world.run("up", { computeConcurrency: "3" });
+            const probe = path.join(world.dir, `bench-${n}.${measure === "cpu" ? "times" : "strace"}`);
+            const r = await world.run("up", { computeConcurrency: "3" }, [], { wrap: measure === "cpu" ? cpuWrap(probe) : straceWrap(probe) });
             const vmCpuMs = vmCpuBefore === undefined ? undefined : world.vmCpuMs()! - vmCpuBefore;
-            const all = Object.values<any>(loadState(world.stateFile).resources);
+            const stateFile = world.stateFile();
+            const all = Object.values<any>(loadState(stateFile).resources);
             // Per user: the first user's resources (the stack and the feedback hub are once per stack).
             const res = n === 1 ? all.filter((x) => x.name.startsWith(names[0])) : all;
             const stateBytes = res.reduce((s, x) => s + JSON.stringify(x.inputs).length + JSON.stringify(x.outputs).length, 0);
             const providerBytes = res.reduce((s, x) => s + (x.inputs.__provider?.length ?? 0) + (x.outputs.__provider?.length ?? 0), 0);
-            const stdoutBytes = res.reduce((s, x) => s + String(x.outputs.stdout ?? "").length + String(x.outputs.stderr ?? "").length, 0);
             out.push({
-                users: n, ok: r.ok, errors: r.errors.slice(0, 3), ms: r.ms, deployerCpuMs: r.cpuMs, vmCpuMs, creates: r.ops.filter((o: any) => o.op === "create").length,
-                maxInFlight: world.compute.maxDeploysInFlight, maxChangingCalls: world.compute.maxChangingCallsInFlight, stateBytes, providerBytes, stdoutBytes, checkpoint: r.checkpoint,
+                users: n, ok: r.ok, errors: r.errors.slice(0, 3), ms: r.ms, creates: r.ops.filter((o: any) => o.op === "create").length,
+                deployerCpuMs: measure === "cpu" ? readTimes(probe) : undefined, vmCpuMs,
+                writes: measure === "writes" ? backendWrites(probe, world.workspace.backendDir) : undefined,
+                maxInFlight: world.compute.maxDeploysInFlight, maxChangingCalls: world.compute.maxChangingCallsInFlight,
+                stateBytes, providerBytes, stateFileBytes: fs.statSync(stateFile).size,
             });
+            fs.rmSync(probe, { force: true });
             const d = await world.run("destroy");
             if (!d.ok) throw new Error(`destroy after ${n} users failed: ${d.errors.join("; ")}`);
         }
@@ -215,20 +225,21 @@ async function runParallel(): Promise<Record<string, unknown>> {
 }
 
 async function runCheckpoint(): Promise<Record<string, unknown>> {
-    console.log("\n## Checkpoint: bytes a file backend writes during one up (the state's size after each step, summed)\n");
-    const [real]: any[] = await child(["--part", "rehearsal", "20", "0"]);
-    if (!real.ok) throw new Error(`the checkpoint rehearsal failed: ${real.errors.join("; ")}`);
-    const m20: Summary = await child(["--part", "up", "20"]);
+    console.log("\n## Checkpoint: bytes the real file backend writes during one up of 20 users\n");
+    const [real]: any[] = await child(["--part", "rehearsal", "20", "0", "full", "writes"]);
+    if (!real.ok) throw new Error(`the checkpoint run failed: ${real.errors.join("; ")}`);
     const m100: Summary = await child(["--part", "up", "100"]);
-    console.log("| users | how | steps | bytes written | final state |");
-    console.log("|---:|---|---:|---:|---:|");
-    console.log(`| 20 | measured: real rehearsal | ${real.checkpoint.steps} | ${mb(real.checkpoint.bytes)} | ${mb(real.stateBytes)} |`);
-    console.log(`| 20 | computed: up under mocks | ${m20.checkpoint.steps} | ${mb(m20.checkpoint.bytes)} | ${mb(m20.checkpoint.finalBytes)} |`);
-    console.log(`| 100 | computed: up under mocks | ${m100.checkpoint.steps} | ${mb(m100.checkpoint.bytes)} | ${mb(m100.checkpoint.finalBytes)} |`);
+    const w = real.writes;
+    const total = Object.values<number>(w.bytes).reduce((a, b) => a + b, 0);
+    console.log("Measured: every write under the backend's .pulumi/ during `pulumi up`, traced with strace (pulumi's process tree).\n");
+    console.log("| users | checkpoint saves | checkpoint bytes | history + backups + locks bytes | final state file | per user |");
+    console.log("|---:|---:|---:|---:|---:|---:|");
+    console.log(`| 20 | ${w.stackSaves} | ${mb(w.bytes.stacks ?? 0)} | ${mb(total - (w.bytes.stacks ?? 0))} | ${mb(real.stateFileBytes)} | ${kb(real.stateFileBytes / 20)} |`);
+    console.log(`\nFor 100 users the real run is not made here (100 fake VMs with their sshds); computed under mocks, in registration order: ${m100.checkpoint.steps} steps, ${mb(m100.checkpoint.bytes)} written, final state ${mb(m100.checkpoint.finalBytes)} (no secrets encryption: a lower bound).`);
     return {
-        users20: { measuredBytes: real.checkpoint.bytes, measuredSteps: real.checkpoint.steps, computedBytes: m20.checkpoint.bytes },
+        users20: { stackSaves: w.stackSaves, bytesByKind: w.bytes, totalBytes: total, finalStateFileBytes: real.stateFileBytes, ms: real.ms },
         users100: { computedBytes: m100.checkpoint.bytes, steps: m100.checkpoint.steps, finalStateBytes: m100.checkpoint.finalBytes },
-        method: "sum over steps of the whole state's compact JSON (provider copy in every record, no secrets encryption); 100 users computed from an up evaluation under mocks in registration order",
+        method: "20 users: strace of the real CLI's process tree, bytes written under <backend>/.pulumi/; 100 users: computed under mocks",
     };
 }
 
@@ -262,7 +273,7 @@ async function main(): Promise<void> {
     else if (argv[1] === "bareEach") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
     else if (argv[1] === "classes") result = summarize(await evaluateClasses(Number(argv[2]), JSON.parse(argv[3]), true));
     else if (argv[1] === "up") result = await partUp(Number(argv[2]));
-    else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]), argv[4] === "thin");
+    else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]), argv[4] === "thin", argv[5] === "writes" ? "writes" : "cpu");
     else throw new Error(`unknown part ${argv[1]}`);
     // Exit only once stdout has drained: a pipe's writes can still be queued, and
     // process.exit() would drop them (the 300-user part lost its result that way).

@@ -34,7 +34,7 @@ describe.sequential("an interrupted pulumi up", { timeout: 300_000 }, () => {
     it("killed while both VMs are provisioning, then re-run: one VM and one gateway per user, all running", async () => {
         world.writeUsers(USERS.map((username) => ({ username })));
         const kill = new AbortController();
-        const run = world.run("up", {}, [], kill.signal);
+        const run = world.run("up", {}, [], { signal: kill.signal });
         await until("both deploy_vm calls", () => USERS.every((u) => world.compute.vm(`rh${u}`)?.state === "deploying"));
         kill.abort();
         const killed = await run;

@@ -1,6 +1,6 @@
 /**
- * The rehearsal engine's stand-ins for the three non-dynamic providers the
- * program uses. They do the real work the way the real provider would:
+ * The work behind the stand-in command, tls and random plugins (plugins.ts), served to
+ * the real `pulumi` CLI for the three non-dynamic providers the program uses:
  * - `tls:index/privateKey:PrivateKey`: a real ED25519 key from node:crypto
  *   (OpenSSH and PEM encodings; `publicKeyOpenssh` ends in a newline). Other
  *   algorithms are refused. Every input forces replacement, as in the provider.
@@ -48,7 +48,7 @@ export const BUILTINS: Record<string, Builtin> = {
         replaceKeys: "*",
         async create(inputs) {
             if (inputs.algorithm !== "ED25519") {
-                throw new Error(`rehearsal: tls.PrivateKey algorithm ${inputs.algorithm} is not implemented (ED25519 only)`);
+                throw new Error(`stand-in plugin: tls.PrivateKey algorithm ${inputs.algorithm} is not implemented (ED25519 only)`);
             }
             const k = ed25519Key();
             return { id: crypto.createHash("sha1").update(k.publicKeyPem).digest("hex"), outputs: { ecdsaCurve: "P224", rsaBits: 2048, ...inputs, ...k } };
@@ -89,7 +89,7 @@ export const BUILTINS: Record<string, Builtin> = {
 /** The file asset's local path: `source` as the SDK serialized it. */
 function assetPath(source: any): string {
     if (!source || typeof source.path !== "string") {
-        throw new Error("rehearsal: CopyToRemote is implemented for file assets only (source.path)");
+        throw new Error("stand-in plugin: CopyToRemote is implemented for file assets only (source.path)");
     }
     return path.resolve(source.path);
 }
@@ -97,7 +97,7 @@ function assetPath(source: any): string {
 /** CopyToRemote's work: the file over SFTP to `remotePath`, parents created. */
 async function copyToRemote(inputs: Props, log: (msg: string) => void): Promise<void> {
     const local = assetPath(inputs.source);
-    if (!fs.statSync(local).isFile()) throw new Error(`rehearsal: CopyToRemote source ${local} is not a file`);
+    if (!fs.statSync(local).isFile()) throw new Error(`stand-in plugin: CopyToRemote source ${local} is not a file`);
     await withConnection(inputs.connection ?? {}, async (c) => {
         log(`sftp ${c.target}: put ${path.basename(local)} ${inputs.remotePath}`);
         await sftpPut(c, local, inputs.remotePath, inputs.connection?.dialErrorLimit ?? 10);
@@ -144,7 +144,7 @@ let filesDir: string | undefined;
 /** The ssh/sftp target and options of a connection (key and pinned host key in files, see connectionFiles). */
 async function withConnection<T>(c: Props, fn: (t: SshTarget) => Promise<T>): Promise<T> {
     if (!c.privateKey) {
-        throw new Error("rehearsal: a connection without privateKey is not implemented");
+        throw new Error("stand-in plugin: a connection without privateKey is not implemented");
     }
     const port = c.port ?? 22;
     const files = connectionFiles(c, port);
@@ -251,7 +251,7 @@ export function sshKeyFile(privateKey: string): string {
     if (!text.includes("-----BEGIN PRIVATE KEY-----")) return text;
     const key = crypto.createPrivateKey(text);
     if (key.asymmetricKeyType !== "ed25519") {
-        throw new Error(`rehearsal: a PKCS#8 ${key.asymmetricKeyType} connection key is not implemented (ED25519 only)`);
+        throw new Error(`stand-in plugin: a PKCS#8 ${key.asymmetricKeyType} connection key is not implemented (ED25519 only)`);
     }
     return opensshPrivateKey(key);
 }
@@ -282,7 +282,7 @@ function randomResult(inputs: Props): { id: string; outputs: Props } {
 export async function ssh(inputs: Props, command: string, extraEnv: Record<string, string>, log: (msg: string) => void): Promise<{ stdout: string; stderr: string }> {
     const c = inputs.connection ?? {};
     if (!c.privateKey) {
-        throw new Error("rehearsal: remote.Command without connection.privateKey is not implemented");
+        throw new Error("stand-in plugin: remote.Command without connection.privateKey is not implemented");
     }
     return withConnection(c, async (t) => {
         const env: Record<string, string> = { ...(inputs.environment ?? {}), ...extraEnv };
@@ -341,7 +341,7 @@ class Spawner {
             }
         });
         this.child.on("exit", (code) => {
-            for (const resolve of this.pending.values()) resolve({ code: 255, stdout: "", stderr: `rehearsal: the process runner exited (${code})` });
+            for (const resolve of this.pending.values()) resolve({ code: 255, stdout: "", stderr: `stand-in plugin: the process runner exited (${code})` });
             this.pending.clear();
         });
     }
@@ -366,7 +366,7 @@ let spawner: Spawner | undefined;
 
 /**
  * From now on, this process starts its ssh and sftp clients through spawner.js (the
- * rehearsal child, whose one thread forking itself was a bottleneck). It ends with this
+ * stand-in plugin, whose one thread forking itself is slower). It ends with this
  * process (its stdin closes).
  */
 export function useSpawner(): void {

@@ -84,12 +84,15 @@ export interface RunOptions {
     timeoutMs?: number;
     /** Aborting kills the CLI and every process it started (its process group) with SIGKILL: a machine that died. */
     signal?: AbortSignal;
+    /** Runs the CLI through another command (the bench's CPU and write measurements): the argv to start, given pulumi's. */
+    wrap?: (argv: string[]) => string[];
 }
 
 /** Runs `pulumi <args>` with `env` and optional stdin, in its own process group; never rejects on a non-zero exit. */
 export function runPulumi(args: string[], o: RunOptions): Promise<CliResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn("pulumi", args, { cwd: o.cwd, env: o.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+        const [file, ...argv] = o.wrap ? o.wrap(["pulumi", ...args]) : ["pulumi", ...args];
+        const child = spawn(file, argv, { cwd: o.cwd, env: o.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
         const killGroup = () => {
             try {
                 process.kill(-child.pid!, "SIGKILL");

@@ -18,7 +18,7 @@
  * Usage (the engine starts it): node -r ts-node/register/transpile-only plugins.ts <package> <engine address>
  */
 import * as fs from "fs";
-import { BUILTINS, Props } from "./builtins";
+import { BUILTINS, Props, stopSpawner, useSpawner } from "./builtins";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const grpc = require("@grpc/grpc-js");
@@ -149,6 +149,8 @@ const service = {
 };
 
 function main(): void {
+    // ssh and sftp are started by spawner.js: forking this process (ts-node loaded) is slower.
+    useSpawner();
     const server = new grpc.Server();
     server.addService(provrpc.ResourceProviderService, service);
     server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err: Error | null, port: number) => {
@@ -160,7 +162,7 @@ function main(): void {
     });
     const stop = () => {
         server.forceShutdown();
-        process.exit(0);
+        void stopSpawner().finally(() => process.exit(0));
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);

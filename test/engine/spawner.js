@@ -1,8 +1,8 @@
 /**
- * The rehearsal engine's process runner: starts the ssh and sftp clients that imitate
- * the command provider, on the engine's behalf. The engine's process holds the program,
- * the SDK and the state, hundreds of MB, and forking it for each client cost it some
- * 60-80 ms of its one thread per step on the 2-core test machine; this process is small.
+ * The stand-in command plugin's process runner: starts the ssh and sftp clients that
+ * imitate the command provider, on the plugin's behalf. The plugin's process holds
+ * ts-node and the SDK, and forking it for each client costs its one thread tens of ms
+ * per step on the 2-core test machine; this process is small.
  * (The provider itself speaks SSH in-process, with no fork at all.)
  *
  * Protocol: one JSON request per line on stdin, `{ id, file, args, input, env }`; one

@@ -17,6 +17,7 @@ export interface CallOptions {
     input?: string;
     timeoutMs?: number;
     signal?: AbortSignal;
+    wrap?: (argv: string[]) => string[];
 }
 
 /** The passphrase that encrypts the tests' stack secrets (a test value, not a secret). */

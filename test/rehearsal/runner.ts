@@ -55,6 +55,8 @@ export interface RehearsalOptions {
     timeoutMs?: number;
     /** Aborting kills the CLI and everything it started, mid-run. */
     signal?: AbortSignal;
+    /** Starts the CLI through another command (see runPulumi): the bench's measurements. */
+    wrap?: (argv: string[]) => string[];
 }
 
 const VERB: Record<Mode, string[]> = {
@@ -78,6 +80,7 @@ export async function rehearse(mode: Mode, o: RehearsalOptions): Promise<RunResu
         env: { ...o.env, HERO_ENGINE_COMMAND_LOG: log },
         timeoutMs: o.timeoutMs ?? 240_000,
         signal: o.signal,
+        wrap: o.wrap,
     });
     const ms = Date.now() - started;
     const commands = fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];

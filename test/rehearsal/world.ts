@@ -25,7 +25,7 @@ import { type Dialect, FakeCompute } from "../fakes/compute";
 import { FakeForgejo } from "../fakes/forgejo";
 import { createFakeVm, type FakeVm } from "../ssh/harness";
 import { Workspace } from "../engine/workspace";
-import { Mode, rehearse, RunResult } from "./runner";
+import { Mode, rehearse, type RehearsalOptions, RunResult } from "./runner";
 import { freePort, startSshd, Sshd } from "./sshd";
 
 /** The world's default stack. */
@@ -258,8 +258,8 @@ export class World {
     }
 
     /** A run of the world's default stack under the real CLI; `args`: more CLI arguments (`--target`, …). */
-    run(mode: Mode, extra?: Record<string, string>, args: string[] = [], signal?: AbortSignal): Promise<RunResult> {
-        return rehearse(mode, { workspace: this.workspace, stack: STACK, config: this.config(extra), secretKeys: ["forgeToken"], args, signal });
+    run(mode: Mode, extra?: Record<string, string>, args: string[] = [], o: Pick<RehearsalOptions, "signal" | "wrap"> = {}): Promise<RunResult> {
+        return rehearse(mode, { workspace: this.workspace, stack: STACK, config: this.config(extra), secretKeys: ["forgeToken"], args, ...o });
     }
 
     /** A run of another stack on the same fakes and backend: its own prefix and fake VMs. */
