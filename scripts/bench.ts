@@ -33,10 +33,11 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { backendWrites, cpuWrap, readTimes, straceWrap } from "./lib/bench-engine";
+import { previewBoth } from "./lib/bench-preview";
 import { BENCH_SERVICES, checkpointBytes, evaluateBare, evaluateClasses, evaluateProgram, shapeOf, type Evaluation, type Shape } from "./lib/bench-eval";
 
 const REPO = path.resolve(__dirname, "..");
-const PARTS = ["program", "state", "parallel", "checkpoint"] as const;
+const PARTS = ["program", "state", "parallel", "checkpoint", "preview"] as const;
 type Part = (typeof PARTS)[number];
 
 // ------------------------------------------------------------------ child parts
@@ -243,6 +244,24 @@ async function runCheckpoint(): Promise<Record<string, unknown>> {
     };
 }
 
+async function runPreview(counts: number[]): Promise<unknown[]> {
+    console.log("\n## Preview under the real CLI: the program against a bare program of the same shapes\n");
+    console.log("Bare: the same types, names, parents and declared properties, trivial values, a do-nothing dynamic provider; same engine, language host and ts-node.");
+    console.log("CPU: the CLI's whole process tree (engine, language host and program, plugins, dynamic-provider host).\n");
+    console.log("| users | steps | program s | program CPU s | bare s | bare CPU s | time ratio | CPU ratio |");
+    console.log("|---:|---:|---:|---:|---:|---:|---:|---:|");
+    const { shape }: Summary = await child(["--part", "shape", "1"]);
+    const rows = [];
+    for (const n of counts) {
+        const { program: p, bare: b } = await child(["--part", "preview", String(n), JSON.stringify(shape)]);
+        if (!p.ok || !b.ok) throw new Error(`the ${n}-user preview failed: program: ${p.errors.join("; ")}; bare: ${b.errors.join("; ")}`);
+        const s = (ms?: number) => (ms === undefined ? "n/a" : (ms / 1000).toFixed(1));
+        console.log(`| ${n} | ${p.steps} | ${s(p.ms)} | ${s(p.cpuMs)} | ${s(b.ms)} | ${s(b.cpuMs)} | ${(p.ms / b.ms).toFixed(2)} | ${p.cpuMs && b.cpuMs ? (p.cpuMs / b.cpuMs).toFixed(2) : "n/a"} |`);
+        rows.push({ users: n, steps: p.steps, programMs: p.ms, programCpuMs: p.cpuMs, bareMs: b.ms, bareCpuMs: b.cpuMs, ratio: round(p.ms / b.ms), cpuRatio: p.cpuMs && b.cpuMs ? round(p.cpuMs / b.cpuMs) : undefined });
+    }
+    return rows;
+}
+
 async function driver(argv: string[]): Promise<void> {
     const flag = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
     const only = flag("--only") as Part | undefined;
@@ -258,6 +277,7 @@ async function driver(argv: string[]): Promise<void> {
     if (want("state")) json.state = await runState();
     if (want("parallel")) json.parallel = await runParallel();
     if (want("checkpoint")) json.checkpoint = await runCheckpoint();
+    if (want("preview")) json.preview = await runPreview((flag("--preview-users") ?? "100").split(",").map(Number));
     console.log(`\n(bench took ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
     if (argv.includes("--json")) console.log(JSON.stringify(json));
 }
@@ -273,6 +293,7 @@ async function main(): Promise<void> {
     else if (argv[1] === "bareEach") result = summarize(await evaluateBare(Number(argv[2]), JSON.parse(argv[3]), true, true));
     else if (argv[1] === "classes") result = summarize(await evaluateClasses(Number(argv[2]), JSON.parse(argv[3]), true));
     else if (argv[1] === "up") result = await partUp(Number(argv[2]));
+    else if (argv[1] === "preview") result = await previewBoth(Number(argv[2]), JSON.parse(argv[3]), BENCH_SERVICES);
     else if (argv[1] === "rehearsal") result = await partRehearsal(argv[2].split(",").map(Number), Number(argv[3]), argv[4] === "thin", argv[5] === "writes" ? "writes" : "cpu");
     else throw new Error(`unknown part ${argv[1]}`);
     // Exit only once stdout has drained: a pipe's writes can still be queued, and

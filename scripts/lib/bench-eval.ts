@@ -59,7 +59,7 @@ let key: Record<string, string> | undefined;
  */
 export function canned(type: string, name: string, inputs: any): Record<string, unknown> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    key ??= require("../../test/rehearsal/builtins").ed25519Key();
+    key ??= require("../../test/engine/builtins").ed25519Key();
     const user = name.split("-")[0];
     switch (type) {
         case "tls:index/privateKey:PrivateKey":

@@ -32,12 +32,18 @@ export class Workspace {
     /** Ciphertext of each secret value already encrypted, by stack and value (a CLI call saved per run). */
     private readonly sealed = new Map<string, string>();
 
-    constructor(readonly dir: string) {
+    /** `own`: project files written with this text instead of linked (the bench's bare program). */
+    constructor(
+        readonly dir: string,
+        own: Record<string, string> = {},
+        readonly project = PROJECT,
+    ) {
         this.projectDir = path.join(dir, "project");
         this.backendDir = path.join(dir, "backend");
         this.home = path.join(dir, "home");
         for (const d of [this.projectDir, this.backendDir, this.home]) fs.mkdirSync(d, { recursive: true });
-        for (const f of LINKED) {
+        for (const [f, text] of Object.entries(own)) fs.writeFileSync(path.join(this.projectDir, f), text);
+        for (const f of LINKED.filter((x) => !(x in own))) {
             const link = path.join(this.projectDir, f);
             if (!fs.existsSync(link)) fs.symlinkSync(path.join(REPO_ROOT, f), link);
         }
@@ -45,7 +51,7 @@ export class Workspace {
 
     /** The checkpoint the file backend keeps for `stack`. */
     stateFile(stack: string): string {
-        return path.join(this.backendDir, ".pulumi", "stacks", PROJECT, `${stack}.json`);
+        return path.join(this.backendDir, ".pulumi", "stacks", this.project, `${stack}.json`);
     }
 
     configFile(stack: string): string {
@@ -96,15 +102,15 @@ export class Workspace {
         const out: Record<string, unknown> = {};
         for (const [k, v] of Object.entries(config)) {
             if (!secretKeys.includes(k)) {
-                out[`${PROJECT}:${k}`] = v;
+                out[`${this.project}:${k}`] = v;
                 continue;
             }
             const id = `${stack}\0${v}`;
             if (!this.sealed.has(id)) {
                 await this.must(["config", "set", "--secret", k, "--stack", stack], { input: v });
-                this.sealed.set(id, YAML.parse(fs.readFileSync(file, "utf8")).config[`${PROJECT}:${k}`].secure);
+                this.sealed.set(id, YAML.parse(fs.readFileSync(file, "utf8")).config[`${this.project}:${k}`].secure);
             }
-            out[`${PROJECT}:${k}`] = { secure: this.sealed.get(id) };
+            out[`${this.project}:${k}`] = { secure: this.sealed.get(id) };
         }
         fs.writeFileSync(file, YAML.stringify({ ...(doc.encryptionsalt ? { encryptionsalt: doc.encryptionsalt } : {}), config: out }));
     }
