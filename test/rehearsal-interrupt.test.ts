@@ -49,6 +49,9 @@ describe.sequential("an interrupted pulumi up", { timeout: 300_000 }, () => {
         await world.workspace.must(["cancel", "--yes", "--stack", "rehearsal"]);
         const again = await world.run("up");
         console.log(`first re-run: ok=${again.ok} errors=${JSON.stringify(again.errors).slice(0, 2000)} warnings=${JSON.stringify(again.warnings).slice(0, 3000)}`);
+        // The engine says what it found and goes on: the creates are retried, and the providers adopt their leftovers by proof.
+        expect(again.warnings.join("\n")).toMatch(/Attempting to deploy or update resources with \d+ pending operations from previous deployment/);
+        expect(again.warnings.join("\n")).toMatch(/Vm::alice-vm, interrupted while creating/);
         let final = again;
         if (!again.ok) final = await world.run("up");
         expect(final.errors).toEqual([]);
