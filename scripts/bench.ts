@@ -14,16 +14,19 @@
  * - state: registered inputs per user, measured in an `up` evaluation under mocks
  *   (canned outputs with the gateway's url, so every step's stdin is rendered; the
  *   preflight answered by the compute fake); provider text per resource type; and
- *   state per user (inputs + outputs, provider copies in both) from a real rehearsal.
- * - parallel: rehearsal wall time of 20 users against 1, with the compute fake's
- *   provisioning delay at 10 s and computeConcurrency 3; again with thin fake VMs (a
- *   diagnostic: they answer the steps without running them, see World.start).
- * - checkpoint: the bytes a file backend writes during an `up` (the state's size after
- *   each step, summed): measured in a real 20-user rehearsal, and computed for 20 and
- *   100 users from an `up` evaluation under mocks, in registration order (see
+ *   state per user (inputs + outputs, provider copies in both) from the real state
+ *   file after a 1-user `pulumi up` under the real CLI.
+ * - parallel: `pulumi up` wall time under the real CLI for 20 users against 1, with
+ *   the compute fake's provisioning delay at 10 s and computeConcurrency 3, and the
+ *   CPU of the CLI's whole process tree; again with thin fake VMs (a diagnostic:
+ *   they answer the steps without running them, see World.start).
+ * - checkpoint: the bytes the real file backend writes during a 20-user `pulumi up`
+ *   (strace of the CLI's process tree); for 100 users computed under mocks (see
  *   checkpointBytes in scripts/lib/bench-eval.ts).
+ * - preview: `pulumi preview` of 100 users (`--preview-users`) under the real CLI,
+ *   the program against a bare program of the same resource shapes.
  *
- * Usage: npm run bench [-- --json] [--only program|state|parallel|checkpoint] [--users 10,100,300] [--repeat N]
+ * Usage: npm run bench [-- --json] [--only program|state|parallel|checkpoint|preview] [--users 10,100,300] [--preview-users 100] [--repeat N]
  * (`--repeat N`: the program part takes the best of N runs each of the program and the
  * bare SDK, taking turns, which a shared machine's other load disturbs less.)
  * Internal: scripts/bench.ts --part program|shape|bare|bareSet|bareEach|classes|up|rehearsal ...
@@ -32,98 +35,13 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backendWrites, cpuWrap, readTimes, straceWrap } from "./lib/bench-engine";
+import { BENCH_SERVICES, evaluateBare, evaluateClasses, evaluateProgram } from "./lib/bench-eval";
+import { partRehearsal, partUp, summarize, type Summary } from "./lib/bench-parts";
 import { previewBoth } from "./lib/bench-preview";
-import { BENCH_SERVICES, checkpointBytes, evaluateBare, evaluateClasses, evaluateProgram, shapeOf, type Evaluation, type Shape } from "./lib/bench-eval";
 
 const REPO = path.resolve(__dirname, "..");
 const PARTS = ["program", "state", "parallel", "checkpoint", "preview"] as const;
 type Part = (typeof PARTS)[number];
-
-// ------------------------------------------------------------------ child parts
-
-interface Summary {
-    users: number;
-    ms: number;
-    cpuMs: number;
-    maxRssMb: number;
-    resources: number;
-    shape: Shape;
-    inputBytes: number;
-    /** Inputs registered for the first user's resources (u0000 and its children), by role. */
-    firstUser: Record<string, number>;
-    providerBytesPerResource: Record<string, number>;
-    checkpoint: ReturnType<typeof checkpointBytes>;
-}
-
-function summarize(e: Evaluation): Summary {
-    const providerBytesPerResource: Record<string, number> = {};
-    for (const r of e.regs) if (r.providerBytes > 0) providerBytesPerResource[r.type.replace("pulumi-nodejs:dynamic/hero:", "")] ??= r.providerBytes;
-    return {
-        users: e.users, ms: e.ms, cpuMs: e.cpuMs, maxRssMb: e.maxRssMb, resources: e.regs.length, shape: shapeOf(e.regs),
-        inputBytes: e.regs.reduce((s, r) => s + r.inputBytes, 0), providerBytesPerResource, checkpoint: checkpointBytes(e.regs),
-        firstUser: Object.fromEntries(e.regs.filter((r) => r.name === "u0000" || r.name.startsWith("u0000-")).map((r) => [r.name.slice(5) || "(component)", r.inputBytes])),
-    };
-}
-
-/** `up` under mocks: the program's preflight needs rpc.discover, so a compute fake answers it. */
-async function partUp(n: number): Promise<Summary> {
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { FakeCompute } = require("../test/fakes/compute");
-    const compute = await FakeCompute.start();
-    try {
-        const one = summarize(await evaluateProgram(n, false, compute.httpUrl));
-        return one;
-    } finally {
-        await compute.stop();
-    }
-}
-
-/**
- * `pulumi up` of `counts` users under the real CLI against the fakes, provisioning delay
- * `provisionMs`; `thinVms`: see World.start. `measure`: "cpu" (the CLI's process tree
- * through bash's `times`) or "writes" (strace: the bytes the file backend writes).
- */
-async function partRehearsal(counts: number[], provisionMs: number, thinVms = false, measure: "cpu" | "writes" = "cpu"): Promise<unknown> {
-    /* eslint-disable @typescript-eslint/no-require-imports */
-    const { World } = require("../test/rehearsal/world");
-    const { loadState } = require("../test/engine/state");
-    /* eslint-enable @typescript-eslint/no-require-imports */
-    const max = Math.max(...counts);
-    const names = Array.from({ length: max }, (_, i) => `u${String(i).padStart(4, "0")}`);
-    const world = await World.start(names, { provisionMs, thinVms });
-    const out: Record<string, unknown>[] = [];
-    try {
-        for (const n of counts) {
-            world.writeUsers(names.slice(0, n).map((username: string) => ({ username, services: BENCH_SERVICES })));
-            world.compute.maxDeploysInFlight = 0;
-            world.compute.maxChangingCallsInFlight = 0;
-            const vmCpuBefore = world.vmCpuMs();
-            const probe = path.join(world.dir, `bench-${n}.${measure === "cpu" ? "times" : "strace"}`);
-            const r = await world.run("up", { computeConcurrency: "3" }, [], { wrap: measure === "cpu" ? cpuWrap(probe) : straceWrap(probe) });
-            const vmCpuMs = vmCpuBefore === undefined ? undefined : world.vmCpuMs()! - vmCpuBefore;
-            const stateFile = world.stateFile();
-            const all = Object.values<any>(loadState(stateFile).resources);
-            // Per user: the first user's resources (the stack and the feedback hub are once per stack).
-            const res = n === 1 ? all.filter((x) => x.name.startsWith(names[0])) : all;
-            const stateBytes = res.reduce((s, x) => s + JSON.stringify(x.inputs).length + JSON.stringify(x.outputs).length, 0);
-            const providerBytes = res.reduce((s, x) => s + (x.inputs.__provider?.length ?? 0) + (x.outputs.__provider?.length ?? 0), 0);
-            out.push({
-                users: n, ok: r.ok, errors: r.errors.slice(0, 3), ms: r.ms, creates: r.ops.filter((o: any) => o.op === "create").length,
-                deployerCpuMs: measure === "cpu" ? readTimes(probe) : undefined, vmCpuMs,
-                writes: measure === "writes" ? backendWrites(probe, world.workspace.backendDir) : undefined,
-                maxInFlight: world.compute.maxDeploysInFlight, maxChangingCalls: world.compute.maxChangingCallsInFlight,
-                stateBytes, providerBytes, stateFileBytes: fs.statSync(stateFile).size,
-            });
-            fs.rmSync(probe, { force: true });
-            const d = await world.run("destroy");
-            if (!d.ok) throw new Error(`destroy after ${n} users failed: ${d.errors.join("; ")}`);
-        }
-    } finally {
-        await world.stop();
-    }
-    return out;
-}
 
 // ------------------------------------------------------------------ driver
 
