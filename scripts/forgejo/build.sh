@@ -126,7 +126,7 @@ if grep -rq --include='*.go' --exclude-dir=tests '"code\.forgejo\.org/' .; then
   fail "an import from Forgejo's module host is left: the recipe does not fit this source"
 fi
 
-say "building (a cold build downloads some 300 MB of modules and takes 10-20 minutes on 2 cores; log: $log)"
+say "building (cold, with empty Go caches: some 1 GB of modules and about 10 minutes on 2 cores; log: $log)"
 started=$(date +%s)
 ldflags="-s -w -X main.Version=$FORGEJO_VERSION -X main.ForgejoVersion=$FORGEJO_VERSION -X 'main.Tags=sqlite sqlite_unlock_notify'"
 mkdir -p "$work/bin"
