@@ -30,6 +30,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck disable=SC1091 # pin.env: plain KEY=value lines
 . "$here/pin.env"
 
+# A bare environment may lack HOME; bash's ~ falls back to the passwd entry, and Go needs HOME too.
+export HOME="${HOME:-$(cd ~ && pwd)}"
 cache_root=${HERO_FORGEJO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/hero-os-grid-deployer/forgejo}
 dir=$cache_root/$FORGEJO_CACHE_KEY
 stamp="$FORGEJO_MODULE@$FORGEJO_MODULE_VERSION recipe $FORGEJO_RECIPE tags sqlite,sqlite_unlock_notify"

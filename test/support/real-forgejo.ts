@@ -96,8 +96,22 @@ export interface StartOptions {
     readyTimeoutMs?: number;
 }
 
-/** Starts a fresh Forgejo on a free loopback port; see the module comment. */
+/**
+ * Starts a fresh Forgejo on a free loopback port; see the module comment. The
+ * port is free when picked and bound by Forgejo a moment later: if another
+ * process took it in between, the start is tried again on another port.
+ */
 export async function startRealForgejo(binary: ForgejoBinary, opts: StartOptions = {}): Promise<RealForgejo> {
+    for (let attempt = 1; ; attempt++) {
+        try {
+            return await startOnce(binary, opts);
+        } catch (err) {
+            if (attempt >= 3 || !/address already in use/i.test((err as Error).message)) throw err;
+        }
+    }
+}
+
+async function startOnce(binary: ForgejoBinary, opts: StartOptions): Promise<RealForgejo> {
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "hero-forgejo-"));
     let child: ChildProcess | undefined;
     try {
