@@ -41,6 +41,14 @@ export const ROUTER_PORT = 9988;
 export const FRONT_DOOR_PORT = 9997;
 
 /**
+ * The path on the gateway URL where hero_proxy receives the Forge's OAuth2
+ * authorization code; the Forge application's redirect URI is the user's
+ * gateway URL plus this path. UNVERIFIED: hero_proxy's OAuth callback route is
+ * not documented anywhere we could read (`/login?next=&provider=` is).
+ */
+export const PROXY_OAUTH_CALLBACK_PATH = "/oauth/callback";
+
+/**
  * Where `lab` is downloaded from when missing: one release (a tag, config `labRelease`;
  * today's channel name by default). UNVERIFIED release layout on the Forge.
  */

@@ -96,7 +96,8 @@ async function secretConfig(run: PulumiRunner, stack: string, key: string): Prom
     return code === 0 && value !== "" ? value : undefined;
 }
 
-async function forgeUsers(c: ForgeClientOptions): Promise<LiveUser[]> {
+/** [adminSearchUsers] Every user on the Forge, all pages: what the audit judges. */
+export async function forgeUsers(c: ForgeClientOptions): Promise<LiveUser[]> {
     const all: LiveUser[] = [];
     for (let page = 1; ; page++) {
         const batch = (await call<LiveUser[]>(c, "GET /admin/users", { query: { page: String(page), limit: "50" } })).body ?? [];

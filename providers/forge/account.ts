@@ -439,7 +439,7 @@ function explainForge(err: unknown, ctx: Partial<ForgeAccountInputs>): unknown {
     if ((err.status === 422 || err.status === 400) && /e-?mail already in use|EmailUsed/i.test(m)) {
         return explain(err, `email "${ctx.email}" of ${who} is already used by another Forge account; give ${who} another email in the users file, or that account's login as username to adopt it`);
     }
-    if ((err.status === 422 || err.status === 400) && /e-?mail invalid|EmailInvalid/i.test(m)) {
+    if ((err.status === 422 || err.status === 400) && /e-?mail invalid|EmailInvalid|unsupported character/i.test(m)) {
         return explain(err, `email "${ctx.email}" of ${who} is refused by Forge; fix it in the users file`);
     }
     if (err.status === 422 && /name is reserved|name is invalid|pattern/i.test(m)) {

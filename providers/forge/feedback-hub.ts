@@ -365,10 +365,14 @@ function contentsRoute(method: string, filepath: string): string {
 /** The template file's text, or undefined when it is missing (or the repo has no commit yet). */
 async function readFile(c: ForgeClientOptions, repo: ForgeRepo, filepath: string): Promise<string | undefined> {
     const [owner, name] = repo.full_name.split("/");
-    const res = await ignore404(call<{ type?: string; content?: string }>(c, contentsRoute("GET", filepath), { params: { owner, repo: name } }));
+    const res = await ignore404(call<{ type?: string; content?: string } | unknown[]>(c, contentsRoute("GET", filepath), { params: { owner, repo: name } }));
     if (!res) return undefined;
-    if (res.body?.type !== "file") return ""; // a directory or link in the way: present, not ours
-    return Buffer.from(res.body.content ?? "", "base64").toString("utf8");
+    const body = res.body;
+    // An empty repo (no commit yet) answers 200 with an empty list for every path, not 404
+    // (Forgejo's GetContentsOrList); git keeps no empty directory, so an empty list is nothing there.
+    if (Array.isArray(body)) return body.length === 0 ? undefined : ""; // a directory in the way: present, not ours
+    if (body?.type !== "file") return ""; // a link or submodule in the way: present, not ours
+    return Buffer.from(body.content ?? "", "base64").toString("utf8");
 }
 
 function same(a: string, b: string): boolean {

@@ -157,6 +157,19 @@ const SCOPES = new Set(
 );
 const RESERVED = new Set(["admin", "api", "assets", "explore", "issues", "login", "new", "org", "repo", "user", "users", "-", "."]);
 
+/**
+ * Forgejo's check of an address an admin sets (modules/validation/email.go,
+ * validateEmailBasic): most malformed addresses fail its character pattern
+ * first, so the usual message is "contains unsupported character".
+ */
+export function emailProblem(email: string): string | undefined {
+    const pattern = /^[a-zA-Z0-9.!#$%&'*+\-/=?^_`{|}~]*@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+    if (email.length === 0) return `e-mail invalid [email: ${email}]`;
+    if (!pattern.test(email)) return `e-mail address contains unsupported character [email: ${email}]`;
+    if (email.startsWith("-") || email.startsWith("@")) return `e-mail invalid [email: ${email}]`;
+    return undefined;
+}
+
 export class FakeForgejo {
     readonly users = new Map<string, FakeUser>();
     readonly tokens: FakeToken[] = [];
@@ -480,7 +493,8 @@ export class FakeForgejo {
             }
             if (this.user(name) || this.org(name)) return fail(422, `user already exists [name: ${name}]`, this.url);
             const email = String(b.email);
-            if (!/^[^\s@]+@[^\s@]+$/.test(email)) return fail(422, `e-mail invalid [email: ${email}]`, this.url);
+            const badEmail = emailProblem(email);
+            if (badEmail) return fail(422, `[Email]: ${badEmail}`, this.url); // the form binding's field prefix
             if ([...this.users.values()].some((x) => x.email.toLowerCase() === email.toLowerCase())) {
                 return fail(422, `e-mail already in use [email: ${email}]`, this.url);
             }
@@ -511,7 +525,8 @@ export class FakeForgejo {
             }
             if (b.email !== undefined) {
                 const email = String(b.email);
-                if (!/^[^\s@]+@[^\s@]+$/.test(email)) return fail(400, `e-mail invalid [email: ${email}]`, this.url);
+                const badEmail = emailProblem(email);
+                if (badEmail) return fail(400, badEmail, this.url);
                 if ([...this.users.values()].some((x) => x.id !== user.id && x.email.toLowerCase() === email.toLowerCase())) {
                     return fail(400, `e-mail already in use [email: ${email}]`, this.url);
                 }
@@ -837,7 +852,9 @@ export class FakeForgejo {
 
         this.route("GET", "/repos/{owner}/{repo}/contents/{filepath}", (ctx) => {
             const repo = repoOf(ctx);
-            if (!repo || repo.empty) return this.notFound();
+            if (!repo) return this.notFound();
+            // Forgejo's GetContentsOrList: an empty repo lists every path as an empty directory.
+            if (repo.empty) return json(200, []);
             const ref = ctx.query.get("ref");
             if (ref && ref !== repo.default_branch) return this.notFound();
             const p = ctx.params.filepath.replace(/\/+$/, "");
