@@ -25,7 +25,7 @@ describe(".ci/run", () => {
             const r = spawnSync("bash", [path.join(REPO, ".ci", "run")], { env, encoding: "utf8" });
             expect(r.status, r.stderr).toBe(0);
             const calls = fs.readFileSync(log, "utf8").trim().split("\n");
-            expect(calls.filter((c) => c.startsWith("npm "))).toEqual(["npm ci --no-audit --no-fund CI=true", "npm test CI=true"]);
+            expect(calls.filter((c) => c.startsWith("npm "))).toEqual(["npm ci --no-audit --no-fund CI=true", "npm run -s forgejo CI=true", "npm test CI=true"]);
         } finally {
             fs.rmSync(bin, { recursive: true, force: true });
         }
