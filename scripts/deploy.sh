@@ -27,4 +27,7 @@ if ! pulumi config get forgeToken --stack "$stack" >/dev/null 2>&1; then
     echo "  PULUMI_BACKEND_URL='${PULUMI_BACKEND_URL}' pulumi config set --secret forgeToken --stack ${stack}   # reads the token from stdin" >&2
     exit 1
 fi
+# VMs take minutes to provision; the CLI's default of 4 operations per CPU would
+# leave most of a big first deploy waiting its turn (README, Figures).
+export PULUMI_PARALLEL="${PULUMI_PARALLEL:-32}"
 pulumi up --stack "$stack" "$@"

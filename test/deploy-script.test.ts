@@ -65,6 +65,14 @@ describe("npm run deploy", () => {
         expect(fs.existsSync(path.join(bin, "state"))).toBe(true);
     });
 
+    it("runs pulumi up with PULUMI_PARALLEL=32 unless the admin set it (the CLI's default is 4 per CPU)", () => {
+        fs.writeFileSync(path.join(bin, "pulumi"), `#!/usr/bin/env bash\necho "$1 PULUMI_PARALLEL=\${PULUMI_PARALLEL:-unset}" >> "${log}"\n`, { mode: 0o755 });
+        const env = { PULUMI_BACKEND_URL: "https://api.pulumi.com" };
+        expect(deploy(env).calls.at(-1)).toBe("up PULUMI_PARALLEL=32");
+        fs.rmSync(log);
+        expect(deploy({ ...env, PULUMI_PARALLEL: "4" }).calls.at(-1)).toBe("up PULUMI_PARALLEL=4");
+    });
+
     it("leaves other backends alone: no passphrase needed for Pulumi Cloud", () => {
         fakePulumi();
         const r = deploy({ PULUMI_BACKEND_URL: "https://api.pulumi.com", HAS_TOKEN: "1" });
