@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "util";
 import { findProjectDir, runCommand, UsageError, type CommandIo } from "./lib/command";
-import { terminalJson } from "./lib/terminal";
+import { printable, terminalJson } from "./lib/terminal";
 import { checkStack, emptyFileAdvice, positioned, type StackCheck } from "./lib/validate-check";
 
 export const VALIDATE_USAGE = [
@@ -73,7 +73,8 @@ export async function validate(argv: readonly string[], io: Pick<CommandIo, "pro
             io.out(terminalJson(jsonReport(r, !failed), 2));
             return failed ? 1 : 0;
         }
-        for (const line of report(r, args.requireUsers)) io.out(line);
+        // Problem lines quote the file's own text: control and bidi characters are shown as escapes.
+        for (const line of report(r, args.requireUsers)) io.out(printable(line));
         return failed ? 1 : 0;
     });
 }

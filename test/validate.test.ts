@@ -110,6 +110,14 @@ describe("npm run validate", () => {
         expect(strict.out.at(-1)).toBe("To tear down every environment of stack dev instead, run `pulumi up --stack dev`: it lists what goes before it asks.");
     });
 
+    it("regression: a field name from the file cannot clear the terminal; control characters are shown as escapes", async () => {
+        write("users/users.yaml", ["users:", ...ALICE, '    "evil\\e[2J": 1'].join("\n") + "\n");
+        const r = await run();
+        expect(r.code).toBe(1);
+        expect(r.out[0]).toBe('users/users.yaml:5:5: user "alice": evil\\x1b[2J: is not a known field (known fields: username, email, fullName, services, expires, sshKeys, vm, gatewayName)');
+        expect(r.out.join("\n")).not.toContain("\u001b");
+    });
+
     it("exits 2 on a bad command line, with the usage", async () => {
         for (const argv of [["--stak", "dev"], ["a.yaml", "b.yaml"], ["--stack", " "]]) {
             const r = await run(...argv);
