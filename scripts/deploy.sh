@@ -2,12 +2,20 @@
 # Deploys the users file against the configured stack: `npm run deploy [-- <pulumi up flags>]`.
 # The state lives in a local file backend (./.pulumi-state) unless PULUMI_BACKEND_URL
 # names another one (s3://…, https://api.pulumi.com, …). STACK picks the stack (default dev).
+# The users file is checked first (npm run validate): a bad or empty one stops here.
 set -euo pipefail
 # The project directory: the working one when it holds a Pulumi.yaml (npm runs
 # scripts from the repository's root), else this repository.
 [[ -f Pulumi.yaml ]] || cd "$(dirname "$0")/.."
 
 stack="${STACK:-dev}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+# The users file first, with no CLI and no credentials: every problem with its
+# position, and what to do when it lists no user (a fresh clone's does not).
+if ! node -r "${repo}/scripts/lib/ts-cache.js" "${repo}/scripts/validate.ts" --stack "$stack" --require-users; then
+    echo "deploy: stopped before pulumi up; nothing was deployed" >&2
+    exit 1
+fi
 if ! command -v pulumi >/dev/null 2>&1; then
     echo "deploy: the Pulumi CLI is not installed (see README, Prerequisites)" >&2
     exit 1

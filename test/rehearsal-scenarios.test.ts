@@ -9,8 +9,8 @@ import * as fs from "fs";
 import * as os from "os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exportState, loadState } from "./engine/state";
-import { changes, type RunResult } from "./rehearsal/runner";
-import { GATEWAY_DOMAIN, World } from "./rehearsal/world";
+import { changes, rehearse, type RunResult } from "./rehearsal/runner";
+import { GATEWAY_DOMAIN, STACK, World } from "./rehearsal/world";
 
 let world: World;
 const changed = changes;
@@ -180,5 +180,20 @@ describe.sequential("rehearsal of whole runs", { timeout: 240_000 }, () => {
         expect(names(r, "bob").map((o) => o.name)).toContain("bob-services");
         expect(names(r, "dave").every((o) => o.op === "delete")).toBe(true);
         expect(names(r, "alice")).toEqual([]);
+    });
+
+    it("7. least privilege: with the PR preview job's config (no forgeToken, no computeToken) the preview plans the same changes and calls neither the Forge nor Hero Compute", async () => {
+        const { forgeToken: _admin, ...config } = world.config();
+        const forge = world.forge.requests.length;
+        const compute = world.compute.requests.length;
+        const r = await rehearse("preview", { workspace: world.workspace, stack: STACK, config, secretKeys: [] });
+        expect(fs.readFileSync(world.workspace.configFile(STACK), "utf8")).not.toMatch(/forgeToken|computeToken/);
+        expect(r.errors).toEqual([]);
+        expect(world.forge.requests.length).toBe(forge);
+        expect(world.compute.requests.length).toBe(compute);
+        expect(r.commands).toEqual([]);
+        expect(names(r, "erin").map((o) => o.op)).toEqual(expect.arrayContaining(["create"]));
+        expect(names(r, "bob").map((o) => o.name)).toContain("bob-services");
+        expect(names(r, "dave").every((o) => o.op === "delete")).toBe(true);
     });
 });

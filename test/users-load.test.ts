@@ -71,10 +71,20 @@ describe("users file: good files", () => {
         expect(users[1].sshKeys).toEqual([KEY]);
     });
 
-    it("the shipped users/users.yaml is valid and starts with the schema comment", () => {
+    it("the shipped users/users.example.yaml is valid, lists the example users and starts with the schema comment", () => {
+        const example = path.join(__dirname, "..", "users", "users.example.yaml");
+        expect(fs.readFileSync(example, "utf8").split("\n")[0]).toBe("# yaml-language-server: $schema=./schema.json");
+        expect(loadUsersFile(example, opts).users.map((u) => u.username)).toEqual(["alice", "bob"]);
+    });
+
+    it("regression: a fresh clone deployed the example users; the shipped users/users.yaml is valid, lists no user and says how to begin", () => {
         const shipped = path.join(__dirname, "..", "users", "users.yaml");
-        expect(fs.readFileSync(shipped, "utf8").split("\n")[0]).toBe("# yaml-language-server: $schema=./schema.json");
-        expect(loadUsersFile(shipped, opts).users.map((u) => u.username)).toEqual(["alice", "bob"]);
+        const text = fs.readFileSync(shipped, "utf8");
+        expect(text.split("\n")[0]).toBe("# yaml-language-server: $schema=./schema.json");
+        const loaded = loadUsersFile(shipped, opts);
+        expect([...loaded.users, ...loaded.expired]).toEqual([]);
+        expect(text).toContain("users/users.example.yaml");
+        expect(text).toContain("npm run validate");
     });
 
     it("leaves out users past their expiry and announces those expiring within 7 days", () => {
