@@ -5,6 +5,7 @@
  * The next runs must converge with one VM and one gateway per user: nothing
  * leaked, nothing duplicated.
  */
+import * as fs from "fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadState } from "./engine/state";
 import { changes } from "./rehearsal/runner";
@@ -40,7 +41,18 @@ describe.sequential("an interrupted pulumi up", { timeout: 300_000 }, () => {
         const killed = await run;
         expect(killed.ok).toBe(false);
         expect(world.compute.vms.size).toBe(2);
-        const pending = JSON.parse((await world.workspace.must(["stack", "export", "--stack", "rehearsal"])) || "{}").deployment?.pending_operations ?? [];
+        // Seen once, on a loaded machine, in another session: the next CLI call said "failed to load
+        // checkpoint: EOF" (an empty checkpoint file). If so, the file backend's own backup of the
+        // previous checkpoint is put back, as the README tells the admin, and the run goes on from there.
+        let exported = await world.workspace.pulumi(["stack", "export", "--stack", "rehearsal"]);
+        if (exported.code !== 0) {
+            console.log(`after the kill, stack export failed: ${exported.stderr.trim()}; restoring ${world.stateFile()}.bak`);
+            expect(exported.stderr).toMatch(/failed to load checkpoint/);
+            fs.copyFileSync(`${world.stateFile()}.bak`, world.stateFile());
+            exported = await world.workspace.pulumi(["stack", "export", "--stack", "rehearsal"]);
+        }
+        expect(exported.code, exported.stderr).toBe(0);
+        const pending = JSON.parse(exported.stdout).deployment?.pending_operations ?? [];
         console.log(`after the kill: ${pending.length} pending operation(s): ${pending.map((p: any) => `${p.type} ${p.resource.urn.split("::").pop()}`).join(", ")}`);
 
         // The dead run's lock stays; the CLI's own message says to remove it with `pulumi cancel`.
