@@ -99,6 +99,10 @@ export function runPulumi(args: string[], o: RunOptions): Promise<CliResult> {
             } catch {
                 // already gone
             }
+            // The CLI starts each plugin in a process group of its own: they outlive the CLI's
+            // group (a dynamic-provider host left so spun at 40% of a core, growing past 2 GB).
+            // Everything working in the project directory goes too, as with a machine going down.
+            killWorkingIn(o.cwd);
         };
         o.signal?.addEventListener("abort", killGroup, { once: true });
         let stdout = "";
@@ -113,6 +117,18 @@ export function runPulumi(args: string[], o: RunOptions): Promise<CliResult> {
         });
         child.stdin.end(o.input ?? "");
     });
+}
+
+/** SIGKILLs every process of this user whose working directory is `dir` (Linux: /proc/<pid>/cwd). */
+export function killWorkingIn(dir: string): void {
+    const want = fs.realpathSync(dir);
+    for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        try {
+            if (fs.readlinkSync(`/proc/${pid}/cwd`) === want && Number(pid) !== process.pid) process.kill(Number(pid), "SIGKILL");
+        } catch {
+            // gone, or not ours
+        }
+    }
 }
 
 /** The engine's version line, for the README's claim and the tests' logs. */

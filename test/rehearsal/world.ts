@@ -24,6 +24,7 @@ import { gridName } from "../../components/naming";
 import { type Dialect, FakeCompute } from "../fakes/compute";
 import { FakeForgejo } from "../fakes/forgejo";
 import { createFakeVm, type FakeVm } from "../ssh/harness";
+import { killWorkingIn } from "../engine/cli";
 import { Workspace } from "../engine/workspace";
 import { Mode, rehearse, type RehearsalOptions, RunResult } from "./runner";
 import { freePort, startSshd, Sshd } from "./sshd";
@@ -290,6 +291,8 @@ export class World {
     }
 
     async stop(): Promise<void> {
+        // Nothing the CLI started may outlive the world (plugins of a killed run have their own process groups).
+        killWorkingIn(this.workspace.projectDir);
         await Promise.all([...this.machines.values()].map(async (m) => Promise.all([m.sshd.stop(), m.vm.close()])));
         this.gateway.closeAllConnections();
         await Promise.all([this.forge.stop(), this.compute.stop(), new Promise((r) => this.gateway.close(r))]);
