@@ -11,7 +11,10 @@
 import { Agent, request } from "undici";
 import { insecureUrlProblem } from "../url-rules";
 
-/** JSON-RPC error codes the providers act on. Mirrors `components.errors` of openrpc.json. */
+/**
+ * The error codes of the repo's own document (`components.errors` of openrpc.json).
+ * The providers act on what the binding's `errors` say (bind.ts), these are its defaults.
+ */
 export const ERRORS = {
     InvalidParams: -32602,
     NotFound: -32004,
@@ -20,13 +23,20 @@ export const ERRORS = {
     DeployFailed: -32020,
 } as const;
 
+/** Our VM states; a live state the binding's value map does not know reads as `unknown`, its word in `stateWord`. */
 export type VmState = "deploying" | "running" | "stopped" | "failed";
+/** Our gateway states; a binding that reads no gateway state makes every gateway `ready`. */
+export type GatewayState = "deploying" | "ready" | "failed";
 
 /** A VM in our names (the binding renames the live fields to these). Sizes in MB. */
 export interface Vm {
     id: string;
     name: string;
-    state: VmState;
+    state: VmState | "unknown";
+    /** The state as the service said it, before the binding's value map. */
+    stateWord?: string;
+    /** What the service says went wrong, when it says (the binding's `error` result field). */
+    error?: string;
     node_id?: number | null;
     mycelium_ip?: string | null;
     cpu?: number;
@@ -42,12 +52,19 @@ export interface Gateway {
     fqdn: string;
     backend: string;
     vm_id?: string | null;
+    state: GatewayState | "unknown";
+    stateWord?: string;
+    error?: string;
 }
 
 /** Where and how to call. `url`: `https://…`, `http://…` or `unix:///…/rpc.sock`. */
 export interface Conn {
     url: string;
     token?: string;
+    /** The header the token travels in. @default "authorization" */
+    authHeader?: string;
+    /** The scheme before the token in that header ("" for none). @default "Bearer" with the default header, else none */
+    authScheme?: string;
     /** Per request, including the body. @default 30000 */
     timeoutMs?: number;
     /** Extra attempts after a transport error or a transient answer (429, 5xx). @default 3 */
@@ -156,13 +173,12 @@ export async function getJson(conn: Conn, url: string): Promise<unknown> {
     checkComputeUrl(url, "the Hero Compute document URL");
     const agent = agentOf(conn);
     const timeoutMs = conn.timeoutMs ?? 30_000;
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (conn.token) headers.authorization = `Bearer ${conn.token}`;
+    const headers: Record<string, string> = { accept: "application/json", ...authHeaders(conn) };
     const route = `GET ${new URL(url).pathname}`;
     try {
         const res = await request(url, { method: "GET", dispatcher: agent, headers, signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
         const text = await res.body.text();
-        if (res.statusCode !== 200) throw new RpcError(route, undefined, `HTTP ${res.statusCode}`, redact(text.slice(0, 300) || "no body", conn.token), res.statusCode >= 500);
+        if (res.statusCode !== 200) throw new RpcError(route, undefined, `HTTP ${res.statusCode}`, redact(bodyMessage(text, safeJson(text)), conn.token), res.statusCode >= 500);
         try {
             return JSON.parse(text);
         } catch {
@@ -178,14 +194,27 @@ export async function getJson(conn: Conn, url: string): Promise<unknown> {
     }
 }
 
+/** The header carrying the token, as the binding's `auth` names it: `Authorization: Bearer <token>` unless told otherwise. */
+export function authHeaders(conn: Pick<Conn, "token" | "authHeader" | "authScheme">): Record<string, string> {
+    if (!conn.token) return {};
+    const header = (conn.authHeader ?? "authorization").toLowerCase();
+    const scheme = conn.authHeader === undefined ? (conn.authScheme ?? "Bearer") : (conn.authScheme ?? "");
+    return { [header]: scheme ? `${scheme} ${conn.token}` : conn.token };
+}
+
+/** The message of an HTTP error's JSON body (`{"error": "…"}`, `{"error": {"message": "…"}}`, `{"message": "…"}`), else its text. */
+export function bodyMessage(text: string, msg: unknown): string {
+    const m = msg as { error?: unknown; message?: unknown } | undefined;
+    const e = m?.error as { message?: unknown } | string | undefined;
+    const found = typeof e === "string" ? e : typeof e?.message === "string" ? e.message : typeof m?.message === "string" ? m.message : undefined;
+    return (found ?? text).slice(0, 300) || "no body";
+}
+
 async function callOnce<T>(conn: Conn, method: string, params: Record<string, unknown>, user?: string): Promise<T> {
     const target = targetOf(conn);
     const agent = agentOf(conn);
     const timeoutMs = conn.timeoutMs ?? 30_000;
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
-    if (conn.token) {
-        headers.authorization = `Bearer ${conn.token}`;
-    }
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", ...authHeaders(conn) };
     const body: Record<string, unknown> = { jsonrpc: "2.0", id: 1, method };
     if (Object.keys(params).length > 0) {
         body.params = params;
@@ -213,23 +242,36 @@ async function callOnce<T>(conn: Conn, method: string, params: Record<string, un
     } finally {
         agent.destroy().catch(() => undefined);
     }
-    let msg: { result?: unknown; error?: { code?: number; message?: string; data?: unknown } } | undefined;
+    let msg: { result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } | string | null } | undefined;
     try {
         msg = JSON.parse(text);
     } catch {
         msg = undefined;
     }
-    if (msg?.error) {
-        const detail = msg.error.data === undefined ? "" : ` (${JSON.stringify(msg.error.data).slice(0, 300)})`;
-        throw fail(msg.error.code ?? "unknown", `${msg.error.message ?? "no message"}${detail}`, false);
+    // A JSON-RPC error has a numeric code; any other `error` (an HTTP 401's `{"error": "…"}`) is the HTTP status's message.
+    const e = msg?.error;
+    if (e !== null && typeof e === "object" && typeof e.code === "number") {
+        const detail = e.data === undefined ? "" : ` (${JSON.stringify(e.data).slice(0, 300)})`;
+        throw fail(e.code, `${typeof e.message === "string" && e.message ? e.message : "no message"}${detail}`, false);
     }
     if (status === 429 || status >= 500) {
-        throw fail(`HTTP ${status}`, text.slice(0, 300) || "no body", true);
+        throw fail(`HTTP ${status}`, bodyMessage(text, msg), true);
     }
-    if (status >= 400 || !msg || !("result" in msg)) {
-        throw fail(`HTTP ${status}`, text.slice(0, 300) || "no JSON-RPC result in the answer", false);
+    if (status >= 400) {
+        throw fail(`HTTP ${status}`, bodyMessage(text, msg), false);
+    }
+    if (!msg || !("result" in msg)) {
+        throw fail(`HTTP ${status}`, msg?.error ? bodyMessage(text, msg) : text.slice(0, 300) || "no JSON-RPC result in the answer", false);
     }
     return msg.result as T;
+}
+
+function safeJson(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
 }
 
 /** Removes the bearer token from text that may be printed. */
