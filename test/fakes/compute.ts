@@ -364,7 +364,7 @@ export class FakeCompute {
         if (this.vm(p.name)) throw new RpcFail(codes.nameExists, `a workload named ${p.name} already exists`);
         const failure = this.deployFailures.get(p.name);
         if (failure !== undefined) throw new RpcFail(codes.deployFailed, failure);
-        const id = (this.seq++).toString(36).padStart(4, "0");
+        const id = String(this.seq++).padStart(4, "0"); // digits, so a dialect with integer ids can send them as numbers
         const vm: FakeVm = {
             id,
             name: p.name,
@@ -444,7 +444,7 @@ export class FakeCompute {
             this.settle(vm);
         } else if (advance && vm.state === "deploying" && !this.stuckNodes.has(vm.node_id) && Date.now() >= vm.readyAt) {
             vm.state = "running";
-            const n = parseInt(vm.id, 36);
+            const n = parseInt(vm.id, 10);
             vm.mycelium_ip = this.opts.myceliumIpFor?.(vm.name, vm.id) ?? `5a1:${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}::1`;
             this.settle(vm);
         }

@@ -90,7 +90,7 @@ export class World {
      * and sftp, and answer every other step after reading its stdin, without running it
      * (THIN_VM_COMMAND): what the deployer costs when its VMs' work is elsewhere.
      */
-    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect; thinVms?: boolean } = {}): Promise<World> {
+    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect; thinVms?: boolean; computeToken?: string } = {}): Promise<World> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
         const forge = await FakeForgejo.start();
         forge.addRepo(FEEDBACK_REPO);
@@ -101,6 +101,7 @@ export class World {
             allowLoopbackBackend: true,
             myceliumIpFor: (name, id) => world!.vmCameUp(name, id),
             gatewayDomain: GATEWAY_DOMAIN,
+            token: opts.computeToken,
         });
         world = new World(dir, forge, compute, await freePort("127.0.0.1"));
         if (opts.thinVms) {
@@ -244,6 +245,7 @@ export class World {
             forgeUrl: this.forge.url,
             forgeToken: this.forge.adminToken,
             computeUrl: this.compute.httpUrl,
+            ...(this.compute.opts.token === undefined ? {} : { computeToken: this.compute.opts.token }),
             namePrefix: prefix,
             feedbackRepo: FEEDBACK_REPO,
             booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
@@ -259,7 +261,7 @@ export class World {
 
     /** A run of the world's default stack under the real CLI; `args`: more CLI arguments (`--target`, …). */
     run(mode: Mode, extra?: Record<string, string>, args: string[] = [], signal?: AbortSignal): Promise<RunResult> {
-        return rehearse(mode, { workspace: this.workspace, stack: STACK, config: this.config(extra), secretKeys: ["forgeToken"], args, signal });
+        return rehearse(mode, { workspace: this.workspace, stack: STACK, config: this.config(extra), secretKeys: ["forgeToken", "computeToken"], args, signal });
     }
 
     /** A run of another stack on the same fakes and backend: its own prefix and fake VMs. */
