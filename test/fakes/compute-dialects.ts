@@ -85,9 +85,9 @@ export function authorized(dialect: Dialect, token: string, headers: Record<stri
     return dialect === "next" ? headers["x-api-key"] === token : headers.authorization === `Bearer ${token}`;
 }
 
-/** The dialect's id on the wire: the fake's ids are strings of digits ("0200"), integers in "next" (200). */
+/** The dialect's id on the wire: the fake's ids are strings of digits ("200"), integers in "next" (200). */
 const wireId = (dialect: Dialect, id: string | null): unknown => (dialect === "next" && id !== null ? parseInt(id, 10) : id);
-const ourId = (v: unknown): string | undefined => (typeof v === "number" ? String(v).padStart(4, "0") : (v as string | undefined));
+const ourId = (v: unknown): string | undefined => (typeof v === "number" ? String(v) : (v as string | undefined));
 
 export class DialectError extends Error {
     constructor(

@@ -364,7 +364,7 @@ export class FakeCompute {
         if (this.vm(p.name)) throw new RpcFail(codes.nameExists, `a workload named ${p.name} already exists`);
         const failure = this.deployFailures.get(p.name);
         if (failure !== undefined) throw new RpcFail(codes.deployFailed, failure);
-        const id = String(this.seq++).padStart(4, "0"); // digits, so a dialect with integer ids can send them as numbers
+        const id = String(this.seq++); // digits, so a dialect with integer ids can send them as numbers
         const vm: FakeVm = {
             id,
             name: p.name,
