@@ -7,6 +7,8 @@
 import { type Binding, OPERATION_NAMES, OPERATIONS, type OperationBinding, type OperationName, RESULTS, type ResultKind } from "./bind";
 import { ERROR_KINDS, GATEWAY_STATES, VM_STATES } from "./wire";
 
+/** What admins write for "no key-injection method" before they know the word: read as "only-with", with the edit to make. */
+const ONLY_WITH_ALIASES = ["none", "deploy", "with-deploy"];
 const KNOWN = ["comment", "service", "keys", "backends", "sizeUnit", "images", "operations", "results", "states", "errors", "auth"];
 const isMap = (x: unknown): x is Record<string, unknown> => !!x && typeof x === "object" && !Array.isArray(x);
 
@@ -18,7 +20,7 @@ export function bindingProblems(data: unknown): string[] {
     for (const k of Object.keys(b)) if (!KNOWN.includes(k)) problems.push(`unknown key ${k} (known: ${KNOWN.join(", ")})`);
     if (typeof b.service !== "string") problems.push(`service must be a string, e.g. "ComputeService" ("" when the methods have no prefix)`);
     const keys = b.keys as unknown;
-    if (keys === "none" || keys === "deploy" || keys === "with-deploy") problems.push(`keys ${JSON.stringify(keys)} is not known: write "keys": "only-with" (deploy_vm carries them, nothing adds them later) and leave operations.injectKeys out`);
+    if (ONLY_WITH_ALIASES.includes(keys as string)) problems.push(`keys ${JSON.stringify(keys)} is not known: write "keys": "only-with" (deploy_vm carries them, nothing adds them later) and leave operations.injectKeys out`);
     else if (keys !== "with" && keys !== "before" && keys !== "only-with") problems.push(`keys must be "with" (deploy_vm carries them), "before" (inject_ssh_keys first) or "only-with" (deploy_vm carries them and there is no key-injection method), not ${JSON.stringify(keys)}`);
     if (b.backends !== "one" && b.backends !== "list") problems.push(`backends must be "one" or "list", not ${JSON.stringify(b.backends)}`);
     if (b.sizeUnit !== "MB" && b.sizeUnit !== "GB") problems.push(`sizeUnit must be "MB" or "GB", not ${JSON.stringify(b.sizeUnit)}`);
@@ -42,7 +44,7 @@ export function bindingProblems(data: unknown): string[] {
 
 function operationProblems(b: Partial<Binding>, ops: Record<string, unknown>): string[] {
     const problems: string[] = [];
-    const mode = b.keys === "before" || b.keys === "only-with" ? b.keys : "with";
+    const mode = b.keys === "before" || b.keys === "only-with" ? b.keys : ONLY_WITH_ALIASES.includes(b.keys as string) ? "only-with" : "with";
     for (const k of Object.keys(ops)) if (!(k in OPERATIONS)) problems.push(`operations.${k} is not one of ours (${OPERATION_NAMES.join(", ")})`);
     for (const op of OPERATION_NAMES) {
         const o = ops[op] as OperationBinding | undefined | null;
