@@ -9,9 +9,12 @@
  *
  * Our side of the binding speaks one vocabulary, the logical names below (those of
  * the deployer's first guessed contract): sizes in MB, a VM id `vm_id` in params
- * and `id` in results, one gateway `backend`. The binding renames each to the live
- * name, converts sizes, wraps the backend in a list, and fills live params we have
- * no value for with constants.
+ * and `id` in results (strings), one gateway `backend`, our VM and gateway states,
+ * our notions of "not found", "name taken" and "name exists". The binding renames
+ * each to the live name, converts sizes and id types, wraps the backend in a list,
+ * fills live params we have no value for with constants, maps the service's state
+ * words onto ours, says which errors mean what, where the keys go (with the deploy,
+ * before it, or only with it), and how the token travels.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -157,10 +160,15 @@ export const METHOD_NOT_FOUND = -32601;
  * endpoint which one answered.
  */
 export class Compute {
+    /** The connection, sending the token as the binding's `auth` says. */
+    readonly conn: rpc.Conn;
+
     constructor(
-        readonly conn: rpc.Conn,
+        conn: rpc.Conn,
         readonly binding: Binding & { file?: string },
-    ) {}
+    ) {
+        this.conn = connOf(conn, binding);
+    }
 
     /** Whether the keys are registered with inject_ssh_keys before deploy_vm (which then carries none). */
     get keysFirst(): boolean {
@@ -250,8 +258,7 @@ export class Compute {
 
 /** The bound service a configured provider uses: its connection and the binding from `computeBinding`. */
 export function computeFrom(s: Partial<rpc.ComputeSettings> & { binding?: Binding }): Compute {
-    const binding = s.binding ?? loadBinding(s.bindingFile);
-    return new Compute(connOf(rpc.connFrom(s), binding), binding);
+    return new Compute(rpc.connFrom(s), s.binding ?? loadBinding(s.bindingFile));
 }
 
 /** A connection that sends the token as the binding's `auth` says. */
