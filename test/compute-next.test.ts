@@ -212,3 +212,23 @@ describe("auth: the token travels bare in X-Api-Key", () => {
         expect((err as Error).message).not.toContain("wrong-key-91ad");
     });
 });
+
+describe("a failed gateway left by an earlier attempt", () => {
+    it("is deleted once and deployed afresh; one the service keeps reporting failed stops with the service's words", async () => {
+        await configure();
+        const backend = "http://[5a1::7]:9988";
+        fake.failingGateways.set("devalice", "the gateway node refused the backend");
+        await fake.invoke("deploy_webgateway", { name: "devalice", backend });
+        fake.failingGateways.clear();
+        const { outs } = (await gatewayProvider.create({ name: "devalice", username: "alice", backend })) as { outs: GatewayOutputs };
+        expect(outs.fqdn).toBe("devalice.gent02.grid.tf");
+        expect(fake.gateways.get("devalice")!.state).toBe("ready");
+        expect(fake.calls.delete_webgateway).toBe(1);
+
+        // A service that re-creates the failed gateway as soon as it is deleted: no loop, one clear error.
+        const real = fake.gateways.delete.bind(fake.gateways);
+        fake.gateways.get("devalice")!.state = "failed";
+        vi.spyOn(fake.gateways, "delete").mockImplementation((name: string) => (name === "devalice" ? true : real(name)));
+        await expect(gatewayProvider.create({ name: "devalice", username: "alice", backend })).rejects.toThrow(/^alice: gateway devalice still reports failed after it was deleted; it was left alone/);
+    });
+});

@@ -68,10 +68,15 @@ export async function ensureGateway(c: Compute, inputs: GatewayInputs, o: Gatewa
     const user = inputs.username;
     const started = Date.now();
     let lastLog = started;
+    let clearedFailed = false;
     for (let attempt = 1; ; ) {
         const live = await getGateway(c, inputs.name, user);
         if (live && live.backend === inputs.backend && belongs(live, inputs)) {
+            if (live.state === "failed" && clearedFailed) {
+                throw new Error(`${user}: gateway ${live.name} still reports failed after it was deleted${live.error ? ` (Hero Compute said: ${live.error})` : ""}; it was left alone. Delete it on Hero Compute by hand and run pulumi up again.`);
+            }
             if (live.state === "failed") {
+                clearedFailed = true;
                 rpc.progress(`${user}: deleting failed gateway ${live.name} left by an earlier attempt${live.error ? ` (Hero Compute said: ${live.error})` : ""}`);
                 await o.slot(() => deleteGateway(c, live.name, user));
                 continue;

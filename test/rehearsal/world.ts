@@ -38,6 +38,8 @@ export interface UserSpec {
     username: string;
     services?: string[];
     gatewayName?: string;
+    /** The person's own SSH public keys. */
+    sshKeys?: string[];
 }
 
 /** Which stack a run is for: its name and the grid-name prefix its fake VMs answer to (all stacks share the world's backend). */
@@ -228,6 +230,7 @@ export class World {
         for (const u of users) {
             lines.push(`  - username: ${u.username}`, `    email: ${u.username}@example.org`, `    fullName: ${u.username} Example`);
             if (u.services) lines.push(`    services: [${u.services.join(", ")}]`);
+            if (u.sshKeys) lines.push(`    sshKeys: [${u.sshKeys.map((k) => JSON.stringify(k)).join(", ")}]`);
             if (u.gatewayName) {
                 lines.push(`    gatewayName: ${u.gatewayName}`);
                 this.gatewayNames.add(u.gatewayName);
