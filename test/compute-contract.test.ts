@@ -60,13 +60,13 @@ describe("the contract document and the default binding", () => {
         expect(fitBinding(today, dialectDocument("prefixed")).problems).toEqual([]);
         expect(fitBinding(today, dialectDocument("tracker")).ok).toBe(false);
         expect(fitBinding(loadBinding(), dialectDocument("today")).ok).toBe(false);
-        expect(DIALECTS).toEqual(["today", "prefixed", "tracker"]);
+        expect(DIALECTS).toEqual(["today", "prefixed", "tracker", "next"]);
     });
 
     it("a binding file that is not one is refused with every problem, naming the file", () => {
         expect(bindingProblems({ service: "ComputeService", keys: "sometimes", backends: "one", sizeUnit: "KB", images: {}, operations: {}, results: {} })).toEqual(
             expect.arrayContaining([
-                'keys must be "with" (deploy_vm carries them) or "before" (inject_ssh_keys first), not "sometimes"',
+                'keys must be "with" (deploy_vm carries them), "before" (inject_ssh_keys first) or "only-with" (deploy_vm carries them and there is no key-injection method), not "sometimes"',
                 'sizeUnit must be "MB" or "GB", not "KB"',
                 "operations.deployVm is missing",
                 "results.Vm must map our field names to live ones",
@@ -76,7 +76,7 @@ describe("the contract document and the default binding", () => {
         bad.operations.deployVm.params = { ...bad.operations.deployVm.params, ram: "memory" };
         delete bad.operations.getVm.params.vm_id;
         expect(bindingProblems(bad)).toEqual([
-            "unknown key file (known: comment, service, keys, backends, sizeUnit, images, operations, results)",
+            "unknown key file (known: comment, service, keys, backends, sizeUnit, images, operations, results, states, errors, auth)",
             "operations.deployVm.params.ram: we have no param ram (ours: name, flist, cpu, memory, disk, mycelium, public_ip, ssh_keys, node_id)",
             "operations.getVm.params must map our vm_id",
         ]);

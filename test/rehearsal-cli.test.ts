@@ -57,7 +57,7 @@ export function normalizePreview(text: string, w: { dir: string }): string {
         .replace(/\b[0-9a-f]{12}\b/g, "<digest>")
         .replace(/asset\(file:[0-9a-f]{7}\)/g, "asset(file:<digest>)")
         .replace(/\(id \d+\)/g, "(id <n>)")
-        .replace(/"00[0-9a-z]{2}"/g, '"<vm id>"')
+        .replace(/(vmId\s*: )"[0-9a-z]+"/g, '$1"<vm id>"') // the fake's VM ids ("201")
         .replace(/Duration: \d+s/g, "Duration: <t>")
         .replace(/[ \t]+$/gm, "");
 }

@@ -1,8 +1,11 @@
 /**
  * The real program, under the real `pulumi` CLI (test/engine/), against a Hero Compute that
  * changes dialect under the deployed stack: today's first guess, the same
- * methods prefixed `ComputeService.`, then the tracker's (keys first, `sid`,
- * `backends[]`, a data disk). The admin's only move is the binding file, given
+ * methods prefixed `ComputeService.`, the tracker's (keys first, `sid`,
+ * `backends[]`, a data disk), then a fourth that differs in everything a binding
+ * can say (`compute.vm_create` and co., no key injection, integer ids, its own
+ * state words and error codes, the token in X-Api-Key). The admin's only move
+ * is the binding file, given
  * to every run through `computeBinding`: a binding that does not fit stops `up`
  * at its preflight with nothing changed; `npm run preflight` lists every
  * difference and prints a binding; saved as is, it makes the next `up` pass.
@@ -20,6 +23,10 @@ import type { PreflightReport } from "../scripts/lib/preflight-report";
 import { World } from "./rehearsal/world";
 
 const REPO = path.resolve(__dirname, "..");
+/** The stack's computeToken: Bearer for the first three dialects, bare in X-Api-Key for the fourth. */
+const TOKEN = "rehearsal-compute-token-7d2e";
+/** A person's own key, added to dave while his VM runs on the fourth dialect. */
+const DAVE_OWN = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBWDF9l2irR9lZK9SzoXUYhyRqTBBNb5mrK6r7AHCk+Z dave@laptop";
 let world: World;
 let binding: string;
 
@@ -33,7 +40,7 @@ function typescript(): Record<string, string> {
 async function preflight(): Promise<{ code: number; report: PreflightReport }> {
     const out: string[] = [];
     const io = { projectDir: REPO, pulumi: () => Promise.reject(new Error("no pulumi here")), out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
-    const code = await preflightCommand(["--url", world.compute.httpUrl, "--binding", binding, "--only", "compute", "--json"], io);
+    const code = await preflightCommand(["--url", world.compute.httpUrl, "--binding", binding, "--only", "compute", "--json"], io, { env: { COMPUTE_TOKEN: TOKEN } });
     return { code, report: JSON.parse(out.join("\n")) };
 }
 
@@ -64,7 +71,7 @@ const config = () => JSON.stringify(world.config({ computeBinding: binding }));
 let firstConfig = "";
 
 beforeAll(async () => {
-    world = await World.start(["alice", "bob", "carol"], { dialect: "today" });
+    world = await World.start(["alice", "bob", "carol", "dave"], { dialect: "today", computeToken: TOKEN });
     binding = path.join(world.dir, "binding.json");
     // The stack starts with the repo's default binding, written for the tracker's dialect.
     fs.copyFileSync(path.join(REPO, "providers", "compute", "binding.json"), binding);
@@ -139,6 +146,62 @@ describe.sequential("rehearsal across Hero Compute dialects: only the binding ch
         expect(carol[1].params).not.toHaveProperty("ssh_keys");
         expect(world.compute.vm("rhcarol")!.ssh_keys).toHaveLength(1);
         expect(world.compute.requests.find((q) => q.method === "delete_vm")!.params).toHaveProperty("sid");
+    });
+
+    it("the fourth dialect: the tracker's binding stops up, carol untouched; the suggestion saved, with ONE hand edit (auth, which no document gives), up deploys dave and tears carol down, integer ids and all", async () => {
+        world.compute.speak("next");
+        const refused = await up();
+        expect(refused.ok).toBe(false);
+        const why = refused.errors.join("\n");
+        expect(why).toContain("auth: the service refused the token on rpc.discover (Hero Compute rpc.discover failed (HTTP 401): missing or invalid token: this service wants X-Api-Key)");
+        expect(why).toContain("deployVm: the live document has no method ComputeService.deploy_vm or deploy_vm");
+        expectDeployed("carol");
+
+        const { code: exit, report } = await preflight();
+        expect(exit).toBe(1);
+        expect(report.compute!.suggestedBinding).toMatchObject({ service: "compute", keys: "only-with", states: { Vm: { error: "failed" } }, errors: { notFound: { code: -32001 } } });
+        expect(report.compute!.suggestionNotes!.every((n) => n.startsWith("guess: "))).toBe(true);
+        adoptSuggestion(report);
+        // The suggestion alone does not pass: the service still refuses the token, and no document says how it wants it.
+        const unauthorized = await preflight();
+        expect(unauthorized.code).toBe(1);
+        expect(unauthorized.report.compute!.problems).toEqual([expect.stringMatching(/^auth: the service refused the token on rpc\.discover/)]);
+        // The one hand edit: the auth header and scheme.
+        const saved = JSON.parse(fs.readFileSync(binding, "utf8"));
+        expect(saved.auth).toBeUndefined();
+        fs.writeFileSync(binding, formatBinding({ ...saved, auth: { header: "X-Api-Key", scheme: "" } }));
+        expect((await preflight()).code).toBe(0);
+
+        world.compute.requests.length = 0;
+        world.writeUsers([{ username: "dave" }]);
+        const r = await up();
+        expect(r.errors).toEqual([]);
+        expectDeployed("dave");
+        expectGone("carol");
+        const wires = new Set(world.compute.requests.map((q) => q.wire));
+        for (const m of ["compute.vm_create", "compute.vm_destroy", "compute.gateway_create", "compute.gateway_destroy"]) expect(wires).toContain(m);
+        // carol's VM id, recorded as a string under the tracker's dialect, went back as the integer this one wants.
+        expect(world.compute.requests.filter((q) => q.method === "delete_vm").map((q) => typeof q.params.id)).toEqual(["number"]);
+        expect(world.compute.requests.every((q) => q.authorization === TOKEN)).toBe(true);
+    });
+
+    it("the fourth dialect has no key-injection method: a key added to dave is a replacement in the preview, and up replaces his VM carrying both keys", async () => {
+        const before = world.compute.vm("rhdave")!;
+        world.writeUsers([{ username: "dave", sshKeys: [DAVE_OWN] }]);
+        const preview = await world.run("preview", { computeBinding: binding });
+        expect(preview.errors).toEqual([]);
+        const vmOps = preview.ops.filter((o) => o.type.endsWith("hero:Vm") && o.name.includes("dave"));
+        expect(vmOps.map((o) => o.op)).toEqual(["replace"]);
+        expect(world.compute.vm("rhdave")!.id).toBe(before.id);
+
+        world.compute.requests.length = 0;
+        const r = await up();
+        expect(r.errors).toEqual([]);
+        const after = world.compute.vm("rhdave")!;
+        expect(after.id).not.toBe(before.id);
+        expect(after.ssh_keys).toContain(DAVE_OWN);
+        expect(world.compute.requests.some((q) => /inject|keys/.test(q.wire))).toBe(false);
+        expectDeployed("dave");
     });
 
     it("between the runs, no TypeScript file differed and the runs' config was the same: only the binding file changed", () => {

@@ -9,13 +9,21 @@
  *
  * Our side of the binding speaks one vocabulary, the logical names below (those of
  * the deployer's first guessed contract): sizes in MB, a VM id `vm_id` in params
- * and `id` in results, one gateway `backend`. The binding renames each to the live
- * name, converts sizes, wraps the backend in a list, and fills live params we have
- * no value for with constants.
+ * and `id` in results (strings), one gateway `backend`, our VM and gateway states,
+ * our notions of "not found", "name taken" and "name exists". The binding renames
+ * each to the live name, converts sizes and id types, wraps the backend in a list,
+ * fills live params we have no value for with constants, maps the service's state
+ * words onto ours, says which errors mean what, where the keys go (with the deploy,
+ * before it, or only with it), and how the token travels.
  */
 import * as fs from "fs";
 import * as path from "path";
+import { bindingProblems } from "./binding-rules";
 import * as rpc from "./client";
+import { errorIs, type ErrorKind, liveParams, methodCandidates, ourResult } from "./wire";
+
+export { bindingProblems, requiredParams } from "./binding-rules";
+export { liveParams, methodCandidates, ourResult } from "./wire";
 
 /** The project directory (the one with Pulumi.yaml): relative binding paths start here. */
 export const PROJECT_DIR = path.resolve(__dirname, "..", "..");
@@ -44,41 +52,62 @@ export const OPERATION_NAMES = Object.keys(OPERATIONS) as OperationName[];
 
 /** The result fields the providers read (our names), and those they cannot work without. */
 export const RESULTS = {
-    Vm: { fields: ["id", "name", "state", "node_id", "mycelium_ip", "cpu", "memory", "ssh_keys"], required: ["id", "name", "state", "mycelium_ip"] },
+    // `error`: what the service says went wrong with a deploy, when it says.
+    Vm: { fields: ["id", "name", "state", "node_id", "mycelium_ip", "cpu", "memory", "ssh_keys", "error"], required: ["id", "name", "state", "mycelium_ip"] },
     // A gateway is proven ours by its backend (or VM id): without a backend nothing can be adopted or deleted safely.
-    Gateway: { fields: ["name", "fqdn", "backend", "vm_id"], required: ["name", "fqdn", "backend"] },
+    // Without a `state` a gateway is ready once deployed.
+    Gateway: { fields: ["name", "fqdn", "backend", "vm_id", "state", "error"], required: ["name", "fqdn", "backend"] },
 } as const;
 
 export type ResultKind = keyof typeof RESULTS;
 
-/** Logical params and result fields that are sizes: MB on our side, `sizeUnit` on the wire. */
-const SIZES = new Set(["memory", "disk"]);
-
 export interface OperationBinding {
-    /** The live method, bare (`deploy_vm`) or prefixed (`ComputeService.deploy_vm`): the other form is tried too. */
+    /** The live method, bare (`deploy_vm`), with the `service` prefix (`ComputeService.deploy_vm`), or with another prefix (`compute.vm_create`, tried as written only). */
     method: string;
     /** Our param name → the live one. Only what is listed is sent. */
     params?: Record<string, string>;
     /** Live params sent with a fixed value (in live units), e.g. `{ "rootfs": 16 }`. */
     constants?: Record<string, unknown>;
+    /** Our param → the type it travels as, where it is not ours: `{ "vm_id": "integer" }` sends our id "42" as 42. */
+    types?: Record<string, WireType>;
+}
+
+export type WireType = "string" | "integer";
+
+/** Which JSON-RPC error means something: its code, a piece of its message (case-insensitive), or both. */
+export interface ErrorMatch {
+    code?: number;
+    message?: string;
 }
 
 export interface Binding {
     /** What this file is, for the admin who opens it. */
     comment?: string;
-    /** The service name that prefixes methods (`ComputeService.deploy_vm`). */
+    /** The prefix of the live methods (`ComputeService` for `ComputeService.deploy_vm`); "" for none. Bare methods are tried with it too. */
     service: string;
-    /** "with": deploy_vm carries the SSH keys. "before": inject_ssh_keys registers them, by VM name, before deploy_vm. */
-    keys: "with" | "before";
+    /**
+     * "with": deploy_vm carries the SSH keys, injectKeys adds keys later (by id or name).
+     * "before": injectKeys registers them, by VM name, before deploy_vm.
+     * "only-with": deploy_vm carries them and there is no key-injection method (leave injectKeys out):
+     * a key change replaces the VM, and a leftover is adopted only with every key already on it.
+     */
+    keys: "with" | "before" | "only-with";
     /** "one": a gateway takes one `backend` URL. "list": it takes `backends: [url]`. */
     backends: "one" | "list";
     /** The unit of memory and disk sizes on the wire, both ways. */
     sizeUnit: "MB" | "GB";
     /** Our image (an flist URL) → what the live service calls it, e.g. a short name; images not listed go as they are. */
     images: Record<string, string>;
+    /** One entry per operation; injectKeys is left out when keys are "only-with". */
     operations: Record<OperationName, OperationBinding>;
     /** Our result field → the live one, per result kind. */
     results: Record<ResultKind, Record<string, string>>;
+    /** The service's state words → ours, per result kind. @default ours as they are (a VM's deploying, running, stopped, failed) */
+    states?: Partial<Record<ResultKind, Record<string, string>>>;
+    /** Which errors mean "not found", "name taken" (the gateway name is someone else's on the grid), "name exists" (on this service). @default codes -32004, -32010, -32011 */
+    errors?: Partial<Record<"notFound" | "nameTaken" | "nameExists", ErrorMatch>>;
+    /** The header the stack's computeToken travels in, and its scheme ("" for none). @default { "header": "Authorization", "scheme": "Bearer" } */
+    auth?: { header: string; scheme: string };
 }
 
 /** The binding file as configured (relative to the project, or absolute), resolved. */
@@ -102,95 +131,7 @@ export function loadBinding(configured?: string): Binding & { file: string } {
     return { ...(data as Binding), file };
 }
 
-/** Every way `data` is not a usable binding. Empty when it is one. */
-export function bindingProblems(data: unknown): string[] {
-    const b = data as Partial<Binding> | null;
-    if (!b || typeof b !== "object" || Array.isArray(b)) return ["not a JSON object"];
-    const problems: string[] = [];
-    const isMap = (x: unknown) => !!x && typeof x === "object" && !Array.isArray(x);
-    const known = new Set(["comment", "service", "keys", "backends", "sizeUnit", "images", "operations", "results"]);
-    for (const k of Object.keys(b)) if (!known.has(k)) problems.push(`unknown key ${k} (known: ${[...known].join(", ")})`);
-    if (typeof b.service !== "string") problems.push(`service must be a string, e.g. "ComputeService"`);
-    if (b.keys !== "with" && b.keys !== "before") problems.push(`keys must be "with" (deploy_vm carries them) or "before" (inject_ssh_keys first), not ${JSON.stringify(b.keys)}`);
-    if (b.backends !== "one" && b.backends !== "list") problems.push(`backends must be "one" or "list", not ${JSON.stringify(b.backends)}`);
-    if (b.sizeUnit !== "MB" && b.sizeUnit !== "GB") problems.push(`sizeUnit must be "MB" or "GB", not ${JSON.stringify(b.sizeUnit)}`);
-    if (!isMap(b.images) || Object.values(b.images!).some((v) => typeof v !== "string")) problems.push("images must map image URLs to strings ({} for none)");
-    if (!isMap(b.operations)) return [...problems, "operations must be an object with one entry per operation"];
-    for (const k of Object.keys(b.operations!)) if (!(k in OPERATIONS)) problems.push(`operations.${k} is not one of ours (${OPERATION_NAMES.join(", ")})`);
-    for (const op of OPERATION_NAMES) {
-        const o = b.operations![op] as OperationBinding | undefined;
-        if (!o || !isMap(o)) {
-            problems.push(`operations.${op} is missing`);
-            continue;
-        }
-        if (typeof o.method !== "string" || o.method === "") problems.push(`operations.${op}.method must name the live method`);
-        if (o.params !== undefined && (!isMap(o.params) || Object.values(o.params).some((v) => typeof v !== "string"))) problems.push(`operations.${op}.params must map our param names to live ones`);
-        if (o.constants !== undefined && !isMap(o.constants)) problems.push(`operations.${op}.constants must map live param names to values`);
-        const params = isMap(o.params) ? o.params! : {};
-        const ours: readonly string[] = OPERATIONS[op].params;
-        for (const p of Object.keys(params)) if (!ours.includes(p)) problems.push(`operations.${op}.params.${p}: we have no param ${p} (ours: ${ours.join(", ") || "none"})`);
-        for (const p of requiredParams(op, b.keys === "before" ? "before" : "with")) if (!(p in params)) problems.push(`operations.${op}.params must map our ${p}`);
-    }
-    if (b.keys === "with" && isMap(b.operations!.injectKeys) && !("vm_id" in (b.operations!.injectKeys.params ?? {})) && !("name" in (b.operations!.injectKeys.params ?? {}))) {
-        problems.push("operations.injectKeys.params must map our vm_id or our name: how the live service names the VM");
-    }
-    if (!isMap(b.results)) return [...problems, "results must map our result fields to live ones, for Vm and Gateway"];
-    for (const kind of Object.keys(RESULTS) as ResultKind[]) {
-        const r = b.results![kind];
-        if (!isMap(r) || Object.values(r).some((v) => typeof v !== "string")) {
-            problems.push(`results.${kind} must map our field names to live ones`);
-            continue;
-        }
-        const fields: readonly string[] = RESULTS[kind].fields;
-        for (const f of Object.keys(r)) if (!fields.includes(f)) problems.push(`results.${kind}.${f}: we read no field ${f} (ours: ${fields.join(", ")})`);
-        for (const f of RESULTS[kind].required) if (!(f in r)) problems.push(`results.${kind} must map our ${f}`);
-    }
-    return problems;
-}
-
-/** Our params an operation cannot go without, given where the keys go. */
-export function requiredParams(op: OperationName, keys: Binding["keys"]): string[] {
-    const req: string[] = [...OPERATIONS[op].required];
-    if (op === "deployVm" && keys === "with") req.push("ssh_keys");
-    if (op === "injectKeys" && keys === "before") req.push("name"); // before the deploy there is no id yet
-    return req;
-}
-
-/** The live method names to try for an operation: as written first, then the other form (bare ↔ prefixed). */
-export function methodCandidates(written: string, service: string): string[] {
-    const prefix = `${service}.`;
-    return [written, written.startsWith(prefix) ? written.slice(prefix.length) : `${prefix}${written}`];
-}
-
-/** The live params for one call: renamed, sizes converted, the backend wrapped, constants added. Unset values are not sent. */
-export function liveParams(b: Binding, op: OperationName, values: Record<string, unknown>): Record<string, unknown> {
-    const o = b.operations[op];
-    const out: Record<string, unknown> = {};
-    for (const [ours, live] of Object.entries(o.params ?? {})) {
-        let v = values[ours];
-        if (v === undefined || v === null) continue;
-        if (SIZES.has(ours) && typeof v === "number" && b.sizeUnit === "GB") v = v / 1024;
-        if (ours === "flist" && typeof v === "string") v = b.images[v] ?? v;
-        if (ours === "backend" && b.backends === "list") v = [v];
-        out[live] = v;
-    }
-    return { ...out, ...(o.constants ?? {}) };
-}
-
-/** A live result in our names: renamed, sizes back in MB, the first of a backend list, ids as strings. */
-export function ourResult<T>(b: Binding, kind: ResultKind, raw: unknown): T {
-    const r = (raw ?? {}) as Record<string, unknown>;
-    const out: Record<string, unknown> = {};
-    for (const [ours, live] of Object.entries(b.results[kind])) {
-        let v = r[live];
-        if (v === undefined) continue;
-        if (SIZES.has(ours) && typeof v === "number" && b.sizeUnit === "GB") v = v * 1024;
-        if (ours === "backend" && Array.isArray(v)) v = v[0];
-        if ((ours === "id" || ours === "vm_id") && typeof v === "number") v = String(v);
-        out[ours] = v;
-    }
-    return out as T;
-}
+const BLOCKS = new Set(["operations", "results", "states", "errors"]);
 
 /** A binding as its file is written: one line per setting, operation and result kind. */
 export function formatBinding(b: Binding): string {
@@ -199,7 +140,7 @@ export function formatBinding(b: Binding): string {
         : v !== null && typeof v === "object" ? (Object.keys(v).length === 0 ? "{}" : `{ ${Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}: ${line(x)}`).join(", ")} }`)
         : JSON.stringify(v);
     const block = (o: Record<string, unknown>) => `{\n${Object.entries(o).map(([k, v]) => `    ${JSON.stringify(k)}: ${line(v)}`).join(",\n")}\n  }`;
-    const top = Object.entries(b).filter(([k]) => k !== "file").map(([k, v]) => `  ${JSON.stringify(k)}: ${k === "operations" || k === "results" ? block(v as Record<string, unknown>) : line(v)}`);
+    const top = Object.entries(b).filter(([k]) => k !== "file").map(([k, v]) => `  ${JSON.stringify(k)}: ${BLOCKS.has(k) ? block(v as Record<string, unknown>) : line(v)}`);
     return `{\n${top.join(",\n")}\n}\n`;
 }
 
@@ -219,18 +160,35 @@ export const METHOD_NOT_FOUND = -32601;
  * endpoint which one answered.
  */
 export class Compute {
+    /** The connection, sending the token as the binding's `auth` says. */
+    readonly conn: rpc.Conn;
+
     constructor(
-        readonly conn: rpc.Conn,
+        conn: rpc.Conn,
         readonly binding: Binding & { file?: string },
-    ) {}
+    ) {
+        this.conn = connOf(conn, binding);
+    }
 
     /** Whether the keys are registered with inject_ssh_keys before deploy_vm (which then carries none). */
     get keysFirst(): boolean {
         return this.binding.keys === "before";
     }
 
+    /** Whether keys can be added to a VM that exists; false when they travel only with its deploy. */
+    get keysInPlace(): boolean {
+        return this.binding.keys !== "only-with";
+    }
+
+    /** Whether `err` is what the binding's `errors` say means `kind` ("not found", "name taken", "name exists"). */
+    is(err: unknown, kind: ErrorKind): boolean {
+        return errorIs(this.binding, err, kind);
+    }
+
     async invoke<T>(op: OperationName, values: Record<string, unknown>, opts: { user?: string; retry?: boolean } = {}): Promise<T> {
-        const written = this.binding.operations[op].method;
+        const bound = this.binding.operations[op];
+        if (!bound) throw new Error(`the Hero Compute binding${this.binding.file ? ` ${this.binding.file}` : ""} has no ${op} operation (keys are "${this.binding.keys}")`);
+        const written = bound.method;
         const key = `${rpc.canonicalEndpoint(this.conn.url)} ${written}`;
         const candidates = methodCandidates(written, this.binding.service);
         const known = resolved().get(key);
@@ -276,6 +234,7 @@ export class Compute {
 
     /** Adds keys to a VM, named by id or by name as the binding says; before a deploy only the name is known. */
     async injectKeys(vm: { vm_id?: string; name: string }, keys: string[], user: string): Promise<void> {
+        if (!this.keysInPlace) throw new Error(`${user}: keys travel only with the deploy (the binding's keys are "only-with"): they cannot be added to VM ${vm.vm_id ?? vm.name}`);
         await this.invoke("injectKeys", { ...vm, ssh_keys: keys }, { user });
     }
 
@@ -300,4 +259,9 @@ export class Compute {
 /** The bound service a configured provider uses: its connection and the binding from `computeBinding`. */
 export function computeFrom(s: Partial<rpc.ComputeSettings> & { binding?: Binding }): Compute {
     return new Compute(rpc.connFrom(s), s.binding ?? loadBinding(s.bindingFile));
+}
+
+/** A connection that sends the token as the binding's `auth` says. */
+export function connOf(conn: rpc.Conn, b: Pick<Binding, "auth">): rpc.Conn {
+    return b.auth ? { ...conn, authHeader: b.auth.header, authScheme: b.auth.scheme } : conn;
 }

@@ -11,7 +11,10 @@
 import { Agent, request } from "undici";
 import { insecureUrlProblem } from "../url-rules";
 
-/** JSON-RPC error codes the providers act on. Mirrors `components.errors` of openrpc.json. */
+/**
+ * The error codes of the repo's own document (`components.errors` of openrpc.json).
+ * The providers act on what the binding's `errors` say (bind.ts), these are its defaults.
+ */
 export const ERRORS = {
     InvalidParams: -32602,
     NotFound: -32004,
@@ -20,13 +23,20 @@ export const ERRORS = {
     DeployFailed: -32020,
 } as const;
 
+/** Our VM states; a live state the binding's value map does not know reads as `unknown`, its word in `stateWord`. */
 export type VmState = "deploying" | "running" | "stopped" | "failed";
+/** Our gateway states; a binding that reads no gateway state makes every gateway `ready`. */
+export type GatewayState = "deploying" | "ready" | "failed";
 
 /** A VM in our names (the binding renames the live fields to these). Sizes in MB. */
 export interface Vm {
     id: string;
     name: string;
-    state: VmState;
+    state: VmState | "unknown";
+    /** The state as the service said it, before the binding's value map. */
+    stateWord?: string;
+    /** What the service says went wrong, when it says (the binding's `error` result field). */
+    error?: string;
     node_id?: number | null;
     mycelium_ip?: string | null;
     cpu?: number;
@@ -42,12 +52,19 @@ export interface Gateway {
     fqdn: string;
     backend: string;
     vm_id?: string | null;
+    state: GatewayState | "unknown";
+    stateWord?: string;
+    error?: string;
 }
 
 /** Where and how to call. `url`: `https://…`, `http://…` or `unix:///…/rpc.sock`. */
 export interface Conn {
     url: string;
     token?: string;
+    /** The header the token travels in. @default "authorization" */
+    authHeader?: string;
+    /** The scheme before the token in that header ("" for none). @default "Bearer" with the default header, else none */
+    authScheme?: string;
     /** Per request, including the body. @default 30000 */
     timeoutMs?: number;
     /** Extra attempts after a transport error or a transient answer (429, 5xx). @default 3 */
@@ -156,13 +173,12 @@ export async function getJson(conn: Conn, url: string): Promise<unknown> {
     checkComputeUrl(url, "the Hero Compute document URL");
     const agent = agentOf(conn);
     const timeoutMs = conn.timeoutMs ?? 30_000;
-    const headers: Record<string, string> = { accept: "application/json" };
-    if (conn.token) headers.authorization = `Bearer ${conn.token}`;
+    const headers: Record<string, string> = { accept: "application/json", ...authHeaders(conn) };
     const route = `GET ${new URL(url).pathname}`;
     try {
         const res = await request(url, { method: "GET", dispatcher: agent, headers, signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
         const text = await res.body.text();
-        if (res.statusCode !== 200) throw new RpcError(route, undefined, `HTTP ${res.statusCode}`, redact(text.slice(0, 300) || "no body", conn.token), res.statusCode >= 500);
+        if (res.statusCode !== 200) throw new RpcError(route, undefined, `HTTP ${res.statusCode}`, redact(bodyMessage(text, safeJson(text)), conn.token), res.statusCode >= 500);
         try {
             return JSON.parse(text);
         } catch {
@@ -178,14 +194,27 @@ export async function getJson(conn: Conn, url: string): Promise<unknown> {
     }
 }
 
+/** The header carrying the token, as the binding's `auth` names it: `Authorization: Bearer <token>` unless told otherwise. */
+export function authHeaders(conn: Pick<Conn, "token" | "authHeader" | "authScheme">): Record<string, string> {
+    if (!conn.token) return {};
+    const header = (conn.authHeader ?? "authorization").toLowerCase();
+    const scheme = conn.authHeader === undefined ? (conn.authScheme ?? "Bearer") : (conn.authScheme ?? "");
+    return { [header]: scheme ? `${scheme} ${conn.token}` : conn.token };
+}
+
+/** The message of an HTTP error's JSON body (`{"error": "…"}`, `{"error": {"message": "…"}}`, `{"message": "…"}`), else its text. */
+export function bodyMessage(text: string, msg: unknown): string {
+    const m = msg as { error?: unknown; message?: unknown } | undefined;
+    const e = m?.error as { message?: unknown } | string | undefined;
+    const found = typeof e === "string" ? e : typeof e?.message === "string" ? e.message : typeof m?.message === "string" ? m.message : undefined;
+    return (found ?? text).slice(0, 300) || "no body";
+}
+
 async function callOnce<T>(conn: Conn, method: string, params: Record<string, unknown>, user?: string): Promise<T> {
     const target = targetOf(conn);
     const agent = agentOf(conn);
     const timeoutMs = conn.timeoutMs ?? 30_000;
-    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" };
-    if (conn.token) {
-        headers.authorization = `Bearer ${conn.token}`;
-    }
+    const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json", ...authHeaders(conn) };
     const body: Record<string, unknown> = { jsonrpc: "2.0", id: 1, method };
     if (Object.keys(params).length > 0) {
         body.params = params;
@@ -213,23 +242,36 @@ async function callOnce<T>(conn: Conn, method: string, params: Record<string, un
     } finally {
         agent.destroy().catch(() => undefined);
     }
-    let msg: { result?: unknown; error?: { code?: number; message?: string; data?: unknown } } | undefined;
+    let msg: { result?: unknown; error?: { code?: unknown; message?: unknown; data?: unknown } | string | null } | undefined;
     try {
         msg = JSON.parse(text);
     } catch {
         msg = undefined;
     }
-    if (msg?.error) {
-        const detail = msg.error.data === undefined ? "" : ` (${JSON.stringify(msg.error.data).slice(0, 300)})`;
-        throw fail(msg.error.code ?? "unknown", `${msg.error.message ?? "no message"}${detail}`, false);
+    // A JSON-RPC error has a numeric code; any other `error` (an HTTP 401's `{"error": "…"}`) is the HTTP status's message.
+    const e = msg?.error;
+    if (e !== null && typeof e === "object" && typeof e.code === "number") {
+        const detail = e.data === undefined ? "" : ` (${JSON.stringify(e.data).slice(0, 300)})`;
+        throw fail(e.code, `${typeof e.message === "string" && e.message ? e.message : "no message"}${detail}`, false);
     }
     if (status === 429 || status >= 500) {
-        throw fail(`HTTP ${status}`, text.slice(0, 300) || "no body", true);
+        throw fail(`HTTP ${status}`, bodyMessage(text, msg), true);
     }
-    if (status >= 400 || !msg || !("result" in msg)) {
-        throw fail(`HTTP ${status}`, text.slice(0, 300) || "no JSON-RPC result in the answer", false);
+    if (status >= 400) {
+        throw fail(`HTTP ${status}`, bodyMessage(text, msg), false);
+    }
+    if (!msg || !("result" in msg)) {
+        throw fail(`HTTP ${status}`, msg?.error ? bodyMessage(text, msg) : text.slice(0, 300) || "no JSON-RPC result in the answer", false);
     }
     return msg.result as T;
+}
+
+function safeJson(text: string): unknown {
+    try {
+        return JSON.parse(text);
+    } catch {
+        return undefined;
+    }
 }
 
 /** Removes the bearer token from text that may be printed. */
@@ -238,115 +280,5 @@ export function redact(text: string, token?: string): string {
     return token ? out.split(token).join("[redacted]") : out;
 }
 
-/** Provider settings from stack config (namespace `hero-os-grid-deployer`), read in `configure()`. */
-export interface ComputeSettings {
-    url?: string;
-    token?: string;
-    concurrency: number;
-    readyTimeoutMs: number;
-    pollMs: number;
-    progressMs: number;
-    requestTimeoutMs: number;
-    backoffMs: number;
-    allowLoopbackBackend: boolean;
-    /** How long a gateway waits for its name to be released by a gateway not ours (a swap within one update). */
-    releaseWaitMs: number;
-    /** The binding file (`computeBinding`), relative to the project or absolute; unset: the default binding. */
-    bindingFile?: string;
-    /** The grid node of the web gateway (`computeGatewayNode`), sent where the binding maps a gateway node param. */
-    gatewayNode?: number;
-}
-
-/** Reads the provider settings. Fractions are allowed so tests can use short deadlines. */
-export function settingsFrom(config: { get(key: string): string | undefined }): ComputeSettings {
-    const get = (k: string): string | undefined => {
-        const v: unknown = config.get(`hero-os-grid-deployer:${k}`);
-        return v === undefined || v === null ? undefined : String(v);
-    };
-    const num = (k: string, dflt: number) => {
-        const v = get(k);
-        const n = v === undefined || v === "" ? dflt : Number(v);
-        if (!Number.isFinite(n) || n <= 0) {
-            throw new Error(`config hero-os-grid-deployer:${k} must be a positive number, not "${v}"`);
-        }
-        return n;
-    };
-    return {
-        url: get("computeUrl") ? checkComputeUrl(get("computeUrl")!) : undefined,
-        token: get("computeToken") || undefined,
-        concurrency: Math.max(1, Math.floor(num("computeConcurrency", 3))),
-        readyTimeoutMs: num("vmReadyTimeoutMinutes", 15) * 60_000,
-        pollMs: num("computePollSeconds", 10) * 1000,
-        progressMs: num("computeProgressSeconds", 30) * 1000,
-        requestTimeoutMs: num("computeRequestTimeoutSeconds", 30) * 1000,
-        backoffMs: num("computeBackoffSeconds", 0.5) * 1000,
-        allowLoopbackBackend: String(get("computeAllowLoopbackBackend")) === "true", // a YAML boolean arrives as true, a CLI value as "true"
-        releaseWaitMs: num("gatewayReleaseWaitSeconds", 120) * 1000,
-        bindingFile: get("computeBinding") || undefined,
-        gatewayNode: get("computeGatewayNode") ? gatewayNodeFrom(get("computeGatewayNode")) : undefined,
-    };
-}
-
-/** `computeGatewayNode` as a grid node id, or a clear error. */
-export function gatewayNodeFrom(v: unknown): number {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 1) {
-        throw new Error(`config hero-os-grid-deployer:computeGatewayNode must be a grid node id (a whole number from 1), not "${v}"`);
-    }
-    return n;
-}
-
-/** The connection a configured provider uses; fails clearly when computeUrl is not set. */
-export function connFrom(s: Partial<ComputeSettings>): Conn {
-    if (!s.url) {
-        throw new Error("config hero-os-grid-deployer:computeUrl is not set: the Hero Compute providers cannot reach the service");
-    }
-    return { url: s.url, token: s.token, timeoutMs: s.requestTimeoutMs, backoffMs: s.backoffMs };
-}
-
-/**
- * Runs `fn` holding one of `max` deploy slots. The slots live on `globalThis`, so
- * the cap holds across every user and across the VM and gateway providers in the
- * one dynamic-provider host process of a `pulumi up`.
- */
-export async function withSlot<T>(max: number, fn: () => Promise<T>): Promise<T> {
-    const g = globalThis as { __heroComputeSlots?: { active: number; max: number; waiting: (() => void)[] } };
-    const s = (g.__heroComputeSlots ??= { active: 0, max, waiting: [] });
-    s.max = max;
-    if (s.active < s.max) {
-        s.active++;
-    } else {
-        await new Promise<void>((resolve) => s.waiting.push(resolve)); // the releaser hands its slot over
-    }
-    try {
-        return await fn();
-    } finally {
-        const next = s.waiting.shift();
-        if (next) {
-            next();
-        } else {
-            s.active--;
-        }
-    }
-}
-
-/** Waits for the next poll, never past the deadline. */
-export function pause(ms: number, deadline: number): Promise<void> {
-    const wait = Math.max(0, Math.min(ms, deadline - Date.now()));
-    return new Promise((resolve) => setTimeout(resolve, wait));
-}
-
-/**
- * A progress line. Inside Pulumi's dynamic-provider host `pulumi.log` has no engine
- * connection (it would fall back to console.log), so write to stderr directly; the
- * engine shows a provider plugin's stderr lines in the `pulumi up` output.
- */
-export function progress(line: string): void {
-    process.stderr.write(`${line}\n`);
-}
-
-/** `2m10s`. */
-export function elapsed(sinceMs: number): string {
-    const s = Math.round((Date.now() - sinceMs) / 1000);
-    return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
-}
+// Settings, the deploy slots and progress lines live in settings.ts; the providers reach them through this module.
+export * from "./settings";

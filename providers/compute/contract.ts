@@ -7,8 +7,9 @@
  * The fit and the suggestion are pure functions of the binding and the document.
  */
 import * as rpc from "./client";
-import { type Binding, bindingProblems, loadBinding, methodCandidates, OPERATION_NAMES, OPERATIONS, type OperationName, requiredParams, RESULTS, type ResultKind } from "./bind";
-import { liveMethod, liveParamsOf, resultProperties, type LiveMethod, type LiveParam } from "./document";
+import { type Binding, bindingProblems, connOf, loadBinding, methodCandidates, OPERATION_NAMES, OPERATIONS, type OperationName, requiredParams, RESULTS, type ResultKind } from "./bind";
+import { liveMethod, liveParamsOf, resultFieldSchema, resultProperties, schemaTypes, type LiveMethod } from "./document";
+import { describeType, errorProblems, stateProblems, typeFits, valueProblems } from "./fit-values";
 import { suggestBinding } from "./suggest";
 
 export { suggestBinding };
@@ -46,6 +47,12 @@ export interface FitOptions {
     images?: string[];
 }
 
+/** The JSON types we can read each result field from (an id may be a number: it is read as our string). */
+const RESULT_TYPES: Record<string, string[]> = {
+    id: ["string", "integer", "number"], vm_id: ["string", "integer", "number"], name: ["string"], state: ["string"], node_id: ["integer", "number"],
+    mycelium_ip: ["string"], cpu: ["integer", "number"], memory: ["integer", "number"], ssh_keys: ["array"], fqdn: ["string"], backend: ["string", "array"], error: ["string"],
+};
+
 /** Where each of our params goes only sometimes, and when. */
 const SOMETIMES: Partial<Record<`${OperationName}.${string}`, string>> = {
     "deployVm.node_id": "only for users whose vm.node pins a node",
@@ -59,13 +66,16 @@ export function fitBinding(b: Binding, doc: unknown, opts: FitOptions = {}): Fit
         const problem = "the live document is no OpenRPC document (it has no `methods` list)";
         return { ok: false, problems: [problem], operations: [] };
     }
-    const operations = OPERATION_NAMES.map((op) => fitOperation(b, doc, op, opts));
-    const problems = operations.flatMap((o) => o.problems);
+    // Keys that travel only with the deploy: there is no key-injection method to bind.
+    const ops = OPERATION_NAMES.filter((op) => !(op === "injectKeys" && b.keys === "only-with"));
+    const operations = ops.map((op) => fitOperation(b, doc, op, opts));
+    const methods = Object.fromEntries(operations.map((o) => [o.operation, o.method ? liveMethod(doc, o.method) : undefined])) as Record<OperationName, LiveMethod | undefined>;
+    const problems = [...operations.flatMap((o) => o.problems), ...stateProblems(b, doc, methods), ...errorProblems(b, doc)];
     return { ok: problems.length === 0, operations, problems };
 }
 
 function fitOperation(b: Binding, doc: unknown, op: OperationName, opts: FitOptions): OperationFit {
-    const o = b.operations[op];
+    const o = b.operations[op] ?? { method: "(none)" };
     const candidates = methodCandidates(o.method, b.service);
     const m = candidates.map((c) => liveMethod(doc, c)).find(Boolean);
     const empty: NamesFit = { matched: [], missing: [], extra: [] };
@@ -108,7 +118,8 @@ function fitOperation(b: Binding, doc: unknown, op: OperationName, opts: FitOpti
     for (const lp of live) {
         if (sent.has(lp.name)) continue;
         params.extra.push(lp.required ? `${lp.name} (required)` : lp.name);
-        if (lp.required) problems.push(`${at}: requires param ${lp.name}, which the binding does not send (map one of our params to it, or give it a value under constants)`);
+        const value = lp.schema?.default !== undefined ? `the document's default is ${JSON.stringify(lp.schema.default)}` : lp.schema?.examples?.length ? `the document's example is ${JSON.stringify(lp.schema.examples[0])}` : "the document gives no default or example";
+        if (lp.required) problems.push(`${at}: requires param ${lp.name}, which the binding does not send (map one of our params to it, or give it a value under constants; ${value})`);
     }
     if (op === "injectKeys" && b.keys === "before" && !("name" in (o.params ?? {}))) {
         problems.push(`${at}: keys go before the deploy, when the VM has no id yet, so the binding must send our name`);
@@ -131,6 +142,11 @@ function fitResult(b: Binding, doc: unknown, op: OperationName, m: LiveMethod, a
         const label = ours === name ? name : `${name} (our ${ours})`;
         if (props.includes(name)) {
             fit.matched.push(label);
+            const types = schemaTypes(resultFieldSchema(doc, m, name));
+            const want = RESULT_TYPES[ours];
+            if (types && types.length > 0 && want && !types.some((t) => want.includes(t))) {
+                problems.push(`${at}: its result's ${name} is ${describeType({ type: types })}, but we read our ${ours} as ${want.join(" or ")}`);
+            }
         } else {
             fit.missing.push(label);
             const need = (RESULTS[kind].required as readonly string[]).includes(ours) ? "" : " (drop it from results if the service does not report it)";
@@ -141,59 +157,23 @@ function fitResult(b: Binding, doc: unknown, op: OperationName, m: LiveMethod, a
     return fit;
 }
 
-/** What the live param's schema says about the values we send for `ours`: list or not, the image's pattern. */
-function valueProblems(b: Binding, op: OperationName, ours: string, lp: LiveParam, at: string, opts: FitOptions): string[] {
-    const type = lp.schema?.type;
-    if (ours === "backend") {
-        if (b.backends === "one" && type === "array") return [`${at}: param ${lp.name} takes a list of backends (set "backends": "list")`];
-        if (b.backends === "list" && type === "string") return [`${at}: param ${lp.name} takes one backend (set "backends": "one")`];
-    }
-    if (ours === "ssh_keys" && type !== undefined && type !== "array") return [`${at}: param ${lp.name} is ${describeType(lp.schema)}, not a list of keys`];
-    if (ours === "flist" && typeof lp.schema?.pattern === "string") {
-        const re = safeRegExp(lp.schema.pattern);
-        const sent = (opts.images ?? []).map((i) => b.images[i] ?? i);
-        const refused = re ? sent.filter((v) => !re.test(v)) : [];
-        if (refused.length > 0) return [`${at}: param ${lp.name} must match ${lp.schema.pattern}, which ${refused.join(", ")} does not (name the image under images)`];
-    }
-    return [];
-}
-
-function safeRegExp(pattern: string): RegExp | undefined {
-    try {
-        return new RegExp(pattern);
-    } catch {
-        return undefined;
-    }
-}
-
-function typeFits(schema: LiveParam["schema"], value: unknown): boolean {
-    const t = schema?.type;
-    if (t === undefined) return true;
-    const types = Array.isArray(t) ? t : [t];
-    return types.some((x) =>
-        x === "integer" ? Number.isInteger(value) : x === "number" ? typeof value === "number" : x === "array" ? Array.isArray(value) : x === "null" ? value === null : typeof value === x,
-    );
-}
-
-function describeType(schema: LiveParam["schema"]): string {
-    const t = schema?.type;
-    return t === undefined ? "untyped" : `of type ${Array.isArray(t) ? t.join(" or ") : t}`;
-}
-
 /** The live document and where it came from: `rpc.discover`, else `GET …/openrpc.json`. */
-export async function fetchDocument(conn: rpc.Conn): Promise<{ doc: unknown; source: string }> {
+export async function fetchDocument(conn: rpc.Conn): Promise<{ doc: unknown; source: string; refused?: string }> {
     const tried: string[] = [];
+    let refused: string | undefined;
     try {
         const doc = await rpc.call<unknown>(conn, "rpc.discover");
         if (Array.isArray((doc as { methods?: unknown } | null)?.methods)) return { doc, source: "rpc.discover" };
         tried.push("rpc.discover answered something that is no OpenRPC document");
     } catch (err) {
-        tried.push(`rpc.discover: ${(err as rpc.RpcError).code ?? ""} ${(err as Error).message}`.trim());
+        const code = (err as rpc.RpcError).code;
+        if (code === "HTTP 401" || code === "HTTP 403") refused = (err as Error).message;
+        tried.push((err as Error).message);
     }
     for (const url of rpc.documentUrls(conn)) {
         try {
             const doc = await rpc.getJson(conn, url);
-            if (Array.isArray((doc as { methods?: unknown } | null)?.methods)) return { doc, source: `GET ${url.replace(/^http:\/\/localhost/, "")}` };
+            if (Array.isArray((doc as { methods?: unknown } | null)?.methods)) return { doc, source: `GET ${url.replace(/^http:\/\/localhost/, "")}`, ...(refused ? { refused } : {}) };
             tried.push(`GET ${url}: not an OpenRPC document`);
         } catch (err) {
             tried.push(`GET ${url}: ${(err as Error).message}`);
@@ -218,14 +198,21 @@ export interface PreflightOptions {
  */
 export async function preflight(url: string, token?: string, opts: PreflightOptions = {}): Promise<void> {
     const binding = loadBinding(opts.bindingFile);
-    const { doc } = await fetchDocument({ url, token, timeoutMs: opts.timeoutMs, retries: opts.retries });
+    const { doc, refused } = await fetchDocument(connOf({ url, token, timeoutMs: opts.timeoutMs, retries: opts.retries }, binding));
     const fit = fitBinding(binding, doc, opts);
-    if (!fit.ok) {
+    const problems = [...(refused ? [authProblem(binding, refused)] : []), ...fit.problems];
+    if (problems.length > 0) {
         throw new Error(
-            `Hero Compute at ${rpc.canonicalEndpoint(url)} does not offer what this deployer needs, as the binding ${binding.file} maps it; nothing was deployed:\n  - ${fit.problems.join("\n  - ")}\n` +
+            `Hero Compute at ${rpc.canonicalEndpoint(url)} does not offer what this deployer needs, as the binding ${binding.file} maps it; nothing was deployed:\n  - ${problems.join("\n  - ")}\n` +
                 "Run `npm run preflight` for the whole report and a suggested binding, then adapt the binding file (no TypeScript to change) and run pulumi up again.",
         );
     }
+}
+
+/** The problem when the service refused the token on rpc.discover (its document came from GET): the binding's auth, which no document gives. */
+export function authProblem(b: Pick<Binding, "auth">, refused: string): string {
+    const now = b.auth ? `header ${b.auth.header}, scheme ${JSON.stringify(b.auth.scheme)}` : "none, so Authorization: Bearer";
+    return `auth: the service refused the token on rpc.discover (${refused}); the binding's auth is ${now}: set "auth": { "header": …, "scheme": … } to what the service wants (its document does not say), and check computeToken`;
 }
 
 /** Whether `data` is a binding that fits `doc`: its own problems first, then the fit's. */

@@ -26,6 +26,7 @@ export interface LiveMethod {
     name: string;
     params?: unknown[];
     result?: { schema?: LiveSchema };
+    errors?: unknown[];
 }
 
 /** Follows a local `$ref` (`#/components/...`) once or more; anything else is returned as is. */
@@ -71,4 +72,46 @@ export function resultItemSchema(doc: unknown, m: LiveMethod): LiveSchema | unde
 export function resultProperties(doc: unknown, m: LiveMethod): string[] | undefined {
     const props = resultItemSchema(doc, m)?.properties;
     return props && typeof props === "object" ? Object.keys(props) : undefined;
+}
+
+/** The schema of one field of the method's result (of one item, for a list), `$ref`s followed. */
+export function resultFieldSchema(doc: unknown, m: LiveMethod, field: string): LiveSchema | undefined {
+    const props = resultItemSchema(doc, m)?.properties as Record<string, unknown> | undefined;
+    return props && field in props ? deref<LiveSchema | undefined>(doc, props[field] as LiveSchema) : undefined;
+}
+
+/** The words a result field may hold, when the document lists them (`enum`). */
+export function fieldEnum(schema: LiveSchema | undefined): string[] | undefined {
+    const e = (schema as { enum?: unknown } | undefined)?.enum;
+    return Array.isArray(e) ? e.filter((x): x is string => typeof x === "string") : undefined;
+}
+
+export interface LiveError {
+    /** Its name under `components.errors`, when it has one. */
+    name?: string;
+    code: number;
+    message: string;
+}
+
+/** Every error the document describes: under `components.errors` and in the methods' `errors`, `$ref`s followed, once per code and message. */
+export function documentErrors(doc: unknown): LiveError[] {
+    const out = new Map<string, LiveError>();
+    const add = (name: string | undefined, e: unknown) => {
+        const x = deref<{ code?: unknown; message?: unknown } | undefined>(doc, e as { code?: unknown });
+        if (!x || typeof x.code !== "number") return;
+        const message = typeof x.message === "string" ? x.message : "";
+        const key = `${x.code} ${message}`;
+        if (!out.has(key)) out.set(key, { ...(name ? { name } : {}), code: x.code, message });
+    };
+    const named = (doc as { components?: { errors?: Record<string, unknown> } } | undefined)?.components?.errors;
+    for (const [name, e] of Object.entries(named ?? {})) add(name, e);
+    for (const m of liveMethods(doc)) for (const e of Array.isArray(m.errors) ? m.errors : []) add(undefined, e);
+    return [...out.values()];
+}
+
+/** The JSON types a schema allows, `null` left out (an optional field may be null). */
+export function schemaTypes(schema: LiveSchema | undefined): string[] | undefined {
+    const t = schema?.type;
+    if (t === undefined) return undefined;
+    return (Array.isArray(t) ? t : [t]).filter((x) => x !== "null");
 }

@@ -18,6 +18,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
 import { type Binding, type Compute, computeFrom, loadBinding } from "./bind";
 import * as rpc from "./client";
+import { belongs, ensureGateway, type GatewayOptions, getGateway, releaseIfOurs } from "./gateway-deploy";
 import { gridNameProblem } from "../../users/limits";
 
 export interface HeroGatewayArgs {
@@ -46,15 +47,7 @@ export interface GatewayOutputs extends GatewayInputs {
 
 type Provider = pulumi.dynamic.ResourceProvider & Partial<rpc.ComputeSettings> & { binding?: Binding; options(): GatewayOptions };
 
-interface GatewayOptions {
-    /** Holds one of the `computeConcurrency` slots for a changing call. */
-    slot: <T>(fn: () => Promise<T>) => Promise<T>;
-    releaseWaitMs: number;
-    pollMs: number;
-    progressMs: number;
-    /** The web gateway's grid node (`computeGatewayNode`), where the binding sends one. */
-    gatewayNode?: number;
-}
+export { belongs };
 
 export const gatewayProvider: Provider = {
     async configure(req: pulumi.dynamic.ConfigureRequest) {
@@ -119,6 +112,7 @@ export const gatewayProvider: Provider = {
         return {
             slot: (fn) => rpc.withSlot(this.concurrency ?? 3, fn),
             releaseWaitMs: this.releaseWaitMs ?? 120_000,
+            readyTimeoutMs: this.readyTimeoutMs ?? 15 * 60_000,
             pollMs: this.pollMs ?? 10_000,
             progressMs: this.progressMs ?? 30_000,
             gatewayNode: this.gatewayNode,
@@ -174,11 +168,6 @@ export function diffGateway(olds: GatewayOutputs, news: GatewayInputs): pulumi.d
     return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
 }
 
-/** Whether a live gateway is the one recorded: it points at the same VM (by id when both know one, else by backend). */
-export function belongs(gw: Pick<rpc.Gateway, "backend" | "vm_id">, rec: Pick<GatewayInputs, "backend" | "vmId">): boolean {
-    return gw.vm_id && rec.vmId ? gw.vm_id === rec.vmId : gw.backend === rec.backend;
-}
-
 function outsOf(inputs: GatewayInputs, gw: rpc.Gateway, endpoint: string): GatewayOutputs {
     // The live backend, so that refresh sees a gateway re-pointed outside the tool.
     return { ...inputs, backend: gw.backend ?? inputs.backend, computeEndpoint: endpoint, fqdn: gw.fqdn, url: `https://${gw.fqdn}` };
@@ -191,93 +180,5 @@ function guardEndpoint(conn: rpc.Conn, props: GatewayOutputs, what: string): voi
             `${props.username}: cannot ${what} gateway ${props.name}: it was deployed through ${props.computeEndpoint}, ` +
                 `but computeUrl is now ${now}. Set computeUrl back to run this step.`,
         );
-    }
-}
-
-async function getGateway(c: Compute, name: string, user: string): Promise<rpc.Gateway | undefined> {
-    try {
-        return await c.getGateway(name, user);
-    } catch (err) {
-        if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) return undefined;
-        throw err;
-    }
-}
-
-async function deleteGateway(c: Compute, name: string, user: string): Promise<void> {
-    try {
-        await c.deleteGateway(name, user);
-    } catch (err) {
-        if (!rpc.isRpcCode(err, rpc.ERRORS.NotFound)) throw err;
-    }
-}
-
-/** Deletes the recorded gateway while it is still ours; one that is gone is done, one that points elsewhere is kept, with a warning. */
-async function releaseIfOurs(c: Compute, rec: GatewayOutputs, o: GatewayOptions, doing?: string): Promise<void> {
-    const live = await getGateway(c, rec.name, rec.username);
-    if (!live) return;
-    if (!belongs(live, rec)) {
-        rpc.progress(
-            `${rec.username}: warning: keeping gateway ${rec.name}: it now points at ${live.backend}${live.vm_id ? ` (VM ${live.vm_id})` : ""}, ` +
-                `not at this user's VM${rec.vmId ? ` ${rec.vmId}` : ""} (${rec.backend}), so it is no longer this user's to delete`,
-        );
-        return;
-    }
-    if (doing) rpc.progress(doing);
-    await o.slot(() => deleteGateway(c, rec.name, rec.username));
-}
-
-/**
- * Our gateway of that name: adopted when it is already ours (a create that crashed
- * before Pulumi recorded it), redeployed when it is ours but points at an old backend
- * of our VM, deployed when the name is free. A name held by a gateway that is not ours
- * is waited for (bounded: another user of this update may be moving off it), then
- * refused. Never a blind retry of the deploy.
- */
-async function ensureGateway(c: Compute, inputs: GatewayInputs, o: GatewayOptions): Promise<rpc.Gateway> {
-    const user = inputs.username;
-    const started = Date.now();
-    let lastLog = started;
-    for (let attempt = 1; ; ) {
-        const live = await getGateway(c, inputs.name, user);
-        if (live && live.backend === inputs.backend && belongs(live, inputs)) {
-            rpc.progress(`${user}: adopting gateway ${live.name}, left by an earlier attempt`);
-            return live;
-        }
-        if (live && belongs(live, inputs)) {
-            rpc.progress(`${user}: gateway ${live.name} of this VM points at ${live.backend}; redeploying it for ${inputs.backend}`);
-            await o.slot(() => deleteGateway(c, live.name, user));
-        } else if (live) {
-            const held = `gateway name "${inputs.name}" is held by a gateway pointing at ${live.backend}${live.vm_id ? ` (VM ${live.vm_id})` : ""}, not at this user's VM`;
-            if (Date.now() - started >= o.releaseWaitMs) {
-                throw new Error(
-                    `${user}: the ${held}, and it was not released within ${rpc.elapsed(started)} (gatewayReleaseWaitSeconds). It was left alone. ` +
-                        `If it belongs to another user or stack, set gatewayName for ${user} in the users file to another name matching ^[a-z0-9]{3,36}$; ` +
-                        `if it is an old gateway of this stack being moved in this update, run pulumi up again.`,
-                );
-            }
-            if (Date.now() - lastLog >= o.progressMs) {
-                rpc.progress(`${user}: waiting for the ${held}, to be released (${rpc.elapsed(started)})`);
-                lastLog = Date.now();
-            }
-            await new Promise((r) => setTimeout(r, o.pollMs));
-            continue;
-        }
-        // Our names; the binding renames, wraps the backend in a list, and drops what the live method does not take.
-        const params: Record<string, unknown> = { name: inputs.name, backend: inputs.backend, vm_id: inputs.vmId || undefined, node_id: o.gatewayNode };
-        try {
-            return await o.slot(() => c.deployGateway(params, user));
-        } catch (err) {
-            if (rpc.isRpcCode(err, rpc.ERRORS.NameTaken)) {
-                throw new Error(
-                    `${user}: the gateway name "${inputs.name}" is already taken on the grid by someone else. ` +
-                        `Set gatewayName for ${user} in the users file to another name matching ^[a-z0-9]{3,36}$ and run pulumi up again. ` +
-                        `(Hero Compute said: ${(err as rpc.RpcError).serverMessage})`,
-                );
-            }
-            const unsure = (err as rpc.RpcError).transient || rpc.isRpcCode(err, rpc.ERRORS.NameExists);
-            if (!unsure || attempt >= 3) throw err;
-            attempt++;
-            // The outcome is unknown: the next round looks the name up before deploying again.
-        }
     }
 }

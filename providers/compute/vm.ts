@@ -19,10 +19,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { SHIMS } from "../shims";
 import { type Binding, type Compute, computeFrom, DEFAULT_FLIST, loadBinding } from "./bind";
 import * as rpc from "./client";
-import { nextSighting } from "./poller";
+import { adoptable, deleteVm, deployVm, ourVm, waitReady } from "./vm-deploy";
 import { CPU, DISK_GB, gridNameProblem, MEMORY_GB, NODE_ID, rangeProblem } from "../../users/limits";
 import { sshKeyProblem } from "../../users/ssh-key";
-import { carriesKey, keyBlob } from "../ownership";
 
 export { DEFAULT_FLIST };
 
@@ -79,7 +78,8 @@ export const vmProvider: Provider = {
     },
 
     async diff(_id: string, olds: VmOutputs, news: VmInputs) {
-        return diffVm(olds, news);
+        // Keys that travel only with the deploy cannot be added to a running VM: an added key replaces it.
+        return diffVm(olds, news, { keysInPlace: this.binding?.keys !== "only-with" });
     },
 
     async create(inputs: VmInputs) {
@@ -89,10 +89,6 @@ export const vmProvider: Provider = {
         // computeConcurrency caps the changing calls (deploy, key injection, delete), not the readiness wait.
         const slot = <T>(fn: () => Promise<T>) => rpc.withSlot(this.concurrency ?? 3, fn);
         const found = await adoptable(c, inputs, endpoint, slot);
-        if (found) {
-            // The leftover may predate a new deployer key: make sure every key is on it (adding keeps the rest).
-            await slot(() => c.injectKeys({ vm_id: found.id, name: found.name }, inputs.sshKeys, user));
-        }
         const deployed = found ?? (await slot(() => deployVm(c, inputs, endpoint)));
         const vm = await waitReady(c, inputs, deployed, { timeoutMs: this.readyTimeoutMs ?? 15 * 60_000, pollMs: this.pollMs ?? 10_000, progressMs: this.progressMs ?? 30_000, slot });
         rpc.progress(`${user}: VM ${vm.id} on node ${vm.node_id ?? "?"} ready at ${vm.mycelium_ip}`);
@@ -115,6 +111,9 @@ export const vmProvider: Provider = {
         guardEndpoint(c.conn, olds, "update");
         const added = news.sshKeys.filter((k) => !olds.sshKeys.includes(k));
         if (added.length > 0) {
+            if (!c.keysInPlace) {
+                throw new Error(`${news.username}: keys travel only with the deploy (the binding's keys are "only-with"), so VM ${olds.vmId} (${olds.name}) cannot take ${added.length} new key(s) in place; nothing was changed. Run pulumi up again: its preview replaces the VM.`);
+            }
             if (!(await ourVm(c, olds, "add keys to"))) {
                 throw new Error(`${news.username}: VM ${olds.vmId} (${olds.name}) is gone or no longer this stack's; no key was added. Run pulumi refresh, then pulumi up.`);
             }
@@ -184,13 +183,14 @@ export function checkVm(news: Record<string, unknown>): { inputs: Record<string,
     return { inputs, failures };
 }
 
-/** Decides update or replace: no network. */
-export function diffVm(olds: VmOutputs, news: VmInputs): pulumi.dynamic.DiffResult {
+/** Decides update or replace: no network. An added key is an update in place, unless keys travel only with the deploy. */
+export function diffVm(olds: VmOutputs, news: VmInputs, opts: { keysInPlace?: boolean } = {}): pulumi.dynamic.DiffResult {
     const replaces = (["name", "memoryMb", "cpu", "diskGb", "node", "flist"] as const).filter((k) => olds[k] !== news[k]);
     const keys: string[] = Array.isArray(news.sshKeys) ? news.sshKeys : []; // not an array: unknown in a preview
     const removedKey = !Array.isArray(news.sshKeys) || olds.sshKeys.some((k) => !keys.includes(k));
     if (removedKey) replaces.push("sshKeys" as never);
     const addedKey = keys.some((k) => !olds.sshKeys.includes(k));
+    if (addedKey && opts.keysInPlace === false && !removedKey) replaces.push("sshKeys" as never);
     const changes = replaces.length > 0 || addedKey || olds.username !== news.username;
     return { changes, replaces, deleteBeforeReplace: replaces.length > 0 };
 }
@@ -214,173 +214,5 @@ function guardEndpoint(conn: rpc.Conn, props: VmOutputs, what: string): void {
             `${props.username}: cannot ${what} VM ${props.vmId} (${props.name}): it lives on ${props.computeEndpoint}, ` +
                 `but computeUrl is now ${now}, where that id may be someone else's VM. Set computeUrl back to run this step.`,
         );
-    }
-}
-
-/**
- * Our VM by id, or undefined when it is gone, or the id now names another VM, or the VM
- * no longer carries this user's deployer key (when the service reports keys): then it is
- * not ours to read, change or delete, and a warning says so.
- */
-async function ourVm(c: Compute, props: VmOutputs, what: string): Promise<rpc.Vm | undefined> {
-    let vm: rpc.Vm;
-    try {
-        vm = await c.getVm(props.vmId, props.username);
-    } catch (err) {
-        if (rpc.isRpcCode(err, rpc.ERRORS.NotFound)) return undefined;
-        throw err;
-    }
-    if (vm.name !== props.name) return undefined;
-    if (vm.ssh_keys !== undefined && !carriesKey(vm.ssh_keys, props.sshKeys[0])) {
-        rpc.progress(
-            `${props.username}: warning: not going to ${what} VM ${vm.id} (${vm.name}): it no longer carries this user's deployer key ` +
-                `${keyBlob(props.sshKeys[0]).slice(0, 40)}…, so nothing proves it is this stack's; it was left alone (check it with \`npm run audit\`)`,
-        );
-        return undefined;
-    }
-    return vm;
-}
-
-/** Why a VM of our name is not proven ours, or undefined when it carries this user's deployer key. */
-function notProven(vm: rpc.Vm, deployerKey: string): string | undefined {
-    if (carriesKey(vm.ssh_keys, deployerKey)) return undefined;
-    return vm.ssh_keys === undefined ? "Hero Compute does not report its keys" : `its keys (${vm.ssh_keys.length}) do not include this user's deployer key ${keyBlob(deployerKey).slice(0, 40)}…`;
-}
-
-/** The error for a VM of our name that nothing proves ours: it is left alone. */
-function refusal(vm: rpc.Vm, inputs: VmInputs, endpoint: string, why: string, when: string): Error {
-    return new Error(
-        `${inputs.username}: a VM named ${vm.name} (id ${vm.id}, state ${vm.state}) ${when} on ${endpoint}, but nothing proves it belongs to this deployment: ` +
-            `${why}. It was left alone. It may be another stack's VM (set a different namePrefix for this stack), ` +
-            `or a leftover of this stack from before its deployer key changed: check with \`npm run audit\`, delete it on Hero Compute if it is yours, and run pulumi up again.`,
-    );
-}
-
-async function findByName(c: Compute, name: string, user: string): Promise<rpc.Vm | undefined> {
-    return (await c.listVms(user)).find((v) => v.name === name);
-}
-
-/**
- * A leftover VM of ours to adopt: it has our name AND carries this user's deployer key
- * (the first of `sshKeys`, generated for this deployment). A failed leftover of ours is
- * deleted; any other VM of that name is refused, and nothing is done to it.
- */
-async function adoptable(c: Compute, inputs: VmInputs, endpoint: string, slot: Slot): Promise<rpc.Vm | undefined> {
-    const vm = await findByName(c, inputs.name, inputs.username);
-    if (!vm) return undefined;
-    const why = notProven(vm, inputs.sshKeys[0]);
-    if (why) throw refusal(vm, inputs, endpoint, why, "already exists");
-    if (vm.state === "failed") {
-        rpc.progress(`${inputs.username}: deleting failed VM ${vm.id} (${vm.name}) left by an earlier attempt`);
-        await slot(() => deleteVm(c, vm.id, inputs.username));
-        return undefined;
-    }
-    const differs = (vm.memory !== undefined && vm.memory !== inputs.memoryMb) || (vm.cpu !== undefined && vm.cpu !== inputs.cpu);
-    if (differs) {
-        throw new Error(
-            `${inputs.username}: a VM named ${vm.name} (id ${vm.id}, ${vm.memory} MB, ${vm.cpu} cpu) already exists on ${endpoint} ` +
-                `and does not match this deployment (${inputs.memoryMb} MB, ${inputs.cpu} cpu). It was left alone. ` +
-                `Delete it on Hero Compute if it is a stale leftover, or choose another namePrefix.`,
-        );
-    }
-    rpc.progress(`${inputs.username}: adopting VM ${vm.id} (${vm.name}), left by an earlier attempt`);
-    return vm;
-}
-
-/**
- * Deploys without blind retries: after a transport error or transient answer the
- * outcome is unknown, so look the name up again and adopt what is there; deploy
- * again only when nothing is. When the binding registers keys first, every
- * attempt registers them (by name) just before it: adding keys is idempotent.
- */
-async function deployVm(c: Compute, inputs: VmInputs, endpoint: string): Promise<rpc.Vm> {
-    // Our names and units (MB); the binding renames, converts and drops what the live deploy_vm does not take.
-    const params: Record<string, unknown> = {
-        name: inputs.name,
-        flist: inputs.flist,
-        cpu: inputs.cpu,
-        memory: inputs.memoryMb,
-        disk: inputs.diskGb * 1024,
-        mycelium: true,
-        public_ip: false,
-        ssh_keys: inputs.sshKeys,
-        node_id: inputs.node,
-    };
-    for (let attempt = 1; ; attempt++) {
-        try {
-            if (c.keysFirst) await c.injectKeys({ name: inputs.name }, inputs.sshKeys, inputs.username);
-            const vm = await c.deployVm(params, inputs.username);
-            rpc.progress(`${inputs.username}: VM ${vm.id} deploying on node ${vm.node_id ?? "?"}`);
-            return vm;
-        } catch (err) {
-            const unsure = (err as rpc.RpcError).transient || rpc.isRpcCode(err, rpc.ERRORS.NameExists);
-            if (!unsure) throw err;
-            const vm = await findByName(c, inputs.name, inputs.username);
-            if (vm) {
-                // The name alone proves nothing: another stack's deploy may have landed in between.
-                const why = notProven(vm, inputs.sshKeys[0]);
-                if (why) throw refusal(vm, inputs, endpoint, why, "appeared while deploy_vm's answer was in doubt");
-                rpc.progress(`${inputs.username}: deploy_vm's answer was lost; adopting VM ${vm.id} (${vm.name}), which carries this user's deployer key`);
-                return vm;
-            }
-            if (attempt >= 3) throw err;
-        }
-    }
-}
-
-/** Runs a changing call holding one of the `computeConcurrency` slots. */
-type Slot = <T>(fn: () => Promise<T>) => Promise<T>;
-
-interface WaitOptions {
-    timeoutMs: number;
-    pollMs: number;
-    progressMs: number;
-    /** Holds a slot for the clean-up delete. */
-    slot: Slot;
-}
-
-/**
- * Waits, holding no slot, until the VM has a mycelium IP: each poll round is one
- * `list_vms` shared by every VM this host waits for (providers/compute/poller.ts).
- * On failure or deadline it deletes the VM and throws why.
- */
-async function waitReady(c: Compute, inputs: VmInputs, first: rpc.Vm, o: WaitOptions): Promise<rpc.Vm> {
-    const user = inputs.username;
-    const started = Date.now();
-    const deadline = started + o.timeoutMs;
-    let vm = first;
-    let lastLog = started;
-    for (;;) {
-        if (vm.mycelium_ip) return vm;
-        let reason: string | undefined;
-        if (vm.state === "failed") reason = `Hero Compute reports the deployment failed on node ${vm.node_id ?? "?"}`;
-        else if (Date.now() >= deadline) reason = `no mycelium IP within ${rpc.elapsed(started)} (vmReadyTimeoutMinutes); last state ${vm.state} on node ${vm.node_id ?? "?"}`;
-        if (reason) {
-            let cleanup = "it was deleted";
-            try {
-                await o.slot(() => deleteVm(c, vm.id, user));
-            } catch (err) {
-                cleanup = `deleting it failed too (${(err as Error).message}): delete VM ${vm.id} on Hero Compute by hand`;
-            }
-            throw new Error(
-                `${user}: VM ${vm.id} (${vm.name}) did not become ready: ${reason}; ${cleanup}. ` +
-                    `Run pulumi up again, or pin another node (vm.node in the users file) or raise vmReadyTimeoutMinutes if it keeps happening.`,
-            );
-        }
-        if (Date.now() - lastLog >= o.progressMs) {
-            rpc.progress(`${user}: waiting for VM ${vm.id} on node ${vm.node_id ?? "?"} to get its mycelium address: ${vm.state} (${rpc.elapsed(started)})`);
-            lastLog = Date.now();
-        }
-        const seen = await nextSighting(c, first.id, o.pollMs, deadline, user);
-        if (seen === undefined) throw new Error(`${user}: VM ${first.id} (${first.name}) vanished from Hero Compute while deploying.`);
-        if (seen !== "timeout") vm = seen;
-    }
-}
-
-async function deleteVm(c: Compute, vmId: string, user: string): Promise<void> {
-    try {
-        await c.deleteVm(vmId, user);
-    } catch (err) {
-        if (!rpc.isRpcCode(err, rpc.ERRORS.NotFound)) throw err;
     }
 }

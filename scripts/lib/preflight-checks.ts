@@ -6,9 +6,9 @@
  */
 import type * as os from "os";
 import * as path from "path";
-import { type Binding, DEFAULT_FLIST, loadBinding, PROJECT_DIR } from "../../providers/compute/bind";
+import { type Binding, connOf, DEFAULT_FLIST, loadBinding, PROJECT_DIR } from "../../providers/compute/bind";
 import * as rpc from "../../providers/compute/client";
-import { checkSuggested, fetchDocument, fitBinding, suggestBinding } from "../../providers/compute/contract";
+import { authProblem, checkSuggested, fetchDocument, fitBinding, suggestBinding } from "../../providers/compute/contract";
 import { call, type ForgeClientOptions, getRepo, getUser, isForgeStatus, splitRepo } from "../../providers/forge/client";
 import type { Check, ChecksReport, ComputeReport } from "./preflight-report";
 
@@ -32,15 +32,16 @@ export async function checkCompute(o: ComputeCheckOptions): Promise<ComputeRepor
     } catch (err) {
         return { ...base, ok: false, error: (err as Error).message };
     }
-    let live: { doc: unknown; source: string };
+    let live: { doc: unknown; source: string; refused?: string };
     try {
-        live = await fetchDocument({ url: o.url, token: o.token, timeoutMs: o.timeoutMs, retries: 0 });
+        live = await fetchDocument(connOf({ url: o.url, token: o.token, timeoutMs: o.timeoutMs, retries: 0 }, binding));
     } catch (err) {
         return { ...base, ok: false, error: (err as Error).message };
     }
     const opts = { gatewayNode: o.gatewayNode, images: [DEFAULT_FLIST] };
     const fit = fitBinding(binding, live.doc, opts);
-    const report: ComputeReport = { ...base, ok: fit.ok, source: live.source, operations: fit.operations, problems: fit.problems };
+    const problems = [...(live.refused ? [authProblem(binding, live.refused)] : []), ...fit.problems];
+    const report: ComputeReport = { ...base, ok: problems.length === 0, source: live.source, operations: fit.operations, problems };
     if (!fit.ok) {
         const { file: _file, ...ours } = binding;
         const s = suggestBinding(ours, live.doc, opts);

@@ -2,22 +2,14 @@
  * A fake Hero Compute (ComputeService) for tests and rehearsals: one real HTTP
  * server on 127.0.0.1 and one real Unix-socket server, sharing one state.
  *
- * It speaks one of three dialects, chosen by the test, each with its own OpenRPC
- * document: it answers only the methods listed there, refuses missing, unknown
- * or mistyped params (and strings not matching a `pattern`) with -32602,
- * answers `rpc.discover` and `GET /openrpc.json` with that document (or a
- * rewritten one, to test the preflight), and uses its error codes.
- * - "tracker" (the default): `providers/compute/openrpc.json`, the dialect Hero
- *   Compute's tracker describes: `ComputeService.` methods, keys registered by VM
- *   name with inject_ssh_keys BEFORE deploy_vm (which takes none; the VM then
- *   reports them), `sid` ids, a data disk besides the rootfs, sizes in GB, the
- *   flist by short name, `backends[]` and an optional gateway node.
- * - "today": `test/fixtures/compute/today.openrpc.json`, the deployer's first
- *   guess: bare names, keys with the deploy, `id`/`vm_id`, sizes in MB, one backend.
- * - "prefixed": today's document with every method prefixed `ComputeService.`.
- * Its state (`vms`, `gateways`, `calls`, faults by method) is the same in every
- * dialect: our names (`deploy_vm`, `vm_id`, MB, one `backend`), so tests read it
- * alike whatever the wire says.
+ * It speaks one of four dialects (compute-dialects.ts), chosen by the test,
+ * each with its own OpenRPC document: it answers only the methods listed there,
+ * refuses missing, unknown or mistyped params (and strings not matching a
+ * `pattern`) with -32602, answers `rpc.discover` and `GET /openrpc.json` with
+ * that document (or a rewritten one, to test the preflight), and uses its error
+ * codes, state words and auth header. Its state (`vms`, `gateways`, `calls`,
+ * faults by method) is the same in every dialect: our names (`deploy_vm`,
+ * `vm_id`, MB, one `backend`), so tests read it alike whatever the wire says.
  *
  * Provisioning is evaluated lazily on get_vm/list_vms (no timers): a VM gets its
  * mycelium IP once `provisionMs` has passed, unless its node is stuck.
@@ -30,31 +22,9 @@ import type { Socket } from "net";
 import * as os from "os";
 import * as path from "path";
 
-export const CONTRACT_PATH = path.resolve(__dirname, "..", "..", "providers", "compute", "openrpc.json");
-/** The deployer's first guess at the contract, as it stood before the tracker was read. */
-export const TODAY_CONTRACT_PATH = path.resolve(__dirname, "..", "fixtures", "compute", "today.openrpc.json");
-/** The binding that fits today's document (and, with its names tried prefixed, the prefixed one). */
-export const TODAY_BINDING_PATH = path.resolve(__dirname, "..", "fixtures", "compute", "today.binding.json");
+import { authorized, DialectError, type Dialect, dialectDocument, errorCodes, gatewayOut, inbound, opNameOf, vmOut, wireCandidates } from "./compute-dialects";
 
-export type Dialect = "today" | "prefixed" | "tracker";
-export const DIALECTS: Dialect[] = ["today", "prefixed", "tracker"];
-const PREFIX = "ComputeService.";
-
-/** The repo's OpenRPC document (the tracker's dialect), freshly parsed (callers may mutate it). */
-export function loadContract(): any {
-    return JSON.parse(fs.readFileSync(CONTRACT_PATH, "utf8"));
-}
-
-/** The document a dialect serves, freshly parsed. */
-export function dialectDocument(dialect: Dialect): any {
-    if (dialect === "tracker") return loadContract();
-    const doc = JSON.parse(fs.readFileSync(TODAY_CONTRACT_PATH, "utf8"));
-    if (dialect === "prefixed") {
-        for (const m of doc.methods) if (!m.name.startsWith("rpc.")) m.name = `${PREFIX}${m.name}`;
-        doc.info.title = `${doc.info.title}, with prefixed method names`;
-    }
-    return doc;
-}
+export { CONTRACT_PATH, type Dialect, dialectDocument, DIALECTS, loadContract, NEXT_CONTRACT_PATH, TODAY_BINDING_PATH, TODAY_CONTRACT_PATH } from "./compute-dialects";
 
 export interface FakeComputeOptions {
     /** The contract it speaks. @default "tracker" */
@@ -65,7 +35,7 @@ export interface FakeComputeOptions {
     provisionMs?: number;
     /** How long deploy_webgateway takes to answer. @default 0 */
     gatewayDeployMs?: number;
-    /** When set, every request needs `Authorization: Bearer <token>`; others get HTTP 401. */
+    /** When set, every request needs the token as the dialect wants it (`Authorization: Bearer <token>`, or `X-Api-Key: <token>` in "next"); others get HTTP 401 with a JSON body. */
     token?: string;
     /** The mycelium IP a VM gets; a rehearsal can return loopback addresses here. @default a fake 5xx:: address */
     myceliumIpFor?: (name: string, id: string) => string;
@@ -90,6 +60,8 @@ export interface FakeVm {
     id: string;
     name: string;
     state: "deploying" | "running" | "stopped" | "failed";
+    /** Why a deployment failed (the "next" dialect reports it as `reason`). */
+    error: string | null;
     node_id: number;
     mycelium_ip: string | null;
     cpu: number;
@@ -110,6 +82,9 @@ export interface FakeGateway {
     vm_id: string | null;
     /** The gateway node, for dialects that take one. */
     node_id: number | null;
+    /** Our gateway states; dialects without gateway states do not report it. */
+    state: "deploying" | "ready" | "failed";
+    error: string | null;
 }
 
 /** An injected fault for the next `times` requests (of `method`, by our bare name, or of any method the dialect has). */
@@ -120,11 +95,7 @@ export interface Fault {
     times: number;
 }
 
-class RpcFail extends Error {
-    constructor(readonly code: number, message: string) {
-        super(message);
-    }
-}
+const RpcFail = DialectError;
 
 export class FakeCompute {
     readonly vms = new Map<string, FakeVm>();
@@ -135,12 +106,16 @@ export class FakeCompute {
     readonly stuckNodes = new Set<number>();
     /** VM name → message: deploy_vm answers DeployFailed. */
     readonly deployFailures = new Map<string, string>();
+    /** Node → message: a VM deployed there fails while provisioning (state failed, the message as its error). */
+    readonly failingNodes = new Map<number, string>();
+    /** Gateway name → message: the gateway deploys, then reports failed with that message. */
+    readonly failingGateways = new Map<string, string>();
     /** Keys registered for a VM name not deployed yet (inject_ssh_keys before deploy_vm); a deploy takes them. */
     readonly pendingKeys = new Map<string, string[]>();
     /** Requests processed, per method by our bare name (faulted requests that were not processed are not counted). */
     readonly calls: Record<string, number> = {};
     /**
-     * Every request received, in order, with its Authorization header: `method` is our
+     * Every request received, in order, with its auth header (Authorization, or X-Api-Key in "next"): `method` is our
      * bare name when the dialect has the method (else as sent), `wire` as sent, `params` as sent.
      */
     readonly requests: { method: string; wire: string; params: any; authorization?: string; via: "http" | "unix" }[] = [];
@@ -223,13 +198,13 @@ export class FakeCompute {
     /** The method as this dialect writes it (`deploy_vm` → `ComputeService.deploy_vm`), or undefined when it has none. */
     wireName(method: string): string | undefined {
         const names = this.documentMethods();
-        return [method, `${PREFIX}${method}`].find((n) => names.has(n));
+        return wireCandidates(this.dialect, method).find((n) => names.has(n));
     }
 
     /** Our bare name of a method this dialect has, or undefined. */
     private opName(wire: string): string | undefined {
         if (!this.documentMethods().has(wire)) return undefined;
-        return wire.startsWith(PREFIX) ? wire.slice(PREFIX.length) : wire;
+        return opNameOf(this.dialect, wire);
     }
 
     private documentMethods(): Set<string> {
@@ -253,9 +228,9 @@ export class FakeCompute {
         if (req.method === "GET" && url === "/health") return void res.end("ok");
         if (req.method === "GET" && url === "/openrpc.json") return this.json(res, 200, this.discoverDoc());
         if (req.method !== "POST" || !/\/rpc\/?$/.test(url)) return this.json(res, 404, { error: "not found" });
-        if (this.opts.token !== undefined && req.headers.authorization !== `Bearer ${this.opts.token}`) {
-            res.writeHead(401, { "content-type": "text/plain" });
-            return void res.end("unauthorized");
+        if (this.opts.token !== undefined && !authorized(this.dialect, this.opts.token, req.headers)) {
+            const header = this.dialect === "next" ? "X-Api-Key" : "Authorization: Bearer";
+            return this.json(res, 401, { error: `missing or invalid token: this service wants ${header}` });
         }
         let msg: any;
         try {
@@ -266,7 +241,8 @@ export class FakeCompute {
         const wire = String(msg?.method);
         const op = this.opName(wire);
         const method = op ?? wire;
-        this.requests.push({ method, wire, params: msg?.params, authorization: req.headers.authorization, via });
+        const authorization = (this.dialect === "next" ? req.headers["x-api-key"] : req.headers.authorization) as string | undefined;
+        this.requests.push({ method, wire, params: msg?.params, authorization, via });
         // A method the dialect does not have is refused at once: no fault meant for a real method is spent on it.
         const fault = op === undefined ? undefined : this.faults.find((f) => f.times > 0 && (f.method === undefined || f.method === method));
         if (fault) fault.times--;
@@ -338,8 +314,9 @@ export class FakeCompute {
 
     /** A wire call: checked against the dialect's document, turned into our names, run, and answered in the dialect's. */
     private async dispatch(wire: string, raw: unknown): Promise<unknown> {
-        const p = this.inbound(wire, this.validate(wire, raw));
         const method = this.opName(wire) ?? wire;
+        const p = inbound(this.dialect, method, this.validate(wire, raw), this.pendingKeys);
+        const codes = errorCodes(this.dialect);
         this.calls[method] = (this.calls[method] ?? 0) + 1;
         switch (method) {
             case "rpc.discover":
@@ -369,48 +346,30 @@ export class FakeCompute {
                 return this.wireGateway(await this.deployGateway(p));
             case "get_webgateway": {
                 const gw = this.gateways.get(p.name);
-                if (!gw) throw new RpcFail(-32004, `gateway ${p.name} not found`);
+                if (!gw) throw new RpcFail(codes.notFound, `gateway ${p.name} not found`);
                 return this.wireGateway(gw);
             }
             case "list_webgateways":
                 return [...this.gateways.values()].map((g) => this.wireGateway(g));
             case "delete_webgateway":
-                if (!this.gateways.delete(p.name)) throw new RpcFail(-32004, `gateway ${p.name} not found`);
+                if (!this.gateways.delete(p.name)) throw new RpcFail(codes.notFound, `gateway ${p.name} not found`);
                 return true;
             default:
                 throw new RpcFail(-32601, `Method not found: ${method}`);
         }
     }
 
-    /** The tracker's params in our names and units (MB); other dialects' params are ours already. */
-    private inbound(wire: string, p: Record<string, any>): Record<string, any> {
-        if (this.dialect !== "tracker") return p;
-        const gb = (v: unknown) => (typeof v === "number" ? Math.round(v * 1024) : v);
-        switch (this.opName(wire)) {
-            case "deploy_vm": {
-                const keys = this.pendingKeys.get(p.name) ?? [];
-                return { name: p.name, flist: p.flist, cpu: p.cpu, memory: gb(p.memory), rootfs_size: gb(p.rootfs), disk_size: gb(p.disk), mycelium: true, public_ip: p.publicip, node_id: p.node_id, ssh_keys: keys };
-            }
-            case "get_vm":
-            case "delete_vm":
-                return { vm_id: p.sid };
-            case "deploy_webgateway":
-                if (p.backends.length !== 1) throw new RpcFail(-32602, `Invalid params: this fake takes exactly one backend, not ${p.backends.length}`);
-                return { name: p.name, backend: p.backends[0], node_id: p.node_id };
-            default:
-                return p;
-        }
-    }
-
     private deployVm(p: Record<string, any>): unknown {
-        if (this.vm(p.name)) throw new RpcFail(-32011, `a workload named ${p.name} already exists`);
+        const codes = errorCodes(this.dialect);
+        if (this.vm(p.name)) throw new RpcFail(codes.nameExists, `a workload named ${p.name} already exists`);
         const failure = this.deployFailures.get(p.name);
-        if (failure !== undefined) throw new RpcFail(-32020, failure);
-        const id = (this.seq++).toString(36).padStart(4, "0");
+        if (failure !== undefined) throw new RpcFail(codes.deployFailed, failure);
+        const id = String(this.seq++); // digits, so a dialect with integer ids can send them as numbers
         const vm: FakeVm = {
             id,
             name: p.name,
             state: "deploying",
+            error: null,
             node_id: p.node_id ?? this.opts.defaultNode ?? 1,
             mycelium_ip: null,
             cpu: p.cpu,
@@ -430,8 +389,9 @@ export class FakeCompute {
     }
 
     private async deployGateway(p: Record<string, any>): Promise<FakeGateway> {
-        if (this.foreignGateways.has(p.name)) throw new RpcFail(-32010, `name ${p.name} is reserved by twin 4711`);
-        if (this.gateways.has(p.name)) throw new RpcFail(-32011, `gateway ${p.name} already exists`);
+        const codes = errorCodes(this.dialect);
+        if (this.foreignGateways.has(p.name)) throw new RpcFail(codes.nameTaken, `name ${p.name} is reserved by twin 4711`);
+        if (this.gateways.has(p.name)) throw new RpcFail(codes.nameExists, `gateway ${p.name} already exists`);
         const host = new URL(p.backend).hostname.replace(/^\[|\]$/g, "");
         if (!this.opts.allowLoopbackBackend && (host === "::1" || host === "localhost" || host.startsWith("127."))) {
             throw new RpcFail(-32602, `Invalid params: loopback backend ${p.backend}`);
@@ -443,20 +403,23 @@ export class FakeCompute {
         } finally {
             this.deploysInFlight--;
         }
-        const gw: FakeGateway = { name: p.name, fqdn: `${p.name}.${this.opts.gatewayDomain ?? "gent02.grid.tf"}`, backend: p.backend, vm_id: p.vm_id ?? null, node_id: p.node_id ?? null };
+        const failure = this.failingGateways.get(p.name);
+        const gw: FakeGateway = {
+            name: p.name, fqdn: `${p.name}.${this.opts.gatewayDomain ?? "gent02.grid.tf"}`, backend: p.backend, vm_id: p.vm_id ?? null, node_id: p.node_id ?? null,
+            state: failure === undefined ? "ready" : "failed", error: failure ?? null,
+        };
         this.gateways.set(p.name, gw);
         return gw;
     }
 
     /** A Gateway result in the dialect's names. */
     private wireGateway(gw: FakeGateway): unknown {
-        if (this.dialect === "tracker") return { name: gw.name, fqdn: gw.fqdn, backends: [gw.backend], node_id: gw.node_id };
-        return { name: gw.name, fqdn: gw.fqdn, backend: gw.backend, vm_id: gw.vm_id };
+        return gatewayOut(this.dialect, gw);
     }
 
     private mustVm(id: string): FakeVm {
         const vm = this.vms.get(id);
-        if (!vm) throw new RpcFail(-32004, `vm ${id} not found`);
+        if (!vm) throw new RpcFail(errorCodes(this.dialect).notFound, `vm ${id} not found`);
         return vm;
     }
 
@@ -474,16 +437,18 @@ export class FakeCompute {
 
     /** The Vm result: provisioning advances here, when someone looks. */
     private view(vm: FakeVm, advance = true): unknown {
-        if (advance && vm.state === "deploying" && !this.stuckNodes.has(vm.node_id) && Date.now() >= vm.readyAt) {
+        const failure = this.failingNodes.get(vm.node_id);
+        if (advance && vm.state === "deploying" && failure !== undefined && Date.now() >= vm.readyAt) {
+            vm.state = "failed";
+            vm.error = failure;
+            this.settle(vm);
+        } else if (advance && vm.state === "deploying" && !this.stuckNodes.has(vm.node_id) && Date.now() >= vm.readyAt) {
             vm.state = "running";
-            const n = parseInt(vm.id, 36);
+            const n = parseInt(vm.id, 10);
             vm.mycelium_ip = this.opts.myceliumIpFor?.(vm.name, vm.id) ?? `5a1:${(n >> 16).toString(16)}:${(n & 0xffff).toString(16)}::1`;
             this.settle(vm);
         }
-        const { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, disk_size, ssh_keys } = vm;
-        const keys = this.opts.hideVmKeys ? {} : { ssh_keys: [...ssh_keys] };
-        if (this.dialect === "tracker") return { sid: id, name, state, node_id, mycelium_ip, cpu, memory: memory / 1024, disk: disk_size / 1024, rootfs: rootfs_size / 1024, ...keys };
-        return { id, name, state, node_id, mycelium_ip, cpu, memory, rootfs_size, ...keys };
+        return vmOut(this.dialect, { ...vm, ssh_keys: this.opts.hideVmKeys ? undefined : [...vm.ssh_keys] });
     }
 }
 

@@ -39,6 +39,8 @@ export interface UserSpec {
     username: string;
     services?: string[];
     gatewayName?: string;
+    /** The person's own SSH public keys. */
+    sshKeys?: string[];
 }
 
 /** Which stack a run is for: its name and the grid-name prefix its fake VMs answer to (all stacks share the world's backend). */
@@ -91,7 +93,7 @@ export class World {
      * and sftp, and answer every other step after reading its stdin, without running it
      * (THIN_VM_COMMAND): what the deployer costs when its VMs' work is elsewhere.
      */
-    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect; thinVms?: boolean } = {}): Promise<World> {
+    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect; thinVms?: boolean; computeToken?: string } = {}): Promise<World> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
         const forge = await FakeForgejo.start();
         forge.addRepo(FEEDBACK_REPO);
@@ -102,6 +104,7 @@ export class World {
             allowLoopbackBackend: true,
             myceliumIpFor: (name, id) => world!.vmCameUp(name, id),
             gatewayDomain: GATEWAY_DOMAIN,
+            token: opts.computeToken,
         });
         world = new World(dir, forge, compute, await freePort("127.0.0.1"));
         if (opts.thinVms) {
@@ -228,6 +231,7 @@ export class World {
         for (const u of users) {
             lines.push(`  - username: ${u.username}`, `    email: ${u.username}@example.org`, `    fullName: ${u.username} Example`);
             if (u.services) lines.push(`    services: [${u.services.join(", ")}]`);
+            if (u.sshKeys) lines.push(`    sshKeys: [${u.sshKeys.map((k) => JSON.stringify(k)).join(", ")}]`);
             if (u.gatewayName) {
                 lines.push(`    gatewayName: ${u.gatewayName}`);
                 this.gatewayNames.add(u.gatewayName);
@@ -245,6 +249,7 @@ export class World {
             forgeUrl: this.forge.url,
             forgeToken: this.forge.adminToken,
             computeUrl: this.compute.httpUrl,
+            ...(this.compute.opts.token === undefined ? {} : { computeToken: this.compute.opts.token }),
             namePrefix: prefix,
             feedbackRepo: FEEDBACK_REPO,
             booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
@@ -260,7 +265,7 @@ export class World {
 
     /** A run of the world's default stack under the real CLI; `args`: more CLI arguments (`--target`, …). */
     run(mode: Mode, extra?: Record<string, string>, args: string[] = [], o: Pick<RehearsalOptions, "signal" | "wrap"> = {}): Promise<RunResult> {
-        return rehearse(mode, { workspace: this.workspace, stack: STACK, config: this.config(extra), secretKeys: ["forgeToken"], args, ...o });
+        return rehearse(mode, { workspace: this.workspace, stack: STACK, config: this.config(extra), secretKeys: ["forgeToken", "computeToken"], args, ...o });
     }
 
     /** A run of another stack on the same fakes and backend: its own prefix and fake VMs. */
