@@ -272,7 +272,7 @@ export class World {
     runStack(s: StackSpec, mode: Mode, extra: Record<string, string> = {}, args: string[] = []): Promise<RunResult> {
         const config = this.config(extra, s.prefix, { bundleDir: path.join(this.dir, `bundles-${s.stack}`) });
         if (s.defaultPrefix) delete config.namePrefix;
-        return rehearse(mode, { workspace: this.workspace, stack: s.stack, config, secretKeys: ["forgeToken"], args });
+        return rehearse(mode, { workspace: this.workspace, stack: s.stack, config, secretKeys: ["forgeToken", "computeToken"], args });
     }
 
     /**
