@@ -30,7 +30,7 @@ describe.skipIf(!binary)("the audit's Forge part on a real Forgejo", () => {
     });
 
     async function make(login: string, description: string): Promise<void> {
-        const res = await forge.api("POST", "/admin/users", { body: { username: login, email: `${login}@team.test`, password: `${login}-own-Password-1`, must_change_password: false } });
+        const res = await forge.api("POST", "/admin/users", { body: { username: login, email: `${login}@demo.test`, password: `${login}-own-Password-1`, must_change_password: false } });
         expect(res.status).toBe(201);
         expect((await forge.api("PATCH", `/admin/users/${login}`, { body: { description } })).status).toBe(200);
     }

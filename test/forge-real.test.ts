@@ -74,7 +74,8 @@ async function user(login: string): Promise<{ id: number; login: string; email: 
 
 /** Makes an account the way an admin would by hand, with its own password. */
 async function addUser(login: string, password: string, over: Record<string, unknown> = {}) {
-    const res = await forge.api("POST", "/admin/users", { body: { username: login, email: `${login}@team.test`, password, must_change_password: false, ...over } });
+    // The users file's address: an existing account is adopted only when its email matches it.
+    const res = await forge.api("POST", "/admin/users", { body: { username: login, email: `${login}@demo.test`, password, must_change_password: false, ...over } });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body as { id: number; login: string };
 }
@@ -137,7 +138,7 @@ describe.skipIf(!binary)("ForgeAccount on a real Forgejo", () => {
         const outs = await create(inputs("kate"));
         expect(outs).toMatchObject({ createdByTool: false, token: "", tokenId: 0, userId: made.id, feedbackAccess: true });
         expect(await tokensOf("kate", "kates-own-password")).toEqual([]);
-        expect((await user("kate"))!).toMatchObject({ email: "kate@team.test", full_name: "Kate", description: "" });
+        expect((await user("kate"))!).toMatchObject({ email: "kate@demo.test", full_name: "Kate", description: "" });
         expect(await permission(FEEDBACK, "kate")).toBe("read");
     });
 
@@ -174,17 +175,18 @@ describe.skipIf(!binary)("ForgeAccount on a real Forgejo", () => {
         expect(await user("nina")).toBeDefined();
     });
 
-    it("refresh notices a revoked token, a changed full name and lost feedback access; the update heals them", async () => {
+    it("refresh notices a revoked token and lost feedback access, the update heals them, and the full name the user changed is kept", async () => {
         const outs = await create(inputs("tess"));
         expect((await forge.api("PATCH", "/admin/users/tess", { body: { full_name: "Changed Outside" } })).status).toBe(200);
         const pw = inputs("tess").password;
         expect((await forge.api("DELETE", `/users/tess/tokens/${outs.tokenId}`, { auth: { username: "tess", password: pw } })).status).toBe(204);
         expect((await forge.api("DELETE", `/repos/${FEEDBACK}/collaborators/tess`)).status).toBe(204);
         const read = (await account.read!("tess", outs)).props as ForgeAccountOutputs;
-        expect(read).toMatchObject({ fullName: "Changed Outside", token: "", tokenId: 0, feedbackAccess: false });
+        // The account belongs to its user after creation: their name is not a drift to undo (issue 21).
+        expect(read).toMatchObject({ fullName: outs.fullName, token: "", tokenId: 0, feedbackAccess: false });
         const { outs: healed } = (await account.update!("tess", read, inputs("tess"))) as { outs: ForgeAccountOutputs };
         expect(await whoIs(healed.token)).toBe("tess");
-        expect((await user("tess"))!.full_name).toBe("Demo tess");
+        expect((await user("tess"))!.full_name).toBe("Changed Outside");
         expect(await permission(FEEDBACK, "tess")).toBe("read");
     });
 
