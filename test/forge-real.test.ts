@@ -418,7 +418,13 @@ describe.skipIf(!binary)("faults between the providers and a real Forgejo (throu
         expect(outs).toMatchObject({ orgCreatedByTool: true, repoCreatedByTool: true, templates: PATHS, customizedTemplates: [] });
         expect(proxy.count("POST", "/orgs") - orgPosts).toBe(1);
         expect(proxy.count("POST", "/orgs/flost/repos")).toBe(1);
-        expect(proxy.count("POST", `/repos/flost/feedback/contents/${PATHS[2]}`)).toBe(1);
+        // A template is a file at a path, which cannot be made twice. Once, on a loaded machine, a second
+        // POST went out: the provider posts again only when its read finds no file, and a real Forgejo
+        // can answer a read of a repo just made non-empty as if it were still empty. It then refuses
+        // the second POST ("already exists"), which the provider settles by reading again.
+        const posts = proxy.count("POST", `/repos/flost/feedback/contents/${PATHS[2]}`);
+        expect(posts).toBeGreaterThanOrEqual(1);
+        expect(posts).toBeLessThanOrEqual(2);
     });
 });
 
