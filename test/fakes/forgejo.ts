@@ -186,7 +186,7 @@ export class FakeForgejo {
 
     private nextId = 1;
     private readonly routes: Array<{ method: string; re: RegExp; names: string[]; handler: Handler }> = [];
-    private readonly faults: Array<{ method?: string; path: RegExp; fault: Fault; times: number }> = [];
+    private readonly faults: FaultQueue = [];
     private readonly sockets = new Set<Socket>();
     private server!: http.Server;
     url = "";
@@ -336,10 +336,10 @@ export class FakeForgejo {
         };
         this.requests.push(record);
 
-        const fault = this.takeFault(record.method, path);
+        const fault = takeFault(this.faults, record.method, path);
         const when = fault?.when ?? "before";
         if (fault && when === "before") {
-            if (await this.applyFault(fault, res, record)) return;
+            if (await applyFault(fault, res, record, this.url)) return;
         }
         let answer: Answer;
         try {
@@ -348,7 +348,7 @@ export class FakeForgejo {
             answer = { status: 500, body: { message: String(err), url: this.url } };
         }
         if (fault && when === "after") {
-            if (await this.applyFault(fault, res, record)) return;
+            if (await applyFault(fault, res, record, this.url)) return;
         }
         record.status = answer.status;
         if (res.destroyed) return;
@@ -361,32 +361,6 @@ export class FakeForgejo {
         }
     }
 
-    /** Applies a fault; true when it answered (so the handler's answer is dropped). */
-    private async applyFault(fault: Fault, res: http.ServerResponse, record: RecordedRequest): Promise<boolean> {
-        if (fault.kind === "reset") {
-            record.status = -1;
-            res.socket?.destroy();
-            return true;
-        }
-        if (fault.kind === "slow") {
-            await new Promise((resolve) => setTimeout(resolve, fault.ms));
-            return false;
-        }
-        record.status = fault.status;
-        res.statusCode = fault.status;
-        if (fault.retryAfterSeconds !== undefined) res.setHeader("retry-after", String(fault.retryAfterSeconds));
-        res.setHeader("content-type", "application/json;charset=utf-8");
-        res.end(JSON.stringify({ message: `injected ${fault.status}`, url: this.url }));
-        return true;
-    }
-
-    private takeFault(method: string, path: string): Fault | undefined {
-        const i = this.faults.findIndex((f) => (!f.method || f.method === method) && f.path.test(path));
-        if (i < 0) return undefined;
-        const f = this.faults[i];
-        if (--f.times <= 0) this.faults.splice(i, 1);
-        return f.fault;
-    }
 
     private handle(req: http.IncomingMessage, url: URL, path: string, chunks: Buffer[]): Answer {
         const method = req.method ?? "GET";
@@ -926,4 +900,35 @@ export async function forgeStatus(p: Promise<{ status: number }>): Promise<{ sta
         if (err instanceof ForgeError) return { status: err.status, message: err.forgeMessage };
         throw err;
     }
+}
+
+/** Faults waiting for their requests, each for `times` more matches. */
+export type FaultQueue = Array<{ method?: string; path: RegExp; fault: Fault; times: number }>;
+
+/** Takes the first fault matching the request off `faults` (a match uses one of its times). */
+export function takeFault(faults: FaultQueue, method: string, path: string): Fault | undefined {
+    const i = faults.findIndex((f) => (!f.method || f.method === method) && f.path.test(path));
+    if (i < 0) return undefined;
+    const f = faults[i];
+    if (--f.times <= 0) faults.splice(i, 1);
+    return f.fault;
+}
+
+/** Applies a fault; true when it answered (so the real answer is dropped). `url`: the server's, in the error body. */
+export async function applyFault(fault: Fault, res: http.ServerResponse, record: RecordedRequest, url: string): Promise<boolean> {
+    if (fault.kind === "reset") {
+        record.status = -1;
+        res.socket?.destroy();
+        return true;
+    }
+    if (fault.kind === "slow") {
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return false;
+    }
+    record.status = fault.status;
+    res.statusCode = fault.status;
+    if (fault.retryAfterSeconds !== undefined) res.setHeader("retry-after", String(fault.retryAfterSeconds));
+    res.setHeader("content-type", "application/json;charset=utf-8");
+    res.end(JSON.stringify({ message: `injected ${fault.status}`, url }));
+    return true;
 }

@@ -8,12 +8,12 @@
  */
 import * as http from "http";
 import type { AddressInfo, Socket } from "net";
-import type { Fault, RecordedRequest } from "../fakes/forgejo";
+import { applyFault, takeFault, type Fault, type FaultQueue, type RecordedRequest } from "../fakes/forgejo";
 
 export class FaultProxy {
     readonly requests: RecordedRequest[] = [];
     url = "";
-    private readonly faults: Array<{ method?: string; path: RegExp; fault: Fault; times: number }> = [];
+    private readonly faults: FaultQueue = [];
     private readonly sockets = new Set<Socket>();
     private server!: http.Server;
 
@@ -60,16 +60,16 @@ export class FaultProxy {
         const header = req.headers.authorization;
         const record: RecordedRequest = { method: req.method ?? "GET", path, auth: !header ? "none" : /^basic /i.test(header) ? "basic" : "token", status: 0 };
         this.requests.push(record);
-        const fault = this.take(record.method, path);
+        const fault = takeFault(this.faults, record.method, path);
         const when = fault?.when ?? "before";
-        if (fault && when === "before" && (await this.apply(fault, res, record))) return;
+        if (fault && when === "before" && (await applyFault(fault, res, record, this.url))) return;
         let answer: { status: number; headers: http.IncomingHttpHeaders; body: Buffer };
         try {
             answer = await this.forward(req, Buffer.concat(chunks));
         } catch (err) {
             answer = { status: 502, headers: { "content-type": "application/json" }, body: Buffer.from(JSON.stringify({ message: `proxy: ${(err as Error).message}` })) };
         }
-        if (fault && when === "after" && (await this.apply(fault, res, record))) return;
+        if (fault && when === "after" && (await applyFault(fault, res, record, this.url))) return;
         record.status = answer.status;
         if (res.destroyed) return;
         const { connection: _c, "transfer-encoding": _t, "keep-alive": _k, ...headers } = answer.headers;
@@ -91,31 +91,5 @@ export class FaultProxy {
             up.on("error", reject);
             up.end(body);
         });
-    }
-
-    private async apply(fault: Fault, res: http.ServerResponse, record: RecordedRequest): Promise<boolean> {
-        if (fault.kind === "reset") {
-            record.status = -1;
-            res.socket?.destroy();
-            return true;
-        }
-        if (fault.kind === "slow") {
-            await new Promise((resolve) => setTimeout(resolve, fault.ms));
-            return false;
-        }
-        record.status = fault.status;
-        res.statusCode = fault.status;
-        if (fault.retryAfterSeconds !== undefined) res.setHeader("retry-after", String(fault.retryAfterSeconds));
-        res.setHeader("content-type", "application/json;charset=utf-8");
-        res.end(JSON.stringify({ message: `injected ${fault.status}`, url: this.url }));
-        return true;
-    }
-
-    private take(method: string, path: string): Fault | undefined {
-        const i = this.faults.findIndex((f) => (!f.method || f.method === method) && f.path.test(path));
-        if (i < 0) return undefined;
-        const f = this.faults[i];
-        if (--f.times <= 0) this.faults.splice(i, 1);
-        return f.fault;
     }
 }
