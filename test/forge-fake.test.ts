@@ -63,7 +63,7 @@ describe.skipIf(!haveSwagger)("follows the swagger", () => {
             (n, ops) => n + Object.keys(ops).filter((k) => k !== "parameters").length,
             0,
         );
-        expect(ROUTES.length).toBe(24);
+        expect(ROUTES.length).toBe(29);
         expect(total).toBe(464);
     });
 });

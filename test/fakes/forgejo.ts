@@ -23,6 +23,8 @@
 import * as http from "http";
 import type { AddressInfo, Socket } from "net";
 import { ForgeError } from "../../providers/forge/client";
+import { OAUTH_ROUTES, defineOAuthRoutes, type FakeOAuthApp } from "./forgejo-oauth";
+
 
 export interface FakeUser {
     id: number;
@@ -149,6 +151,7 @@ export const ROUTES: Array<{ route: string; statuses: number[]; undocumented?: A
     { route: "GET /repos/{owner}/{repo}/contents/{filepath}", statuses: [200, 404] },
     { route: "POST /repos/{owner}/{repo}/contents/{filepath}", statuses: [201, 403, 404, 422] },
     { route: "PUT /repos/{owner}/{repo}/contents/{filepath}", statuses: [200, 403, 404, 422] },
+    ...OAUTH_ROUTES,
 ];
 
 /** Forgejo's token scopes (`models/auth/access_token_scope.go`). */
@@ -179,6 +182,8 @@ export class FakeForgejo {
     /** Whether non-admin users may create organizations (Forgejo's `service.DEFAULT_ALLOW_CREATE_ORGANIZATION`). */
     allowCreateOrganization = true;
     readonly requests: RecordedRequest[] = [];
+    /** OAuth2 applications (test/fakes/forgejo-oauth.ts), each its user's. */
+    readonly oauthApps: FakeOAuthApp[] = [];
     readonly adminToken: string;
     /** Passwords the fake's "breach list" holds (PasswordPwned). */
     readonly breached = new Set(["password1234", "correcthorsebatterystaple"]);
@@ -195,6 +200,7 @@ export class FakeForgejo {
         this.adminToken = adminToken;
         this.addUser({ login: "forge-admin", email: "admin@forge.test", is_admin: true, password: "admin-password-not-used" });
         this.defineRoutes();
+        defineOAuthRoutes(this, this.oauthApps);
     }
 
     static async start(opts: { adminToken?: string } = {}): Promise<FakeForgejo> {
