@@ -19,6 +19,7 @@ const V1 = {
     feedbackHub: () => require("./forge/feedback-hub").feedbackHubProvider,
     vm: () => require("./compute/vm").vmProvider,
     gateway: () => require("./compute/gateway").gatewayProvider,
+    forgeLogin: () => require("./forge/oauth-app").forgeOAuthAppProvider,
 };
 
 function registerTypeScript() {

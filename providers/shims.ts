@@ -21,11 +21,13 @@
 import type * as pulumi from "@pulumi/pulumi";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-/** The shims the resource classes use today (version 1). */
-export const SHIMS: Record<"forgeAccount" | "feedbackHub" | "vm" | "gateway", pulumi.dynamic.ResourceProvider> = {
+/** The shims the resource classes use today (version 1; forgeLogin joined it later, the others' text unchanged). */
+export const SHIMS: Record<"forgeAccount" | "feedbackHub" | "vm" | "gateway" | "forgeLogin", pulumi.dynamic.ResourceProvider> = {
     forgeAccount: require("hero-os-grid-deployer-shims/v1/forge-account.js"),
     feedbackHub: require("hero-os-grid-deployer-shims/v1/feedback-hub.js"),
     vm: require("hero-os-grid-deployer-shims/v1/vm.js"),
     gateway: require("hero-os-grid-deployer-shims/v1/gateway.js"),
+    // Added to v1 with issue 22: a new kind under the same calling convention (make.js unchanged).
+    forgeLogin: require("hero-os-grid-deployer-shims/v1/forge-login.js"),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */

@@ -26,7 +26,9 @@ const FIXTURES = path.join(__dirname, "fixtures", "shims");
  * added to this list, to SHIPPED below, and as a folder of fixtures.
  */
 const VERSIONS = ["v0", "v1"];
-const KINDS = ["forgeAccount", "feedbackHub", "vm", "gateway"] as const;
+const KINDS = ["forgeAccount", "feedbackHub", "vm", "gateway", "forgeLogin"] as const;
+/** The kinds each version has: forgeLogin joined v1 later (issue 22), beside the others' unchanged text. */
+const KINDS_OF: Record<string, readonly string[]> = { v0: KINDS.filter((k) => k !== "forgeLogin"), v1: KINDS };
 /** The serialized text of every shipped version, as it sits in state, pinned by SHA-256: overwriting one is a failure too. */
 const SHIPPED: Record<string, string> = {
     "v0/feedbackHub.js": "2d89a310784c920cdf1707e80069a717713e42c58bed2dd481b1d4cadc50e125",
@@ -35,6 +37,7 @@ const SHIPPED: Record<string, string> = {
     "v0/vm.js": "4c92c6863cf081fbad6f64fb6b4e99a5e0fb634bdb85c6db9a9fc11ce257abb0",
     "v1/feedbackHub.js": "d61110140dce3d41cb87682f72b78818358c448f48b2a7b714c94a492c218ecc",
     "v1/forgeAccount.js": "25da3ada7de06083b6a47b8f7efa84acf38d78374a4c3eac10c0dd1e6e8d222f",
+    "v1/forgeLogin.js": "1f2dd416fc6fd58f6b2b9a7d9b62425e57ccd688037a7459fe0a6238bbedff5a",
     "v1/gateway.js": "a050b6647a87a7efdad89aaf292729355a93d0345b008ac684e82f68cd497caa",
     "v1/vm.js": "0a439eb20e158106e827bd5a42415304147647170ea396cf1155cff804e01934",
 };
@@ -74,12 +77,13 @@ const FROZEN: Record<string, string> = {
     "v1/gateway.js": "d971240373a48d56366999221d245ed0df2781cc6c89bac968844c9a2879f2df",
     "v1/forge-account.js": "29a7e9dc10d65d60293fbee1573dfaa5c53d8de268659651e271fe209e49c1ac",
     "v1/feedback-hub.js": "5a80af1a067a52641f2fd8fcd99b12f2e79134d1a2e8253453b46f8df3d3e334",
+    "v1/forge-login.js": "61b9b8bcb109654bcb4939ba568ba7a27d42ed5c6b535858e4cde8a4a8e23091",
 };
 
 describe("the shims Pulumi stores", () => {
     it("regression: every shipped version's fixtures are present, for every kind, and exactly as shipped (a deleted or overwritten v0 passed)", () => {
         expect(fs.readdirSync(FIXTURES).sort(), "test/fixtures/shims holds exactly the shipped versions").toEqual(VERSIONS);
-        expect(Object.keys(SHIPPED).sort()).toEqual(VERSIONS.flatMap((v) => KINDS.map((k) => `${v}/${k}.js`)).sort());
+        expect(Object.keys(SHIPPED).sort()).toEqual(VERSIONS.flatMap((v) => KINDS_OF[v].map((k) => `${v}/${k}.js`)).sort());
         for (const [file, sha] of Object.entries(SHIPPED)) {
             const where = path.join(FIXTURES, file);
             expect(fs.existsSync(where), `test/fixtures/shims/${file} is missing`).toBe(true);
@@ -160,6 +164,24 @@ describe.each(VERSIONS)("shim %s in Pulumi's dynamic-provider host", (version) =
         expect(compute.vm(vmName)).toBeUndefined();
         expect([...compute.gateways.keys()]).not.toContain(`${version}shimgw`);
         await vmHost.delete(vm.id, vm.outs); // already gone: done
+    });
+});
+
+describe.each(VERSIONS.filter((v) => KINDS_OF[v].includes("forgeLogin")))("shim %s's Forge login in Pulumi's dynamic-provider host", (version) => {
+    const stripProvider = ({ __provider: _p, ...rest }: Record<string, unknown>) => rest;
+
+    it("a Forge login it created is read, then deleted", async () => {
+        const h = host.forProvider(fixture(version, "forgeLogin"));
+        const username = `${version}login`;
+        const { inputs, failures } = await h.check({}, { username, gatewayUrl: "https://devshim.gw.test", stack: TEST_IDENTITY.stack, stackId: TEST_IDENTITY.id });
+        expect(failures).toEqual([]);
+        const created = await h.create(stripProvider(inputs));
+        expect(created.outs).toMatchObject({ username, clientId: expect.stringMatching(/^[0-9a-f-]{36}$/), claimed: false });
+        expect((await h.read(created.id, created.outs)).id).toBe(created.id);
+        await h.delete(created.id, created.outs);
+        expect(forge.oauthApps.filter((a) => a.name.includes(` ${username} `))).toEqual([]);
+        expect((await h.read(created.id, created.outs)).id).toBe(""); // gone: a refresh says so
+        await h.delete(created.id, created.outs); // deleting again is done
     });
 });
 
