@@ -42,6 +42,11 @@ export interface BootstrapArgs {
     forgeLogin: pulumi.Input<string>;
     /** Secret; may be "" when the user brings their own. Only the cockpit-settings step sees it. */
     forgeToken: pulumi.Input<string>;
+    /**
+     * The front door's Forge login: the OAuth2 application's client id, and (secrets) its
+     * client secret and Hero Proxy's session secret; `admins` may pass besides the user.
+     */
+    login: { clientId: pulumi.Input<string>; clientSecret: pulumi.Input<string>; sessionSecret: pulumi.Input<string>; admins: string[] };
     feedbackRepo: string;
     booksRepo: string;
     labChannel: LabChannel;

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as tls from "@pulumi/tls";
 import { ForgeAccount } from "../providers/forge/account";
+import { ForgeLogin } from "../providers/forge/login";
 import { HeroGateway } from "../providers/compute/gateway";
 import { HeroVm } from "../providers/compute/vm";
 import type { DemoUser } from "../users/types";
@@ -40,6 +41,8 @@ export interface EnvironmentSummary {
     forgeManagedBy: string;
     /** The VM's SSH host key, `ssh-ed25519 <base64>`, pinned at the first connection (see components/host-key.ts). */
     sshHostKey: string;
+    /** The client id of the Forge OAuth2 application Hero Proxy logs the user in with. */
+    oauthClientId: string;
     /** The last bootstrap's result: the health step's last line. */
     bootstrap: string;
 }
@@ -76,6 +79,8 @@ export class DemoEnvironment extends pulumi.ComponentResource {
         const account = this.createAccount(user, password, settings, args.accountDependsOn ?? []);
         const vm = this.createVm(user, sshKey);
         const gateway = this.createGateway(user, vm);
+        const login = this.createLogin(user, gateway, settings);
+        const sessionSecret = this.createSessionSecret(user);
         const { steps, hostKey } = createBootstrap(this, {
             user,
             vm,
@@ -90,6 +95,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             forgeUrl: settings.forgeUrl,
             forgeLogin: account.login,
             forgeToken: account.token,
+            login: { clientId: login.clientId, clientSecret: login.clientSecret, sessionSecret: sessionSecret.result, admins: settings.frontDoorAdmins },
             feedbackRepo: settings.feedbackRepo,
             booksRepo: settings.booksRepo,
             labChannel: settings.labChannel,
@@ -115,6 +121,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             forgeTokenNote: account.tokenNote,
             forgeManagedBy: account.managedBy,
             sshHostKey: hostKey.hostKey,
+            oauthClientId: login.clientId,
         };
         this.summary = pulumi.output(parts).apply(({ url, health, ...p }): EnvironmentSummary => ({
             cockpitUrl: `${url.replace(/\/+$/, "")}${COCKPIT_PATH}`,
@@ -130,6 +137,7 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             forgeTokenNote: p.forgeTokenNote,
             forgeManagedBy: p.forgeManagedBy,
             sshHostKey: p.sshHostKey,
+            oauthClientId: p.oauthClientId,
             bootstrap: lastLine(health),
         }));
         this.credentials = pulumi.secret({ password: password.result, sshPrivateKey: sshKey.privateKeyOpenssh, forgeToken: account.token });
@@ -165,6 +173,23 @@ export class DemoEnvironment extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn },
         );
+    }
+
+    /**
+     * The front door's Forge login: an OAuth2 application whose redirect URI is on the
+     * user's gateway. Rotate its secret with `pulumi up --replace <urn of <username>-forge-login>`.
+     */
+    private createLogin(user: DemoUser, gateway: HeroGateway, settings: DeployerSettings): ForgeLogin {
+        return new ForgeLogin(
+            childName(user.username, "forge-login"),
+            { username: user.username, gatewayUrl: gateway.url, stack: settings.identity.stack, stackId: settings.identity.id },
+            { parent: this },
+        );
+    }
+
+    /** What Hero Proxy signs its sessions with. Rotate it (logging everyone out) with `--replace` on `<username>-session-secret`. */
+    private createSessionSecret(user: DemoUser): random.RandomPassword {
+        return new random.RandomPassword(childName(user.username, "session-secret"), { length: 48, special: false }, { parent: this });
     }
 
     /** The user's one VM: the deployer's key first, then the person's own keys. */

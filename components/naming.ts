@@ -14,6 +14,8 @@ export type ChildRole =
     | "forge-account"
     | "vm"
     | "gateway"
+    | "forge-login"
+    | "session-secret"
     | "host-key"
     | "host-key-check"
     | "scripts"

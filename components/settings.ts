@@ -46,6 +46,11 @@ export interface DeployerSettings {
     computeConcurrency: number;
     /** How long a VM may take to get its mycelium address. @default 15 */
     vmReadyTimeoutMinutes: number;
+    /**
+     * Forge logins that may pass every environment's front door besides its own user
+     * (config `frontDoorAdmins`, comma-separated). @default [] @example ["ana", "ben"]
+     */
+    frontDoorAdmins: string[];
     /** Delete Forge accounts this tool created when their user is torn down. @default false */
     purgeAccountsOnTeardown: boolean;
     /** Delete the feedback org and repo on teardown, if this tool created them. @default false */
@@ -107,6 +112,7 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
     if (labSha256 !== undefined && !/^[0-9a-f]{64}$/.test(labSha256)) {
         throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:labSha256 must be a SHA-256 (64 hex digits), not "${labSha256}"`);
     }
+    const frontDoorAdmins = parseLogins(config.get("frontDoorAdmins") ?? "");
     const identity = stackIdentity(pulumi.getOrganization(), pulumi.getProject(), pulumi.getStack());
     const configuredPrefix = config.get("namePrefix");
     const namePrefix = configuredPrefix ?? defaultNamePrefix(pulumi.getStack(), identity.id);
@@ -126,6 +132,7 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
         labSha256,
         computeConcurrency: config.getNumber("computeConcurrency", { min: 1, max: 20 }) ?? DEFAULTS.computeConcurrency,
         vmReadyTimeoutMinutes: config.getNumber("vmReadyTimeoutMinutes", { min: 0.01, max: 120 }) ?? DEFAULTS.vmReadyTimeoutMinutes,
+        frontDoorAdmins,
         purgeAccountsOnTeardown: config.getBoolean("purgeAccountsOnTeardown") ?? DEFAULTS.purgeAccountsOnTeardown,
         purgeFeedbackHubOnTeardown: config.getBoolean("purgeFeedbackHubOnTeardown") ?? DEFAULTS.purgeFeedbackHubOnTeardown,
         namePrefix,
@@ -133,6 +140,18 @@ export function readSettings(config = new pulumi.Config(CONFIG_NAMESPACE)): Depl
         identity,
         bootstrapOverrides: parseOverrides(config.get("bootstrapOverrides")),
     };
+}
+
+/** `frontDoorAdmins`: Forge logins, comma- or space-separated, each checked, duplicates (ignoring case) dropped. */
+export function parseLogins(text: string): string[] {
+    const logins = text.split(/[\s,]+/).filter((l) => l !== "");
+    const bad = logins.filter((l) => !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$/.test(l));
+    if (bad.length > 0) {
+        throw new pulumi.RunError(`config ${CONFIG_NAMESPACE}:frontDoorAdmins must list Forge logins separated by commas, e.g. "ana,ben"; not a login: ${bad.map((b) => JSON.stringify(b)).join(", ")}`);
+    }
+    const unique: string[] = [];
+    for (const l of logins) if (!unique.some((u) => u.toLowerCase() === l.toLowerCase())) unique.push(l);
+    return unique;
 }
 
 function parseOverrides(text: string | undefined): BootstrapOverrides {

@@ -82,6 +82,7 @@ async function build(u: DemoUser, overrides: Partial<BootstrapArgs> = {}) {
         forgeUrl: "https://forge.example.org",
         forgeLogin: "alice",
         forgeToken: pulumi.secret("tok-graph-secret"),
+        login: { clientId: "client-id-graph", clientSecret: pulumi.secret("client-secret-graph"), sessionSecret: pulumi.secret("session-secret-graph"), admins: [] },
         feedbackRepo: "lhumina_public/feedback",
         booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
         labChannel: "latest",

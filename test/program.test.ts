@@ -61,8 +61,8 @@ describe("the program under mocks (an update, not a preview), with a users file 
         return r!;
     };
 
-    it("builds each user's account, VM, gateway, the host-key pin, the scripts copy and the seven bootstrap steps, in order", () => {
-        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "host-key", "host-key-check", "scripts", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
+    it("builds each user's account, VM, gateway, Forge login, the host-key pin, the scripts copy and the seven bootstrap steps, in order", () => {
+        const roles = ["ssh-key", "password", "forge-account", "vm", "gateway", "forge-login", "session-secret", "host-key", "host-key-check", "scripts", "ready", "install", "services", "front-door", "cockpit-settings", "books", "health"];
         for (const user of ["alice", "bob", "carol"]) {
             const children = run.registrations.filter((r) => r.parent.endsWith(`::${user}`)).map((r) => r.name);
             expect(children.sort()).toEqual(roles.map((role) => `${user}-${role}`).sort());
@@ -74,6 +74,12 @@ describe("the program under mocks (an update, not a preview), with a users file 
         expect(find("alice-vm").dependencies).toContain(urn("alice-ssh-key"));
         expect(find("alice-gateway").dependencies).toContain(urn("alice-vm"));
         expect(find("alice-forge-account").dependencies).toContain(urn("alice-password"));
+        // The login's redirect URI is on the user's gateway; its client secret is a secret output.
+        expect(find("alice-forge-login").type).toBe("pulumi-nodejs:dynamic/hero:ForgeLogin");
+        expect(find("alice-forge-login").dependencies).toContain(urn("alice-gateway"));
+        expect(find("alice-forge-login").object).toMatchObject({ username: "alice", gatewayUrl: "https://devalice.gent02.grid.tf" });
+        expect(find("alice-forge-login").additionalSecretOutputs).toContain("clientSecret");
+        expect(find("alice-session-secret").type).toBe("random:index/randomPassword:RandomPassword");
         expect(find("alice-scripts").type).toBe("command:remote:CopyToRemote");
         expect(find("alice-scripts").deletedWith).toBe(urn("alice-vm"));
         expect(find("alice-scripts").dependencies).toContain(urn("alice-host-key-check"));

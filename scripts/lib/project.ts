@@ -29,6 +29,8 @@ export interface EnvironmentOutput {
     /** Absent on stacks deployed before these fields existed. */
     forgeTokenNote?: string;
     sshHostKey?: string;
+    /** The Forge login's client id (the front door's OAuth2 application). */
+    oauthClientId?: string;
     bootstrap?: string;
 }
 

@@ -54,6 +54,8 @@ function fakeState(type: string, name: string, inputs: Record<string, unknown>):
             return { ...inputs, result: `password-of-${name}` };
         case "pulumi-nodejs:dynamic/hero:ForgeAccount":
             return { ...inputs, login: inputs.username, userId: 1, createdByTool: true, token: `token-of-${name}`, tokenId: 1, tokenNote: "", feedbackAccess: true, managedBy: "" };
+        case "pulumi-nodejs:dynamic/hero:ForgeLogin":
+            return { ...inputs, appId: 3, name: `Hero OS demo login for ${inputs.username}`, clientId: `client-id-of-${name}`, clientSecret: `client-secret-of-${name}`, redirectUri: `${inputs.gatewayUrl}/oauth/callback`, claimed: false };
         case "pulumi-nodejs:dynamic/hero:Vm":
             return { ...inputs, vmId: `vm-${inputs.name}`, computeEndpoint: "http://127.0.0.1:9/rpc", nodeId: 7, myceliumIp: "5a3:1b2::7", state: "running" };
         case "pulumi-nodejs:dynamic/hero:Gateway":
