@@ -17,7 +17,7 @@ if ! node -r "${repo}/scripts/lib/ts-cache.js" "${repo}/scripts/validate.ts" --s
     exit 1
 fi
 if ! command -v pulumi >/dev/null 2>&1; then
-    echo "deploy: the Pulumi CLI is not installed (see README, Prerequisites)" >&2
+    echo "deploy: the Pulumi CLI is not installed (see README, Install)" >&2
     exit 1
 fi
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$PWD/.pulumi-state}"
@@ -36,6 +36,6 @@ if ! pulumi config get forgeToken --stack "$stack" >/dev/null 2>&1; then
     exit 1
 fi
 # VMs take minutes to provision; the CLI's default of 4 operations per CPU would
-# leave most of a big first deploy waiting its turn (README, Figures).
+# leave most of a big first deploy waiting its turn (docs/figures.md).
 export PULUMI_PARALLEL="${PULUMI_PARALLEL:-32}"
 pulumi up --stack "$stack" "$@"

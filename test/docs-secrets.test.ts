@@ -1,7 +1,7 @@
 /**
  * No documented command puts a secret on a command line, where it would land in
- * shell history and `ps`: every `pulumi config set` of a secret key, in the README,
- * the example stack file, the workflows, the scripts and every message the code can
+ * shell history and `ps`: every `pulumi config set` of a secret key, in the README
+ * and docs/, the example stack file, the workflows, the scripts and every message the code can
  * print, gives no value, so pulumi reads it from stdin (the prompt, or a pipe).
  */
 import * as fs from "fs";
@@ -14,7 +14,7 @@ const SECRET_KEYS = ["forgeToken", "computeToken"];
 /** Files that document or print commands: docs, examples, workflows, scripts, and every source that holds error texts. */
 function files(): string[] {
     const fixed = ["README.md", "Pulumi.dev.yaml", "Pulumi.yaml", ".github/workflows/pulumi.yml", ".forgejo/workflows/pulumi.yml", ".ci/run"];
-    const dirs = ["providers", "providers/forge", "providers/compute", "components", "components/scripts", "scripts", "scripts/lib", "users"];
+    const dirs = ["docs", "providers", "providers/forge", "providers/compute", "components", "components/scripts", "scripts", "scripts/lib", "users"];
     const found = dirs.flatMap((d) => fs.readdirSync(path.join(REPO, d)).filter((f) => /\.(ts|sh|md|ya?ml)$/.test(f)).map((f) => path.join(d, f)));
     return [...fixed, "index.ts", ...found].filter((f) => fs.existsSync(path.join(REPO, f)));
 }
@@ -67,15 +67,15 @@ describe("no secret on a command line", () => {
         }
     });
 
-    it("in the README, Pulumi.dev.yaml, the workflows, the scripts and every error text", () => {
+    it("in the README, docs/, Pulumi.dev.yaml, the workflows, the scripts and every error text", () => {
         const checked = files();
-        expect(checked).toEqual(expect.arrayContaining(["README.md", "Pulumi.dev.yaml", "providers/forge/client.ts", "scripts/deploy.sh"]));
+        expect(checked).toEqual(expect.arrayContaining(["README.md", "docs/config.md", "Pulumi.dev.yaml", "providers/forge/client.ts", "scripts/deploy.sh"]));
         const bad = checked.flatMap((f) => secretsOnCommandLine(fs.readFileSync(path.join(REPO, f), "utf8")).map((b) => `${f}:${b}`));
         expect(bad).toEqual([]);
     });
 
-    it("the README and the example stack file say the value comes from stdin", () => {
+    it("the stack config docs and the example stack file say the value comes from stdin", () => {
         expect(fs.readFileSync(path.join(REPO, "Pulumi.dev.yaml"), "utf8")).toMatch(/stdin/);
-        expect(fs.readFileSync(path.join(REPO, "README.md"), "utf8")).toMatch(/pulumi config set --secret forgeToken`, the value typed at the prompt or piped in/);
+        expect(fs.readFileSync(path.join(REPO, "docs", "config.md"), "utf8")).toMatch(/pulumi config set --secret forgeToken`, the value typed at the prompt or piped in/);
     });
 });

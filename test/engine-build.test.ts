@@ -2,7 +2,7 @@
  * scripts/engine/build.sh (`npm run engine`): a warm cache answers at once with the
  * bin directory and downloads nothing; without Go, or with the module proxy off, it
  * refuses with what to do, before building anything. (The cold build itself runs
- * in .ci/run on a new machine; its time is in the README.)
+ * in .ci/run on a new machine; its time is in docs/testing.md.)
  */
 import { execFile } from "child_process";
 import * as fs from "fs";

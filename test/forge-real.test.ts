@@ -8,7 +8,7 @@
  * Faults (5xx, 429, resets, slow answers, answers lost after the change was
  * made) come from a small proxy in front of the real server
  * (test/support/fault-proxy.ts). The fake stays for what the real server
- * cannot be made to do here: see the README, "A real Forgejo in the tests".
+ * cannot be made to do here: see docs/testing.md, "A real Forgejo in the tests".
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { accountInputs, OTHER_IDENTITY, providerConfig, TEST_IDENTITY } from "./support/fixtures";

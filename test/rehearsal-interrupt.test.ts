@@ -43,7 +43,7 @@ describe.sequential("an interrupted pulumi up", { timeout: 300_000 }, () => {
         expect(world.compute.vms.size).toBe(2);
         // Seen once, on a loaded machine, in another session: the next CLI call said "failed to load
         // checkpoint: EOF" (an empty checkpoint file). If so, the file backend's own backup of the
-        // previous checkpoint is put back, as the README tells the admin, and the run goes on from there.
+        // previous checkpoint is put back, as docs/stacks-and-audit.md tells the admin, and the run goes on from there.
         let exported = await world.workspace.pulumi(["stack", "export", "--stack", "rehearsal"]);
         if (exported.code !== 0) {
             console.log(`after the kill, stack export failed: ${exported.stderr.trim()}; restoring ${world.stateFile()}.bak`);

@@ -192,7 +192,7 @@ describe("outside the project directory", () => {
         const stray = await DynamicHost.start(fixture(newest, "vm"), { computeUrl: compute.httpUrl }, {}, elsewhere);
         try {
             const err = await stray.check({}, { name: "x" }).then(() => undefined, (e: Error) => e);
-            // Node's own words, from the stored text's require(): the README says what to do about it.
+            // Node's own words, from the stored text's require(): docs/program.md says what to do about it.
             expect(String(err?.message)).toContain("Cannot find module 'hero-os-grid-deployer-shims/v1/vm.js'");
         } finally {
             await stray.stop();

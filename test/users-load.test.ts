@@ -380,7 +380,7 @@ describe("users file: limits on the file itself", () => {
         const users = (n: number) => file("users:", ...Array.from({ length: n }, (_, i) => `  - { username: u${i}, email: u${i}@example.org, fullName: U }`));
         expect(parseUsersFile(users(100), opts).warnings).toEqual([]);
         expect(parseUsersFile(users(101), opts).warnings).toEqual([
-            "users/users.yaml: 101 users to deploy in one stack; above 100 a stack gets slow (measured: 9 s and 0.4 GB to evaluate 100 users, 108 s and 1.3 GB for 1,000). Split the users into cohorts, one stack and users file each (README: Figures)",
+            "users/users.yaml: 101 users to deploy in one stack; above 100 a stack gets slow (measured: 9 s and 0.4 GB to evaluate 100 users, 108 s and 1.3 GB for 1,000). Split the users into cohorts, one stack and users file each (docs/figures.md)",
         ]);
     });
 

@@ -1,5 +1,5 @@
 /**
- * What each job of the workflow twins does, as the README promises: validate
+ * What each job of the workflow twins does, as docs/workflows.md promises: validate
  * with no secrets before the preview and the update, a preview with no Forge or
  * Hero Compute token, `up` on pushes, and the daily run (up, status, audit, the
  * issue) in the same concurrency group as the push's `up`.

@@ -153,7 +153,7 @@ export const MAX_FILE_BYTES = 5 * 1024 * 1024;
 export const MAX_USERS = 5_000;
 /** Values the file may expand to through YAML aliases (each alias counts its anchor's whole size). */
 export const MAX_EXPANDED_VALUES = 1_000_000;
-/** Above this many deployed users one stack is slow (see README, Figures): the loader warns. */
+/** Above this many deployed users one stack is slow (see docs/figures.md): the loader warns. */
 export const ADVISED_USERS_PER_STACK = 100;
 /** Problems listed in one error message; the rest are counted. */
 export const MAX_LISTED_PROBLEMS = 200;

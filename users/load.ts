@@ -123,7 +123,7 @@ export function parseUsersFile(text: string, options: LoadOptions): LoadedUsers 
         active.length > limits.ADVISED_USERS_PER_STACK
             ? [
                   `${file}: ${active.length} users to deploy in one stack; above ${limits.ADVISED_USERS_PER_STACK} a stack gets slow ` +
-                      `(measured: 9 s and 0.4 GB to evaluate 100 users, 108 s and 1.3 GB for 1,000). Split the users into cohorts, one stack and users file each (README: Figures)`,
+                      `(measured: 9 s and 0.4 GB to evaluate 100 users, 108 s and 1.3 GB for 1,000). Split the users into cohorts, one stack and users file each (docs/figures.md)`,
               ]
             : [];
     return { users: active, expired, expiringSoon: active.filter((u) => u.expires !== undefined && u.expires <= warnUntil), warnings };

@@ -3,7 +3,7 @@
 # Go module, into a cache outside the repository keyed by its version. A second
 # run with the cache present downloads nothing and takes a second.
 #
-# What it builds (README, "The real engine"):
+# What it builds (docs/testing.md, "The real engine"):
 #   pulumi                         github.com/pulumi/pulumi/pkg/v3 ./cmd/pulumi, at the
 #                                  version package.json pins for @pulumi/pulumi
 #   pulumi-resource-pulumi-nodejs  the dynamic-provider launcher, copied from the
