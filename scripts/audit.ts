@@ -4,11 +4,12 @@
  * Read-only by default: compares the stack's state (`pulumi stack export`) with
  * what Hero Compute (`list_vms`, `list_webgateways`) and Forge (`GET /admin/users`)
  * hold, and lists orphans (objects carrying this stack's proof of ownership but
- * no state record: billed VMs and gateways, accounts), state records whose object
+ * no state record: billed VMs and gateways, accounts, the front doors' Forge
+ * logins: `GET /user/applications/oauth2`), state records whose object
  * is gone, and look-alikes (our naming pattern without our proof). See
  * scripts/lib/audit-report.ts for the rules.
  *
- * `--delete-orphans` deletes orphaned gateways and VMs, re-checking the proof of
+ * `--delete-orphans` deletes orphaned Forge logins, gateways and VMs, re-checking the proof of
  * each just before deleting it, and orphaned accounts only when the stack's
  * `purgeAccountsOnTeardown` is true (the stack's own policy for accounts). It asks
  * first unless `--yes` is given. Look-alikes are never touched.
@@ -23,6 +24,7 @@ import * as rpc from "../providers/compute/client";
 import { Compute, loadBinding } from "../providers/compute/bind";
 import { belongs } from "../providers/compute/gateway";
 import { call, deleteUser, type ForgeClientOptions } from "../providers/forge/client";
+import { listApps } from "../providers/forge/oauth-app";
 import { carriesKey, markerOwner, stackIdentity, type StackIdentity } from "../providers/ownership";
 import { defaultNamePrefix } from "../components/naming";
 import { audit, renderReport, type AuditReport, type Finding, type LiveUser, type StateRecords } from "./lib/audit-report";
@@ -48,6 +50,7 @@ const TYPES = {
     vm: "pulumi-nodejs:dynamic/hero:Vm",
     gateway: "pulumi-nodejs:dynamic/hero:Gateway",
     account: "pulumi-nodejs:dynamic/hero:ForgeAccount",
+    login: "pulumi-nodejs:dynamic/hero:ForgeLogin",
     key: "tls:index/privateKey:PrivateKey",
     stack: "pulumi:pulumi:Stack",
 };
@@ -77,6 +80,7 @@ export function stateRecords(exported: unknown, fallback: { identity: StackIdent
         accounts: of(TYPES.account).map((r) => ({
             username: r.outputs!.username, login: r.outputs!.login, userId: r.outputs!.userId, createdByTool: r.outputs!.createdByTool === true, managedBy: r.outputs!.managedBy,
         })),
+        logins: of(TYPES.login).map((r) => ({ username: r.outputs!.username, appId: Number(r.outputs!.appId), name: r.outputs!.name, clientId: r.outputs!.clientId })),
         deployerKeys: of(TYPES.key)
             .filter((r) => typeof r.outputs!.publicKeyOpenssh === "string")
             .map((r) => ({ username: userOf(r.urn), key: r.outputs!.publicKeyOpenssh })),
@@ -142,11 +146,11 @@ export async function runAudit(argv: readonly string[], rawIo: CommandIo, opts: 
         const [vms, gateways] = await Promise.all([compute.listVms("audit"), compute.listGateways("audit")]);
         const forgeToken = forgeUrl ? await secretConfig(io.pulumi, stack, `${project}:forgeToken`) : undefined;
         const forge: ForgeClientOptions | undefined = forgeUrl && forgeToken ? { baseUrl: forgeUrl, token: forgeToken } : undefined;
-        const users = forge ? await forgeUsers(forge) : undefined;
+        const [users, apps] = forge ? await Promise.all([forgeUsers(forge), listApps(forge)]) : [undefined, undefined];
         const skipped = !forgeUrl ? `Pulumi.${short}.yaml sets no forgeUrl` : !forgeToken ? "forgeToken is not set for this stack" : undefined;
 
         const endpoint = rpc.canonicalEndpoint(computeUrl);
-        const report = audit(short, endpoint, rec, { vms, gateways, users });
+        const report = audit(short, endpoint, rec, { vms, gateways, users, apps });
         if (values.json) io.out(terminalJson({ ...report, computeUrl: endpoint, forgeUrl: forgeUrl ?? null, forgeAudited: users !== undefined }));
         else for (const line of renderReport(report, endpoint, forgeUrl, skipped)) io.out(line);
 
@@ -170,7 +174,8 @@ interface DeleteContext {
 /** Deletes the orphans, gateways first; each one's proof is checked again just before. */
 async function deleteOrphans(report: AuditReport, x: DeleteContext): Promise<number> {
     const accounts = report.orphans.filter((f) => f.kind === "account");
-    const doomed = [...report.orphans.filter((f) => f.kind === "gateway"), ...report.orphans.filter((f) => f.kind === "vm"), ...(x.purgeAccounts ? accounts : [])];
+    const of = (kind: Finding["kind"]) => report.orphans.filter((f) => f.kind === kind);
+    const doomed = [...of("login"), ...of("gateway"), ...of("vm"), ...(x.purgeAccounts ? accounts : [])];
     if (accounts.length > 0 && !x.purgeAccounts) {
         x.io.err(`audit: keeping ${accounts.length} orphaned account(s) (${accounts.map((a) => a.name).join(", ")}): purgeAccountsOnTeardown is not true for this stack`);
     }
@@ -211,6 +216,13 @@ async function deleteOne(f: Finding, x: DeleteContext): Promise<boolean> {
         const recorded = x.rec.gateways.some((r) => r.name === f.name && gw && belongs(gw, r));
         if (!gw || recorded) return false;
         await x.compute.deleteGateway(f.name, "audit");
+        return true;
+    }
+    if (f.kind === "login") {
+        // The proof again, just before: this stack's marker, and still no state record.
+        const app = (await listApps(x.forge!)).find((a) => String(a.id) === f.id);
+        if (!app || markerOwner(app.name, x.rec.identity).kind !== "ours" || (x.rec.logins ?? []).some((l) => l.appId === app.id)) return false;
+        await call(x.forge!, "DELETE /user/applications/oauth2/{id}", { params: { id: app.id } });
         return true;
     }
     const user = (await call<LiveUser>(x.forge!, "GET /users/{username}", { params: { username: f.name } })).body;

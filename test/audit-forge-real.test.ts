@@ -4,14 +4,20 @@
  * (`forgeUsers`, GET /admin/users, all pages) and judged by the audit: an
  * account of ours without a state record is an orphan, a record whose account
  * is gone is listed as gone, another stack's account is left to it, an
- * account with the stack-less marker of older releases is a look-alike.
+ * account with the stack-less marker of older releases is a look-alike. The
+ * front doors' Forge logins (OAuth2 applications) likewise: an application of
+ * ours without a record is an orphan that `--delete-orphans` removes after
+ * checking its proof again; a record whose application is gone is listed as gone;
+ * another stack's application is not listed.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { accountInputs, OTHER_IDENTITY, providerConfig, TEST_IDENTITY } from "./support/fixtures";
 import { realForgejoBinary, startRealForgejo, type RealForgejo } from "./support/real-forgejo";
 import { LEGACY_MARKER, ownerMarker } from "../providers/ownership";
 import { ForgeAccountOutputs, forgeAccountProvider as account } from "../providers/forge/account";
+import { ForgeOAuthAppOutputs, forgeOAuthAppProvider as login, listApps } from "../providers/forge/oauth-app";
 import { forgeUsers } from "../scripts/audit";
+import { auditLogins } from "../scripts/lib/audit-logins";
 import { audit, type StateRecords } from "../scripts/lib/audit-report";
 
 const binary = realForgejoBinary("test/audit-forge-real.test.ts");
@@ -24,6 +30,7 @@ describe.skipIf(!binary)("the audit's Forge part on a real Forgejo", () => {
         expect((await forge.api("POST", "/orgs", { body: { username: "auditorg" } })).status).toBe(201);
         expect((await forge.api("POST", "/orgs/auditorg/repos", { body: { name: "feedback", auto_init: true } })).status).toBe(201);
         await account.configure!({ config: providerConfig({ forgeUrl: forge.url, forgeToken: forge.adminToken, forgeRetryBaseMs: "1" }) });
+        await login.configure!({ config: providerConfig({ forgeUrl: forge.url, forgeToken: forge.adminToken, forgeRetryBaseMs: "1" }) });
     }, 120_000);
     afterAll(async () => {
         await forge?.stop();
@@ -63,5 +70,25 @@ describe.skipIf(!binary)("the audit's Forge part on a real Forgejo", () => {
         expect(report.gone).toEqual([expect.objectContaining({ kind: "account", name: "gone", why: "the account is gone from Forge" })]);
         expect(report.lookAlikes.map((f) => f.name)).toEqual(["legacy"]);
         expect(report.managedElsewhere).toEqual([expect.objectContaining({ name: "theirs", why: `theirs is managed by stack ${OTHER_IDENTITY.stack} (${OTHER_IDENTITY.id})` })]);
+    });
+
+    it("lists this stack's Forge logins: one in state, an orphan, a gone record; another stack's is not listed", async () => {
+        const make = async (username: string, identity = TEST_IDENTITY) =>
+            (await login.create!({ username, gatewayUrl: `https://dev${username}.gw.test`, stack: identity.stack, stackId: identity.id })).outs as ForgeOAuthAppOutputs;
+        const kept = await make("kept");
+        const lost = await make("lost"); // its state write was lost: no record
+        const gone = await make("gone");
+        await login.delete!(String(gone.appId), gone);
+        await make("theirs", OTHER_IDENTITY);
+        const c = { baseUrl: forge.url, token: forge.adminToken };
+        const records = [kept, gone].map((o) => ({ username: o.username, appId: o.appId, name: o.name, clientId: o.clientId }));
+        const result = auditLogins(records, await listApps(c), TEST_IDENTITY);
+        expect(result.counts).toEqual({ inState: 1, orphans: 1, gone: 1 });
+        expect(result.orphans).toEqual([expect.objectContaining({ kind: "login", name: lost.name, id: String(lost.appId) })]);
+        expect(result.gone).toEqual([expect.objectContaining({ kind: "login", id: String(gone.appId), why: "gone's Forge login is gone from the Forge" })]);
+        // Through the whole audit too, with the accounts' part beside it.
+        const rec: StateRecords = { identity: TEST_IDENTITY, namePrefix: "dev", vms: [], gateways: [], deployerKeys: [], accounts: [], logins: records };
+        const report = audit(TEST_IDENTITY.stack, "http://compute.invalid", rec, { vms: [], gateways: [], users: await forgeUsers(c), apps: await listApps(c) });
+        expect(report.counts.logins).toEqual({ inState: 1, orphans: 1, gone: 1 });
     });
 });

@@ -10,6 +10,7 @@
 import { belongs } from "../../providers/compute/gateway";
 import type { Gateway, Vm } from "../../providers/compute/client";
 import { carriesKey, markerOwner, managedElsewhere, type StackIdentity } from "../../providers/ownership";
+import { auditLogins, type LiveApp, type LoginRecord } from "./audit-logins";
 
 /** What the stack's state records, read from `pulumi stack export` (plain fields only). */
 export interface StateRecords {
@@ -18,6 +19,8 @@ export interface StateRecords {
     vms: Array<{ username: string; name: string; vmId: string; computeEndpoint: string; myceliumIp?: string | null }>;
     gateways: Array<{ username: string; name: string; vmId?: string; backend: string; computeEndpoint: string }>;
     accounts: Array<{ username: string; login: string; userId: number; createdByTool: boolean; managedBy?: string }>;
+    /** The Forge logins (OAuth2 applications); absent in records read by older callers. */
+    logins?: LoginRecord[];
     /** Every user's deployer public key (tls `publicKeyOpenssh`), with the user it is for. */
     deployerKeys: Array<{ username: string; key: string }>;
 }
@@ -33,12 +36,14 @@ export interface Live {
     gateways: Gateway[];
     /** Undefined when Forge was not audited (no admin token). */
     users?: LiveUser[];
+    /** The admin's OAuth2 applications; undefined when Forge was not audited. */
+    apps?: LiveApp[];
 }
 
 export interface Finding {
-    kind: "vm" | "gateway" | "account";
+    kind: "vm" | "gateway" | "account" | "login";
     name: string;
-    /** VM id, or Forge user id. */
+    /** VM id, Forge user id, or OAuth2 application id. */
     id?: string;
     /** Why it is listed, in words. */
     why: string;
@@ -52,6 +57,8 @@ export interface AuditReport {
         vms: { inState: number; orphans: number; gone: number; lookAlikes: number };
         gateways: { inState: number; orphans: number; gone: number; lookAlikes: number };
         accounts: { inState: number; orphans: number; gone: number; lookAlikes: number; managedElsewhere: number } | null;
+        /** The Forge logins; null when Forge was not audited. */
+        logins: { inState: number; orphans: number; gone: number } | null;
     };
     orphans: Finding[];
     gone: Finding[];
@@ -150,6 +157,12 @@ export function audit(stack: string, endpoint: string, rec: StateRecords, live: 
         };
     }
 
+    const logins = live.apps ? auditLogins(rec.logins ?? [], live.apps, rec.identity) : undefined;
+    if (logins) {
+        orphans.push(...logins.orphans);
+        gone.push(...logins.gone);
+    }
+
     const n = (list: Finding[], kind: Finding["kind"]) => list.filter((f) => f.kind === kind).length;
     return {
         stack,
@@ -159,6 +172,7 @@ export function audit(stack: string, endpoint: string, rec: StateRecords, live: 
             vms: { inState: recorded.size, orphans: n(orphans, "vm"), gone: n(gone, "vm"), lookAlikes: n(lookAlikes, "vm") },
             gateways: { inState: recordedGw.size, orphans: n(orphans, "gateway"), gone: n(gone, "gateway"), lookAlikes: n(lookAlikes, "gateway") },
             accounts,
+            logins: logins?.counts ?? null,
         },
         orphans,
         gone,
@@ -178,6 +192,7 @@ export function renderReport(r: AuditReport, computeUrl: string, forgeUrl: strin
         c.accounts
             ? `Forge ${forgeUrl}:\n  accounts: ${c.accounts.inState} in state, ${c.accounts.orphans} orphaned, ${c.accounts.gone} gone, ${c.accounts.lookAlikes} look-alike, ${c.accounts.managedElsewhere} adopted read-only`
             : `Forge: not audited (${forgeSkipped ?? "no admin token"})`,
+        ...(c.logins ? [`  logins:   ${c.logins.inState} in state, ${c.logins.orphans} orphaned, ${c.logins.gone} gone (OAuth2 applications of the front doors)`] : []),
     ];
     const section = (title: string, list: Finding[]) => {
         if (list.length === 0) return;
