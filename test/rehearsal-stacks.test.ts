@@ -74,16 +74,20 @@ describe.sequential("rehearsal: two stacks sharing one Forge and one Hero Comput
         expect(world.compute.vms.size).toBe(4);
     });
 
-    it("3. destroying staging with purgeAccountsOnTeardown deletes staging's VMs and gateways and nothing of dev's", async () => {
+    it("3. destroying staging with purgeAccountsOnTeardown deletes staging's VMs, gateways and Forge logins and nothing of dev's", async () => {
         const deletesBefore = world.compute.requests.length;
         const forgeBefore = world.forge.requests.length;
+        const stagingApps = world.forge.oauthApps.filter((a) => a.name.includes(ownerMarker(id("staging")))).map((a) => a.id);
+        expect(stagingApps).toHaveLength(USERS.length);
         const r = await world.runStack(staging, "destroy", { purgeAccountsOnTeardown: "true" });
         expect(r.errors).toEqual([]);
         const deleted = world.compute.requests.slice(deletesBefore).filter((q) => q.method.startsWith("delete_"));
         expect(deleted.map((q) => q.method).sort()).toEqual(["delete_vm", "delete_vm", "delete_webgateway", "delete_webgateway"]);
         expect(deleted.filter((q) => q.method === "delete_webgateway").map((q) => q.params.name).sort()).toEqual(USERS.map((u) => `${prefix("staging")}${u}`));
-        expect(world.forge.requests.slice(forgeBefore).filter((q) => q.method === "DELETE")).toEqual([]);
+        // Only staging's own logins go: the accounts are dev's (staging adopted them read-only).
+        expect(world.forge.requests.slice(forgeBefore).filter((q) => q.method === "DELETE").map((q) => q.path).sort()).toEqual(stagingApps.map((i) => `/user/applications/oauth2/${i}`).sort());
         for (const u of USERS) expect(world.forge.user(u)).toBeDefined();
+        expect(world.forge.oauthApps.map((a) => a.name).sort()).toEqual(USERS.map((u) => `Hero OS demo login for ${u} ${ownerMarker(id("dev"))}`).sort());
     });
 
     it("4. dev then changes nothing; its passwords still log in, its tokens still authenticate, its VMs and gateways are untouched", async () => {
@@ -158,6 +162,9 @@ describe.sequential("rehearsal: two stacks sharing one Forge and one Hero Comput
         expect(first.out).toMatch(/gateway alicenew: points at http:\/\/\S+, but no state record/);
         expect(first.out).toMatch(new RegExp(`vm +${prefix("dev")}carol .*our name pattern .* not ours, left alone`));
         expect(first.out).toMatch(/accounts: 2 in state, 1 orphaned, 0 gone/); // carol's account, kept by the stack's teardown policy
+        // alice's Forge login depends on her gateway: its record went with it, the application stayed.
+        expect(first.out).toContain("logins:   1 in state, 1 orphaned, 0 gone");
+        expect(first.out).toMatch(/login +Hero OS demo login for alice \[managed by hero-os-grid-deployer, stack \S+ [0-9a-f]{8}\] \(id \d+\): carries this stack's marker, but no state record/);
         expect(first.out).not.toContain(world.forge.adminToken);
         const json = JSON.parse((await audit("--json")).out);
         expect(json.counts.vms).toEqual({ inState: 1, orphans: 1, gone: 0, lookAlikes: 1 });
@@ -166,13 +173,15 @@ describe.sequential("rehearsal: two stacks sharing one Forge and one Hero Comput
         const del = await audit("--delete-orphans", "--yes");
         expect(del.err).toContain(`audit: deleted vm ${prefix("dev")}alice (id ${aliceVm})`);
         expect(del.err).toContain("audit: deleted gateway alicenew");
+        expect(del.err).toMatch(/audit: deleted login Hero OS demo login for alice .* \(id \d+\)/);
+        expect(world.forge.oauthApps.map((a) => a.name.split(" [")[0])).toEqual(["Hero OS demo login for bob"]);
         expect(del.err).toMatch(/keeping 1 orphaned account\(s\) \(carol\): purgeAccountsOnTeardown is not true/);
         expect(world.compute.vm(`${prefix("dev")}alice`)).toBeUndefined();
         expect(world.compute.vm(`${prefix("dev")}carol`)).toBeDefined(); // the look-alike is never touched
         expect(world.compute.vm(`${prefix("dev")}bob`)).toBeDefined();
 
         const second = JSON.parse((await audit("--json")).out);
-        expect(second.counts.vms.orphans + second.counts.gateways.orphans).toBe(0);
+        expect(second.counts.vms.orphans + second.counts.gateways.orphans + second.counts.logins.orphans).toBe(0);
         expect(second.counts.vms.lookAlikes).toBe(1);
     });
 });

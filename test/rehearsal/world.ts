@@ -93,7 +93,10 @@ export class World {
      * and sftp, and answer every other step after reading its stdin, without running it
      * (THIN_VM_COMMAND): what the deployer costs when its VMs' work is elsewhere.
      */
-    static async start(usernames: string[], opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect; thinVms?: boolean; computeToken?: string } = {}): Promise<World> {
+    static async start(
+        usernames: string[],
+        opts: { provisionMs?: number; otherPrefixes?: string[]; dialect?: Dialect; thinVms?: boolean; computeToken?: string; realForge?: { url: string; adminToken: string } } = {},
+    ): Promise<World> {
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rehearsal-world-"));
         const forge = await FakeForgejo.start();
         forge.addRepo(FEEDBACK_REPO);
@@ -107,6 +110,7 @@ export class World {
             token: opts.computeToken,
         });
         world = new World(dir, forge, compute, await freePort("127.0.0.1"));
+        world.forgeTarget = opts.realForge ?? { url: forge.url, adminToken: forge.adminToken };
         if (opts.thinVms) {
             world.forceCommand = path.join(dir, "thin-vm.sh");
             fs.writeFileSync(world.forceCommand, THIN_VM_COMMAND, { mode: 0o755 });
@@ -178,6 +182,12 @@ export class World {
         return startSshd([keysFile], host, this.sshPort, { CURL_HOME: path.join(this.dir, "curl"), HOME: vm.home }, this.forceCommand);
     }
 
+    /**
+     * The Forge the stacks deploy to: the fake (`forge`), or a real Forgejo the test
+     * started (`realForge`); the fake then stands idle.
+     */
+    private forgeTarget!: { url: string; adminToken: string };
+
     /** The thin VMs' ForceCommand (see `thinVms`). */
     private forceCommand?: string;
 
@@ -246,8 +256,8 @@ export class World {
         const users = Object.fromEntries(mine.map(([k, m]) => [k.replace(/^.*\//, ""), { ...m.vm.env(), readyTimeoutSec: 10, healthTimeoutSec: 10 }]));
         return {
             usersFile: this.usersFile,
-            forgeUrl: this.forge.url,
-            forgeToken: this.forge.adminToken,
+            forgeUrl: this.forgeTarget.url,
+            forgeToken: this.forgeTarget.adminToken,
             computeUrl: this.compute.httpUrl,
             ...(this.compute.opts.token === undefined ? {} : { computeToken: this.compute.opts.token }),
             namePrefix: prefix,
