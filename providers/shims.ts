@@ -31,3 +31,17 @@ export const SHIMS: Record<"forgeAccount" | "feedbackHub" | "vm" | "gateway" | "
     forgeLogin: require("hero-os-grid-deployer-shims/v1/forge-login.js"),
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
+
+/**
+ * The resource options of every dynamic resource here: each one's create adopts
+ * this stack's own leftover by proof (a VM with its deployer key, a gateway to its
+ * VM, an account, hub or login with its marker). `pulumi up --replace <urn>` does
+ * not ask the provider's diff: the engine blames the id and, unless this option
+ * says otherwise, creates the replacement before deleting the old. That create
+ * would find the very object it replaces, carrying this stack's proof, and adopt
+ * it; the delete of the old record would then delete what the new record names.
+ * Deleting first makes `--replace` a real replacement.
+ */
+export function replaceDeletesFirst(opts?: pulumi.CustomResourceOptions): pulumi.CustomResourceOptions {
+    return { ...opts, deleteBeforeReplace: true };
+}

@@ -92,6 +92,12 @@ describe("the program under mocks (an update, not a preview), with a users file 
         });
     });
 
+    it("regression: every dynamic resource deletes before it is replaced, so `up --replace` never adopts the object it replaces and then deletes it (a replaced Forge login was left with none)", () => {
+        const dynamic = run.registrations.filter((r) => r.type.startsWith("pulumi-nodejs:dynamic/"));
+        expect(new Set(dynamic.map((r) => r.type.split(":").pop()))).toEqual(new Set(["ForgeAccount", "ForgeLogin", "Vm", "Gateway", "FeedbackHub"]));
+        expect(dynamic.filter((r) => !r.deleteBeforeReplace).map((r) => r.name)).toEqual([]);
+    });
+
     it("sizes the VM from the users file and gives it the deployer's key, and points the gateway at the front door", () => {
         expect(find("alice-vm").object).toMatchObject({ name: "devalice", username: "alice", memoryMb: 8192, cpu: 4, diskGb: 50, sshKeys: ["ssh-ed25519 AAAAalice-ssh-key"] });
         expect(find("alice-gateway").object).toMatchObject({ name: "devalice", backend: "http://[5a3:1b2::7]:9997", vmId: "vm-devalice" });

@@ -15,7 +15,7 @@
  * (binding.json, read by bind.ts): one backend or a list, a gateway node param, the live names.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SHIMS } from "../shims";
+import { SHIMS, replaceDeletesFirst } from "../shims";
 import { type Binding, type Compute, computeFrom, loadBinding } from "./bind";
 import * as rpc from "./client";
 import { belongs, ensureGateway, type GatewayOptions, getGateway, releaseIfOurs } from "./gateway-deploy";
@@ -127,7 +127,7 @@ export class HeroGateway extends pulumi.dynamic.Resource {
     declare readonly computeEndpoint: pulumi.Output<string>;
 
     constructor(name: string, args: HeroGatewayArgs, opts?: pulumi.CustomResourceOptions) {
-        super(SHIMS.gateway, name, { ...args, computeEndpoint: undefined, fqdn: undefined, url: undefined }, opts, "hero", "Gateway");
+        super(SHIMS.gateway, name, { ...args, computeEndpoint: undefined, fqdn: undefined, url: undefined }, replaceDeletesFirst(opts), "hero", "Gateway");
     }
 }
 

@@ -16,7 +16,7 @@
  * fields, and whether the keys are registered before the deploy or sent with it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SHIMS } from "../shims";
+import { SHIMS, replaceDeletesFirst } from "../shims";
 import { type Binding, type Compute, computeFrom, DEFAULT_FLIST, loadBinding } from "./bind";
 import * as rpc from "./client";
 import { adoptable, deleteVm, deployVm, ourVm, waitReady } from "./vm-deploy";
@@ -142,7 +142,7 @@ export class HeroVm extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: HeroVmArgs, opts?: pulumi.CustomResourceOptions) {
         const props = { flist: DEFAULT_FLIST, ...args, vmId: undefined, computeEndpoint: undefined, nodeId: undefined, myceliumIp: undefined, state: undefined };
-        super(SHIMS.vm, name, props, opts, "hero", "Vm");
+        super(SHIMS.vm, name, props, replaceDeletesFirst(opts), "hero", "Vm");
     }
 }
 

@@ -22,7 +22,7 @@
  * or the serialized provider. `check` and `diff` make no network calls.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SHIMS } from "../shims";
+import { SHIMS, replaceDeletesFirst } from "../shims";
 import {
     BasicAuth,
     ForgeClientOptions,
@@ -504,7 +504,7 @@ export class ForgeAccount extends pulumi.dynamic.Resource {
             SHIMS.forgeAccount,
             name,
             { ...args, ...outs },
-            { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "token"] },
+            { ...replaceDeletesFirst(opts), additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "password", "token"] },
             "hero",
             "ForgeAccount",
         );

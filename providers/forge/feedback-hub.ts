@@ -20,7 +20,7 @@
  * network calls.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SHIMS } from "../shims";
+import { SHIMS, replaceDeletesFirst } from "../shims";
 import { ForgeClientOptions, ForgeError, ForgeSettings, backoffMs, call, clientOptionsFrom, explain, forgeSettingsFrom, isForgeStatus, pause, splitRepo } from "./client";
 import { markerOwner, ownerMarker, type StackIdentity } from "../ownership";
 
@@ -504,6 +504,6 @@ export class FeedbackHub extends pulumi.dynamic.Resource {
             templates: undefined,
             customizedTemplates: undefined,
         };
-        super(SHIMS.feedbackHub, name, { ...args, repo: args.repo ?? DEFAULT_FEEDBACK_REPO, ...outs }, opts, "hero", "FeedbackHub");
+        super(SHIMS.feedbackHub, name, { ...args, repo: args.repo ?? DEFAULT_FEEDBACK_REPO, ...outs }, replaceDeletesFirst(opts), "hero", "FeedbackHub");
     }
 }

@@ -4,7 +4,7 @@
  * providers/forge/oauth-app.ts, reached through the v1 shim `forge-login.js`.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { SHIMS } from "../shims";
+import { SHIMS, replaceDeletesFirst } from "../shims";
 
 export interface ForgeLoginArgs {
     /** The demo user whose front door the application serves. @example "alice" */
@@ -33,6 +33,6 @@ export class ForgeLogin extends pulumi.dynamic.Resource {
 
     constructor(name: string, args: ForgeLoginArgs, opts?: pulumi.CustomResourceOptions) {
         const outs = { appId: undefined, name: undefined, clientId: undefined, clientSecret: undefined, redirectUri: undefined, claimed: undefined };
-        super(SHIMS.forgeLogin, name, { ...args, ...outs }, { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "clientSecret"] }, "hero", "ForgeLogin");
+        super(SHIMS.forgeLogin, name, { ...args, ...outs }, { ...replaceDeletesFirst(opts), additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "clientSecret"] }, "hero", "ForgeLogin");
     }
 }

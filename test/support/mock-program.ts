@@ -22,6 +22,7 @@ export interface Registration {
     custom: boolean;
     dependencies: string[];
     deletedWith: string;
+    deleteBeforeReplace: boolean;
     additionalSecretOutputs: string[];
     aliases: unknown[];
     /** Inputs as sent to the engine: secrets keep Pulumi's secret envelope. */
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
             custom: req.getCustom(),
             dependencies: req.getDependenciesList(),
             deletedWith: req.getDeletedwith(),
+            deleteBeforeReplace: req.getDeletebeforereplace(),
             additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
             aliases: req.getAliasesList().map((a: any) => a.toObject()),
             object: markSecrets(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
