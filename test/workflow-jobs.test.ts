@@ -78,6 +78,8 @@ describe.each([
         const steps = pulumiSteps(wf, "up");
         expect(steps.map((s) => s.job)).toEqual(["up"]);
         expect(steps[0].step.with?.["stack-name"]).toBe("${{ env.PULUMI_STACK }}");
+        // As npm run deploy: 32 operations at once, not the CLI's 4 per CPU (8 VMs at once on a 2-CPU runner).
+        expect(steps[0].step.with?.parallel).toBe(32);
         expect(stepIndex(up, (s) => s.env?.FORGE_TOKEN !== undefined)).toBeLessThan(up.steps.indexOf(steps[0].step));
     });
 
@@ -87,7 +89,7 @@ describe.each([
         const ids = d.steps.filter((s) => s.id).map((s) => [s.id, s.run?.split("\n").find((l) => /npm run|pulumi up/.test(l))?.trim()]);
         expect(ids).toEqual([
             ["validate", 'npm run validate -- --stack "$PULUMI_STACK"'],
-            ["up", 'pulumi up --yes --non-interactive --suppress-outputs --color never --stack "$PULUMI_STACK"'],
+            ["up", 'pulumi up --yes --non-interactive --suppress-outputs --color never --parallel 32 --stack "$PULUMI_STACK"'],
             ["status", 'npm run --silent status -- --stack "$PULUMI_STACK" --json | tee daily/status.json'],
             ["audit", 'npm run --silent audit -- --stack "$PULUMI_STACK" --json | tee daily/audit.json'],
         ]);
