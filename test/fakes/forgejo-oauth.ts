@@ -7,7 +7,8 @@
  * is proven on the real Forgejo (test/forge-oauth-real.test.ts).
  */
 import { randomBytes, randomUUID } from "crypto";
-import { fail, json, type FakeForgejo } from "./forgejo";
+import type { FakeForgejo } from "./forgejo";
+import { fail, json } from "./forgejo-http";
 
 export interface FakeOAuthApp {
     id: number;
