@@ -111,6 +111,8 @@ export function proxyAnswer(state: string, req: http.IncomingMessage, res: http.
     if (url.pathname === PROXY_OAUTH_CALLBACK_PATH) return send(res, 400, "hero_proxy stand-in: no code exchange here\n");
     const route = [...config.routes].sort((a, b) => b.path.length - a.path.length).find((r) => url.pathname.startsWith(r.path));
     if (!route) return send(res, 404, "hero_proxy: no route\n");
+    // A route without a login (auth_mode "none", as hero_proxy has one) lets anyone in.
+    if ((route.auth_mode as string) === "none") return send(res, 200, `hero_proxy stand-in: anyone -> ${route.upstream ?? route.redirect}\n`);
     const login = req.headers[SESSION_HEADER];
     if (typeof login !== "string" || login === "") return send(res, 302, "", { location: `/login?next=${encodeURIComponent(url.pathname)}&provider=forge` });
     if (!proxyAdmits(config.auth, login)) return send(res, 403, `hero_proxy: ${login} may not pass\n`);
@@ -130,7 +132,8 @@ export function forwardTo(backend: () => { host: string; port: number } | undefi
             else res.destroy();
         };
         if (!to) return fail();
-        const up = http.request({ host: to.host, port: to.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        // A new connection each time (no keep-alive): the proxy decides per connection whether it listens there.
+        const up = http.request({ host: to.host, port: to.port, method: req.method, path: req.url, headers: req.headers, agent: false }, (r) => {
             res.writeHead(r.statusCode ?? 502, r.headers);
             r.pipe(res);
         });
@@ -142,7 +145,7 @@ export function forwardTo(backend: () => { host: string; port: number } | undefi
 /** One GET from `source` (another mycelium peer, on loopback): the status, or "no answer" when nothing accepted. */
 export async function peerGet(url: string, source = "127.0.0.99", headers: Record<string, string> = {}): Promise<number | "no answer"> {
     return await new Promise((resolve) => {
-        const req = http.get(url, { localAddress: source, headers, timeout: 5000 }, (res) => {
+        const req = http.get(url, { localAddress: source, headers, timeout: 5000, agent: false }, (res) => {
             res.resume();
             resolve(res.statusCode ?? 0);
         });
