@@ -52,6 +52,7 @@ export function normalizePreview(text: string, w: { dir: string }): string {
         .replace(/(<loopback>|localhost):\d+/g, "$1:<port>")
         .replace(/\[id=[^\]]+\]/g, "[id=<id>]")
         .replace(/::[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\]/g, "::<uuid>]")
+        .replace(/(oauthClientId\s*: )"[0-9a-f-]+"/g, '$1"<client id>"') // a Forge OAuth2 client id is a fresh UUID each run
         .replace(/ssh-ed25519 AAAA[A-Za-z0-9+/=]+/g, "ssh-ed25519 <key>")
         .replace(/\b[0-9a-f]{64}\b/g, "<sha256>")
         .replace(/\b[0-9a-f]{12}\b/g, "<digest>")
