@@ -88,6 +88,33 @@ describe.skipIf(!haveSshd)("the front door over real SSH: closed first, closed o
         }
     });
 
+    it("regression: a VM deployed before (hero_router on its mycelium address, that address on the allowlist) is locked by the next services run", async () => {
+        const old = await createFakeVm();
+        try {
+            for (const r of await run(old, ["ready", "install"])) expect(r.code, r.stderr).toBe(0);
+            // What the old bootstrap left: hero_router running unbound (mycelium), the VM's own address allowed, its digest recorded.
+            fs.writeFileSync(path.join(old.state, "running", "hero_router"), "");
+            fs.writeFileSync(path.join(old.state, "started-hero_router.json"), JSON.stringify({ services: [{ name: "hero_router", actions: [{ env: {} }] }] }));
+            fs.writeFileSync(path.join(old.state, "access"), `${old.external}\n127.0.0.1\n::1\n`);
+            const applied = path.join(old.root, "var/lib/hero-os-grid-deployer/applied");
+            fs.mkdirSync(applied, { recursive: true });
+            fs.writeFileSync(path.join(applied, "services.list"), "hero_router 000000000000\n");
+            // A peer the old allowlist let in: the VM itself, from its own address.
+            expect(await peerGet(`${old.externalRouterUrl}/hero_proc/rpc/health`, old.external)).toBe(200);
+            const [r] = await run(old, ["services"]);
+            expect(r.code, r.stderr).toBe(0);
+            const calls = old.changes();
+            const firstStart = calls.findIndex((c) => /^hero_proc service start /.test(c));
+            expect(calls.indexOf("hero_proc service restart hero_router")).toBeLessThan(firstStart);
+            expect(calls.indexOf(`hero_router access remove ${old.external}`)).toBeLessThan(firstStart);
+            expect(old.starts().filter((x) => x.service !== "hero_router").every((x) => x.router === "loopback" && x.allow.join() === "127.0.0.1,::1")).toBe(true);
+            expect(await peerGet(`${old.externalRouterUrl}/hero_proc/rpc/health`, old.external)).toBe("no answer");
+            expect(await fromPeer(old)).toEqual(SHUT);
+        } finally {
+            await old.close();
+        }
+    });
+
     it("closed first: hero_router starts alone and is locked to loopback before any other service starts; no peer reaches a service after `services`", async () => {
         const results = await run(vm, ["ready", "install", "services"]);
         for (const r of results) expect(r.code, `${r.step}: ${r.stderr}`).toBe(0);
