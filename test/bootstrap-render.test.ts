@@ -24,6 +24,7 @@ import {
 import { bundleRemotePath, renderBundle, renderStep } from "../components/bundle";
 import { resolveServices } from "../users/catalog";
 import { CLIENT_ID, stepValues } from "./support/fixtures";
+import { oauthRedirectUri } from "../providers/forge/oauth-app";
 
 const HOSTILE = [
     "'",
@@ -192,6 +193,13 @@ describe("Hero Proxy routes", () => {
             session_secret_key: PROXY_SESSION_SECRET,
             allowed_users: ["alice"],
         });
+    });
+
+    it("gives hero_proxy the redirect URI the Forge application was made with", () => {
+        for (const gw of ["https://devalice.gent02.grid.tf", "https://devalice.gent02.grid.tf/"]) {
+            const cfg = renderProxyRoutes({ services: resolveServices([]), gatewayUrl: gw, forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl, login });
+            expect(cfg.auth.redirect_uri).toBe(oauthRedirectUri(gw));
+        }
     });
 
     it("allows the user and the admins, each once whatever the case, the user first", () => {
