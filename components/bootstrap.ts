@@ -12,7 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import type { DemoUser } from "../users/types";
-import { BUNDLE_DIR, bundleRemotePath, renderBundle, renderRunner, stepCommand, writeBundle } from "./bundle";
+import { BUNDLE_DIR, bundleRemotePath, renderBundle, renderRunner, stepCommand, writeBundle, type StepSecrets } from "./bundle";
 import { createHostKeyPin, stepConnection, stepsDigest, type HostKeyPin } from "./host-key";
 import { childName } from "./naming";
 import { STEPS, defaultEnv, renderTriggers, type StepEnv, type StepName, type StepValues } from "./render";
@@ -82,15 +82,15 @@ export const DIAL_ERROR_LIMIT = 60;
 export const PER_DIAL_TIMEOUT_SEC = 10;
 
 /**
- * What each step logs. Only cockpit-settings handles a secret: its stdout is not
- * logged, its stderr (failure messages, redacted by the script) is, and both are
- * secret outputs in state.
+ * What each step logs. Only cockpit-settings (the Forge token) and front-door (the
+ * login's secrets) handle a secret: their stdout is not logged, their stderr (failure
+ * messages, redacted by the script) is, and both are secret outputs in state.
  */
 export const STEP_LOGGING: Readonly<Record<StepName, types.enums.remote.Logging>> = {
     ready: "stdoutAndStderr",
     install: "stdoutAndStderr",
     services: "stdoutAndStderr",
-    "front-door": "stdoutAndStderr",
+    "front-door": "stderr",
     "cockpit-settings": "stderr",
     books: "stdoutAndStderr",
     health: "stdoutAndStderr",
@@ -109,7 +109,7 @@ export function loggingInput(logging: types.enums.remote.Logging): types.enums.r
 }
 
 /** Steps whose stdin carries a secret. */
-export const SECRET_STEPS: ReadonlySet<StepName> = new Set<StepName>(["cockpit-settings"]);
+export const SECRET_STEPS: ReadonlySet<StepName> = new Set<StepName>(["front-door", "cockpit-settings"]);
 
 /**
  * The SSH connection of a user's bootstrap before its host key is pinned: what the
@@ -133,7 +133,8 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
     // Known now: where the scripts live and how long a boot may take (they do not depend on the VM).
     const { root, readyTimeoutSec } = { ...defaultEnv("", args.labChannel, args.lab), ...args.env };
     // One apply per user renders everything: the bundle (written to disk), the triggers.
-    const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin]).apply(([host, gatewayUrl, forgeLogin]) => {
+    const admins = [...args.login.admins];
+    const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin, args.login.clientId]).apply(([host, gatewayUrl, forgeLogin, clientId]) => {
         const v: StepValues = {
             user: { username: user.username, fullName: user.fullName, email: user.email, services: [...user.services] },
             host,
@@ -143,6 +144,7 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
             feedbackRepo: args.feedbackRepo,
             booksRepo: args.booksRepo,
             labChannel: args.labChannel,
+            login: { clientId, admins },
         };
         const env: StepEnv = { ...defaultEnv(host, args.labChannel, args.lab), ...args.env };
         const bundle = renderBundle(v, env);
@@ -151,15 +153,16 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         return { digests: bundle.digests, sha: bundle.sha, file, host, triggers: renderTriggers({ ...v, services: v.user.services }) };
     });
     type Plan = pulumi.Unwrap<typeof plan>;
-    // Every step's stdin; the Forge token only in cockpit-settings'.
-    const runners = (p: Plan, forgeToken?: string) =>
-        Object.fromEntries(STEPS.map((step) => [step, renderRunner(step, username, root, p.digests[step], SECRET_STEPS.has(step) ? { forgeToken: forgeToken ?? "" } : undefined)])) as Record<StepName, string>;
+    // Every step's stdin; the Forge token only in cockpit-settings', the login's secrets only in front-door's.
+    const runners = (p: Plan, secrets: StepSecrets = {}) =>
+        Object.fromEntries(STEPS.map((step) => [step, renderRunner(step, username, root, p.digests[step], SECRET_STEPS.has(step) ? secrets : undefined)])) as Record<StepName, string>;
+    const secrets: pulumi.Output<StepSecrets> = pulumi.secret(
+        pulumi.all([args.forgeToken, args.login.clientSecret, args.login.sessionSecret]).apply(([forgeToken, clientSecret, sessionSecret]) => ({ forgeToken, clientSecret, sessionSecret })),
+    );
 
     const stdins = {} as Record<StepName, pulumi.Output<string>>;
     for (const step of STEPS) {
-        stdins[step] = SECRET_STEPS.has(step)
-            ? pulumi.secret(pulumi.all([plan, args.forgeToken]).apply(([p, forgeToken]) => runners(p, forgeToken)[step]))
-            : plan.apply((p) => runners(p)[step]);
+        stdins[step] = SECRET_STEPS.has(step) ? pulumi.secret(pulumi.all([plan, secrets]).apply(([p, s]) => runners(p, s)[step])) : plan.apply((p) => runners(p)[step]);
     }
     const hostKey = createHostKeyPin(parent, {
         username: user.username,
@@ -170,11 +173,9 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         connection: unpinned,
         root,
         readyTimeoutSec,
-        // Whatever the later resources send: when it changes, the check runs first. Secret (the token is in it).
+        // Whatever the later resources send: when it changes, the check runs first. Secret (the secrets are in it).
         stepsDigest: pulumi.secret(
-            pulumi
-                .all([plan, args.forgeToken])
-                .apply(([p, forgeToken]) => stepsDigest({ bundle: p.sha, triggers: p.triggers, stdins: runners(p, forgeToken), port: unpinned.port, user: unpinned.user })),
+            pulumi.all([plan, secrets]).apply(([p, s]) => stepsDigest({ bundle: p.sha, triggers: p.triggers, stdins: runners(p, s), port: unpinned.port, user: unpinned.user })),
         ),
     });
     // One Output for the scripts copy and every step, pinned: the SDK resolves it once.

@@ -5,7 +5,8 @@
  * function with the step's parameters (never a secret) and one with its script.
  *
  * A step's stdin is then a few lines (`renderRunner`): its name, HB_ROOT, the digest of
- * what it runs, for cockpit-settings the Forge token, and the line that sources the
+ * what it runs, its secrets (cockpit-settings: the Forge token; front-door: the login's
+ * client secret and session secret), and the line that sources the
  * bundle and calls `hb_main`. The digest makes a step's stdin change exactly when its
  * own parameters or script change, so exactly those steps run again; `hb_main` refuses
  * to run a bundle whose digest for the step differs from the one on stdin.
@@ -78,20 +79,37 @@ export function renderBundle(v: StepValues, env: StepEnv): Bundle {
     return { text, digests, sha: digest(text), username: v.user.username.toLowerCase() };
 }
 
+/** The secrets the steps get on stdin, and only there. */
+export interface StepSecrets {
+    /** The user's Forge token, for cockpit-settings; may be "". */
+    forgeToken?: string;
+    /** The Forge login's OAuth2 client secret and Hero Proxy's session secret, for front-door. */
+    clientSecret?: string;
+    sessionSecret?: string;
+}
+
+/** Per step, the HB_* stdin lines of its secrets. */
+export function secretAssignments(step: StepName, secrets: StepSecrets = {}): Record<string, string> | undefined {
+    if (step === "cockpit-settings") return { HB_FORGE_TOKEN: secrets.forgeToken ?? "" };
+    if (step === "front-door") return { HB_CLIENT_SECRET: secrets.clientSecret ?? "", HB_SESSION_SECRET: secrets.sessionSecret ?? "" };
+    return undefined;
+}
+
 /** The command a step runs over SSH: constant, no parameters. */
 export function stepCommand(step: StepName): string {
     return `bash -s -- ${step}`;
 }
 
 /**
- * A step's stdin: its name, HB_ROOT, its digest, the Forge token for cockpit-settings
- * only, then the bundle is sourced. `{ ... } </dev/null`: bash parses the block before it
- * runs any of it, and nothing inside can read the rest of stdin.
+ * A step's stdin: its name, HB_ROOT, its digest, its secrets (secretAssignments), then
+ * the bundle is sourced. `{ ... } </dev/null`: bash parses the block before it runs any of
+ * it, and nothing inside can read the rest of stdin.
  */
-export function renderRunner(step: StepName, username: string, root: string, stepDigest: string, secrets?: { forgeToken: string }): string {
+export function renderRunner(step: StepName, username: string, root: string, stepDigest: string, secrets?: StepSecrets): string {
     // HB_ROOT only when set (tests): on a VM it is empty, and lib.sh defaults it so.
     const lines = [`{`, renderAssignments({ HB_STEP: step, ...(root ? { HB_ROOT: root } : {}), HB_DIGEST: stepDigest })];
-    if (step === "cockpit-settings") lines.push(renderAssignments({ HB_FORGE_TOKEN: secrets?.forgeToken ?? "" }));
+    const secretLines = secretAssignments(step, secrets);
+    if (secretLines) lines.push(renderAssignments(secretLines));
     lines.push(
         `. ${shellQuote(bundleRemotePath(root))} || { echo "${step}: FAILED: no bootstrap bundle on the VM; run: pulumi up --replace <urn of ${username}-scripts>" >&2; exit 1; }`,
         "hb_main",
@@ -102,7 +120,7 @@ export function renderRunner(step: StepName, username: string, root: string, ste
 }
 
 /** Command and stdin of one step, exactly as `remote.Command` sends them, given the user's bundle. */
-export function renderStep(step: StepName, bundle: Bundle, env: Pick<StepEnv, "root">, secrets?: { forgeToken: string }): { command: string; stdin: string } {
+export function renderStep(step: StepName, bundle: Bundle, env: Pick<StepEnv, "root">, secrets?: StepSecrets): { command: string; stdin: string } {
     return { command: stepCommand(step), stdin: renderRunner(step, bundle.username, env.root, bundle.digests[step], secrets) };
 }
 

@@ -33,6 +33,25 @@ export const HERO_PATHS = {
 export const ROUTER_PORT = 9988;
 
 /**
+ * hero_router is bound to loopback for good: only hero_proxy, on the same VM, reaches it.
+ * VERIFIED: hero_router picks its bind address from `HERO_MYCELIUM_IP` before anything
+ * else (reference, "Inside the VM"). UNVERIFIED: that nothing else in hero_router reads
+ * that variable as "the VM's mycelium address" (to advertise it, say); if something does,
+ * it now reads loopback, which breaks only that, and the services stay closed.
+ */
+export const ROUTER_BIND_ENV: Readonly<Record<string, string>> = { HERO_MYCELIUM_IP: "127.0.0.1" };
+
+/** hero_router as hero_proxy and the health step see it on a real VM: loopback (ROUTER_BIND_ENV). */
+export const ROUTER_LOOPBACK_URL = `http://127.0.0.1:${ROUTER_PORT}`;
+
+/**
+ * hero_router's allowlist: loopback only, the source of hero_proxy's requests. VERIFIED:
+ * `hero_router access list|add|remove`, and an empty list lets everyone in; so the
+ * services step fills it right after hero_router starts, before any other service.
+ */
+export const ROUTER_ALLOW: readonly string[] = ["127.0.0.1", "::1"];
+
+/**
  * The port the web gateway must point at: hero_proxy, the authenticated front door.
  * The gateway backend is `http://[<mycelium ip>]:FRONT_DOOR_PORT`. UNVERIFIED: hero_proxy's
  * listening port is not documented anywhere we could read. Pointing the gateway at
@@ -47,6 +66,71 @@ export const FRONT_DOOR_PORT = 9997;
  * not documented anywhere we could read (`/login?next=&provider=` is).
  */
 export const PROXY_OAUTH_CALLBACK_PATH = "/oauth/callback";
+
+/** The redirect URI of a user's Forge login: the gateway URL plus PROXY_OAUTH_CALLBACK_PATH. */
+export function proxyRedirectUri(gatewayUrl: string): string {
+    return `${gatewayUrl.replace(/\/+$/, "")}${PROXY_OAUTH_CALLBACK_PATH}`;
+}
+
+/**
+ * Where hero_proxy listens until its routes and login are in place, and after. The
+ * services step starts it with PROXY_START_ENV (loopback: the gateway cannot reach it);
+ * front-door switches it to PROXY_PUBLIC_LISTEN only once its secrets, routes and login
+ * are applied, and back to loopback before it changes any of them. UNVERIFIED: the
+ * variable's name, the `hc_proxy_listen` command, and that hero_proxy keeps the address it
+ * was last given across restarts (if it does not, a restarted proxy listens on loopback:
+ * the door stays shut, and the health step says so; it never opens).
+ */
+export const PROXY_LOCAL_LISTEN = `127.0.0.1:${FRONT_DOOR_PORT}`;
+export const PROXY_PUBLIC_LISTEN = `[::]:${FRONT_DOOR_PORT}`;
+export const PROXY_START_ENV: Readonly<Record<string, string>> = { HERO_PROXY_LISTEN: PROXY_LOCAL_LISTEN };
+
+/**
+ * Hero Proc secret keys of the front door's login: the Forge OAuth2 client secret and the
+ * key hero_proxy signs its sessions with. UNVERIFIED names (after `cockpit/USER_FORGE_TOKEN`),
+ * and UNVERIFIED that hero_proxy reads its secrets from Hero Proc by key.
+ */
+export const PROXY_CLIENT_SECRET = "hero_proxy/FORGE_CLIENT_SECRET";
+export const PROXY_SESSION_SECRET = "hero_proxy/SESSION_SECRET";
+
+/**
+ * Forgejo's OAuth2 endpoints under a Forge URL. VERIFIED on a real Forgejo by
+ * test/forge-oauth-real.test.ts (authorize, code exchange, /api/v1/user as the user).
+ */
+export function forgeOAuthEndpoints(forgeUrl: string): { authorize: string; token: string; userinfo: string } {
+    const base = forgeUrl.replace(/\/+$/, "");
+    return { authorize: `${base}/login/oauth/authorize`, token: `${base}/login/oauth/access_token`, userinfo: `${base}/api/v1/user` };
+}
+
+/**
+ * hero_proxy's login block for one user: Forge OAuth2 with this environment's application,
+ * only `allowed_users` let in. UNVERIFIED: every key name and the shape (hero_proxy's OAuth
+ * presets seen in 2026-04 are Google and GitHub only; a `forge` provider is what
+ * hero_cockpit#2 asks for). The secrets appear by their Hero Proc key, never by value.
+ */
+export interface ProxyAuth {
+    mode: "oauth";
+    provider: "forge";
+    forge_url: string;
+    authorize_url: string;
+    token_url: string;
+    userinfo_url: string;
+    client_id: string;
+    redirect_uri: string;
+    client_secret_key: string;
+    session_secret_key: string;
+    allowed_users: string[];
+}
+
+/**
+ * The allowed-users rule as we assume hero_proxy applies it: the Forge login from
+ * userinfo must be on the list, compared without case (Forge logins ignore case).
+ * UNVERIFIED in hero_proxy; the stand-in proxy of the tests applies exactly this.
+ */
+export function proxyAdmits(auth: Pick<ProxyAuth, "allowed_users">, login: string): boolean {
+    const wanted = login.trim().toLowerCase();
+    return wanted !== "" && auth.allowed_users.some((u) => u.toLowerCase() === wanted);
+}
 
 /**
  * Where `lab` is downloaded from when missing: one release (a tag, config `labRelease`;
@@ -134,11 +218,13 @@ function hero(name: ServiceName, opts: { web?: boolean; dependsOn?: ServiceName[
 export const HERO_SERVICES: Readonly<Record<ServiceName, HeroService>> = {
     proc: { repo: "hero_proc", primaryBinary: "hero_proc", procName: "hero_proc", actions: [], dependsOn: [], healthPath: "/hero_proc/rpc/health" },
     router: {
-        ...hero("router", { dependsOn: ["proc"] }),
+        // Bound to loopback (ROUTER_BIND_ENV): only hero_proxy reaches it.
+        ...hero("router", { dependsOn: ["proc"], env: { ...ROUTER_BIND_ENV } }),
         // hero_router answers for itself at its root. VERIFIED (s132 smoke test).
         healthPath: "/.well-known/heroservice.json",
     },
-    proxy: hero("proxy"),
+    // Started on loopback (PROXY_START_ENV); front-door opens it once the door is locked.
+    proxy: hero("proxy", { env: { ...PROXY_START_ENV } }),
     cockpit: hero("cockpit", { web: true }),
     // The embedder's model profile flag is UNVERIFIED; the profile itself is decided in users/catalog.ts.
     embedder: hero("embedder", { args: ["--profile", EMBEDDER_PROFILE] }),
@@ -154,7 +240,9 @@ export const HERO_SERVICES: Readonly<Record<ServiceName, HeroService>> = {
  * The command forms, as shell functions. Only literal text: parameters reach them as
  * "$1", "$2" from the scripts, never by concatenation here.
  * Each line is one tool invocation; all UNVERIFIED except `lab build ... --download --install`,
- * `hero_proc action set <file>`, `hero_proc service list|status` and `hero_router access list|add`.
+ * `hero_proc action set <file>`, `hero_proc service list|status` and `hero_router access list|add|remove`.
+ * Also UNVERIFIED: that `hero_proc action set` only loads a definition and starts nothing
+ * (the services step starts hero_router first and locks it before any other service).
  */
 export const HERO_CLI_SH = String.raw`# --- Hero command forms (rendered from components/hero-cli.ts) ---
 # hc_lab_install REPO CHANNEL: download and install a released binary.
@@ -176,8 +264,11 @@ hc_proc_logs() { hero_proc service logs "$1"; }
 hc_proc_secret_set() { hero_proc secret set "$1"; }
 # hc_proxy_apply FILE: replace hero_proxy's domain routes with FILE.
 hc_proxy_apply() { hero_proxy routes set "$1"; }
+# hc_proxy_listen ADDRESS: where hero_proxy accepts connections (host:port), kept across restarts.
+hc_proxy_listen() { hero_proxy listen set "$1"; }
 hc_router_access_list() { hero_router access list; }
 hc_router_access_add() { hero_router access add "$1"; }
+hc_router_access_remove() { hero_router access remove "$1"; }
 # hc_books_import COLLECTION GIT_URL: load a git repo into a named Books collection (re-import replaces).
 hc_books_import() { hero_books_server collection import --name "$1" --git "$2"; }
 `;

@@ -18,17 +18,33 @@ import {
     BYO_KEY_SLOTS,
     DEMO_NOTICE,
     FORGE_TOKEN_SECRET,
-    FRONT_DOOR_PORT,
     HERO_CLI_SH,
     HERO_PATHS,
     HERO_SERVICES,
-    PROC_DEFINITION_NAME,
-    ROUTER_PORT,
+    PROXY_CLIENT_SECRET,
+    PROXY_LOCAL_LISTEN,
+    PROXY_SESSION_SECRET,
+    ROUTER_ALLOW,
+    ROUTER_LOOPBACK_URL,
+    forgeOAuthEndpoints,
     labDownloadUrl,
+    proxyRedirectUri,
     DOWNLOAD_TIMEOUT_SEC,
     INSTALL_TIMEOUT_SEC,
 } from "./hero-cli";
+import { renderProxyRoutes, renderServiceDefinition, type LoginValues } from "./hero-config";
 import type { LabChannel } from "./settings";
+
+export {
+    allowedUsers,
+    managedServices,
+    renderProxyRoutes,
+    renderServiceDefinition,
+    type LoginValues,
+    type ProcDefinition,
+    type ProxyConfig,
+    type ProxyRoute,
+} from "./hero-config";
 
 /** The bootstrap steps, in the order they run. */
 export const STEPS = ["ready", "install", "services", "front-door", "cockpit-settings", "books", "health"] as const;
@@ -65,6 +81,8 @@ const HOST_RE = /^(?:[0-9a-fA-F:]{2,39}|(?:\d{1,3}\.){3}\d{1,3}|[a-z0-9](?:[a-z0
 const HTTP_URL_RE = /^https?:\/\/[A-Za-z0-9.-]+(?::\d{1,5})?(?:\/[A-Za-z0-9._~%/-]*)?$/;
 const REPO_PATH_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const GIT_URL_RE = /^https:\/\/[A-Za-z0-9.@:-]+(?:\/[A-Za-z0-9._~%/-]*)?$/;
+/** A Forge OAuth2 client id: Forgejo gives a UUID; anything plain of that alphabet passes. */
+const CLIENT_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 function must(ok: boolean, what: string, value: string): void {
     if (!ok) throw new Error(`bootstrap: ${what} ${JSON.stringify(value)} is not valid`);
@@ -81,6 +99,8 @@ export function validateValues(v: StepValues): void {
     must(GIT_URL_RE.test(v.booksRepo), "books repo URL (https only)", v.booksRepo);
     must(v.labChannel === "latest" || v.labChannel === "latest-dev", "lab channel", v.labChannel);
     for (const s of v.user.services) must(isServiceName(s), "service", s);
+    must(CLIENT_ID_RE.test(v.login.clientId), "OAuth2 client id", v.login.clientId);
+    for (const admin of v.login.admins) must(FORGE_LOGIN_RE.test(admin), "admin Forge login", admin);
 }
 
 // ---------------------------------------------------------------- inputs
@@ -96,13 +116,15 @@ export interface StepValues {
     feedbackRepo: string;
     booksRepo: string;
     labChannel: LabChannel;
+    /** The front door's Forge login (client id, admins); its secrets travel on front-door's stdin only. */
+    login: LoginValues;
 }
 
 /** Where and how the scripts run. `defaultEnv` gives the real VM; tests override. */
 export interface StepEnv {
     /** Prefix of every path the scripts touch. "" on a real VM. */
     root: string;
-    /** hero_router as seen from the VM. */
+    /** hero_router as hero_proxy and the health step see it on the VM: loopback on a real VM. */
     routerUrl: string;
     /** Where `lab` is downloaded from when missing. */
     labUrl: string;
@@ -122,16 +144,12 @@ export interface StepEnv {
     tailLines: number;
 }
 
-/** hero_router's URL for a host: it binds the mycelium address, so not loopback. */
-export function routerUrlFor(host: string): string {
-    return host.includes(":") ? `http://[${host}]:${ROUTER_PORT}` : `http://${host}:${ROUTER_PORT}`;
-}
-
-export function defaultEnv(host: string, labChannel: LabChannel, lab: { release?: string; sha256?: string } = {}): StepEnv {
+/** The real VM's environment. `host` (the VM's mycelium IP) is no longer used: hero_router is on loopback. */
+export function defaultEnv(_host: string, labChannel: LabChannel, lab: { release?: string; sha256?: string } = {}): StepEnv {
     const labRelease = lab.release ?? labChannel;
     return {
         root: "",
-        routerUrl: routerUrlFor(host),
+        routerUrl: ROUTER_LOOPBACK_URL,
         labUrl: labDownloadUrl(labRelease),
         labRelease,
         labSha256: lab.sha256 ?? "",
@@ -141,84 +159,6 @@ export function defaultEnv(host: string, labChannel: LabChannel, lab: { release?
         readyTimeoutSec: 600,
         healthTimeoutSec: 300,
         tailLines: 20,
-    };
-}
-
-// ---------------------------------------------------------------- Hero Proc
-
-export interface ProcDefinition {
-    name: string;
-    services: {
-        name: string;
-        description: string;
-        depends_on: string[];
-        actions: { name: string; exec: string; args: string[]; env: Record<string, string>; cwd: string; restart: "always" }[];
-    }[];
-}
-
-/** Services Hero Proc runs for a selection (everything but hero_proc itself), in catalog order. */
-export function managedServices(services: readonly ServiceName[]): ServiceName[] {
-    return services.filter((s) => HERO_SERVICES[s].actions.length > 0);
-}
-
-/** The one Hero Proc service definition for a user's selection. */
-export function renderServiceDefinition(services: readonly ServiceName[]): ProcDefinition {
-    const managed = managedServices(services);
-    return {
-        name: PROC_DEFINITION_NAME,
-        services: managed.map((s) => {
-            const h = HERO_SERVICES[s];
-            return {
-                name: h.procName,
-                description: CATALOG[s].description,
-                depends_on: h.dependsOn.filter((d) => managed.includes(d)).map((d) => HERO_SERVICES[d].procName),
-                actions: h.actions.map((a) => ({
-                    name: a.name,
-                    exec: `${HERO_PATHS.binDir}/${a.exec}`,
-                    args: [...a.args],
-                    env: { ...a.env },
-                    cwd: HERO_PATHS.heroHome,
-                    restart: "always" as const,
-                })),
-            };
-        }),
-    };
-}
-
-// ---------------------------------------------------------------- Hero Proxy
-
-export interface ProxyRoute {
-    path: string;
-    auth_mode: "oauth";
-    upstream?: string;
-    redirect?: string;
-}
-
-export interface ProxyConfig {
-    domain: string;
-    listen: string;
-    auth: { mode: "oauth"; provider: "forge"; forge_url: string; allowed_users: string[] };
-    routes: ProxyRoute[];
-}
-
-/**
- * Hero Proxy's front door: `/` lands on Hero Cockpit; each enabled service gets its
- * RPC route and, when it has one, its web UI route, all behind Forge login with only
- * this user's Forge account allowed.
- */
-export function renderProxyRoutes(a: { services: readonly ServiceName[]; gatewayUrl: string; forgeUrl: string; forgeLogin: string; routerUrl: string }): ProxyConfig {
-    const cockpit = HERO_SERVICES.cockpit.webPath ?? "/hero_cockpit/web/";
-    const routes: ProxyRoute[] = [{ path: "/", redirect: cockpit, auth_mode: "oauth" }];
-    for (const s of managedServices(a.services)) {
-        const h = HERO_SERVICES[s];
-        if (h.webPath) routes.push({ path: h.webPath, upstream: `${a.routerUrl}${h.webPath}`, auth_mode: "oauth" });
-        routes.push({ path: `/${h.procName}/rpc/`, upstream: `${a.routerUrl}/${h.procName}/rpc/`, auth_mode: "oauth" });
-    }
-    return {
-        domain: new URL(a.gatewayUrl).hostname,
-        listen: `[::]:${FRONT_DOOR_PORT}`,
-        auth: { mode: "oauth", provider: "forge", forge_url: a.forgeUrl, allowed_users: [a.forgeLogin] },
-        routes,
     };
 }
 
@@ -276,7 +216,8 @@ export function scriptDigest(step: StepName): string {
 
 /**
  * The parameters of one step, as its bundle function sets them. Never a secret: the
- * Forge token travels on cockpit-settings' stdin only (components/bundle.ts).
+ * Forge token travels on cockpit-settings' stdin only, the login's client secret and
+ * session secret on front-door's (components/bundle.ts).
  */
 export function stepParams(step: StepName, v: StepValues, env: StepEnv): Record<string, string> {
     validateValues(v);
@@ -313,15 +254,21 @@ export function stepParams(step: StepName, v: StepValues, env: StepEnv): Record<
                 HB_PROC_DEF_NAME: def.name,
                 HB_PROC_DEF: json(def),
                 HB_PROC_SERVICES: def.services.map((s) => `${s.name} ${digest(JSON.stringify(s))}`).join("\n"),
+                // hero_router starts first and is locked (allowlist) before any other service starts.
+                HB_ROUTER_PROC: HERO_SERVICES.router.procName,
+                HB_ROUTER_ALLOW: ROUTER_ALLOW.join("\n"),
             };
         }
         case "front-door": {
-            const allow = [...new Set([v.host, "127.0.0.1", "::1"])];
+            const proxy = renderProxyRoutes({ ...v, services: v.user.services, routerUrl: env.routerUrl });
             return {
                 ...common,
                 HB_GATEWAY_URL: v.gatewayUrl,
-                HB_PROXY_ROUTES: json(renderProxyRoutes({ ...v, services: v.user.services, routerUrl: env.routerUrl })),
-                HB_ROUTER_ALLOW: allow.join("\n"),
+                HB_PROXY_ROUTES: json(proxy),
+                HB_PROXY_LOCAL: PROXY_LOCAL_LISTEN,
+                HB_PROXY_LISTEN: proxy.listen,
+                HB_CLIENT_SECRET_KEY: PROXY_CLIENT_SECRET,
+                HB_SESSION_SECRET_KEY: PROXY_SESSION_SECRET,
             };
         }
         case "cockpit-settings":
@@ -338,6 +285,11 @@ export function stepParams(step: StepName, v: StepValues, env: StepEnv): Record<
                 ...common,
                 HB_ROUTER_URL: env.routerUrl,
                 HB_GATEWAY_URL: v.gatewayUrl,
+                // The front door is healthy when locked (to this login) and alive (the Forge answers).
+                HB_COCKPIT_PATH: HERO_SERVICES.cockpit.webPath ?? "/hero_cockpit/web/",
+                HB_AUTHORIZE_URL: forgeOAuthEndpoints(v.forgeUrl).authorize,
+                HB_CLIENT_ID: v.login.clientId,
+                HB_REDIRECT_URI: proxyRedirectUri(v.gatewayUrl),
                 HB_HEALTH_TIMEOUT: String(env.healthTimeoutSec),
                 HB_HEALTH: v.user.services.map((s) => `${s} ${HERO_SERVICES[s].procName} ${HERO_SERVICES[s].healthPath}`).join("\n"),
             };

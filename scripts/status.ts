@@ -3,14 +3,16 @@
  *
  * A read-only health table of every environment in the stack: expiry, the VM's
  * live state and node (Hero Compute `get_vm`), the gateway URL over HTTPS with a
- * valid certificate, the cockpit page, and the last bootstrap's result from the
- * outputs. Exit code 0 when every environment is healthy, 1 when any is not (or
+ * valid certificate, the front door (the cockpit asked without a session must be refused
+ * or sent to this environment's Forge login, which must answer: scripts/lib/door.ts),
+ * and the last bootstrap's result from the outputs. Exit code 0 when every environment is healthy, 1 when any is not (or
  * the outputs could not be read), 2 on a bad command line. It reads the plain
  * `environments` output only: no secret is requested, read or printed.
  */
 import { parseFlags, processIo, runCommand, timeoutSeconds, type CommandIo } from "./lib/command";
 import { assess, renderTable, statusJson, summaryLine, type EnvironmentHealth } from "./lib/health";
-import { probeHttps, probeVm, type ProbeOptions } from "./lib/probes";
+import { doorExpect, judgeDoor } from "./lib/door";
+import { probeDoor, probeForge, probeHttps, probeVm, type ProbeOptions } from "./lib/probes";
 import { environmentsOutput, stackBinding } from "./lib/project";
 import { printable, printableDeep } from "./lib/terminal";
 import { readStackOutputs, resolveStack, shortStackName } from "./lib/pulumi-cli";
@@ -96,14 +98,18 @@ export async function status(argv: readonly string[], rawIo: CommandIo, opts: St
         let done = 0;
         const rows: EnvironmentHealth[] = await mapLimit(names, PROBE_CONCURRENCY, async (name) => {
             const env = environments[name];
+            const expected = doorExpect(env);
             const [vm, gateway, cockpit] = await Promise.all([
                 probeVm(env.computeEndpoint, env.vmId, name, probe),
                 probeHttps(env.gatewayFqdn ? `https://${env.gatewayFqdn}/` : "", probe),
-                probeHttps(env.cockpitUrl ?? "", probe),
+                probeDoor(env.cockpitUrl ?? "", expected?.authorizeUrl, probe),
             ]);
+            // Locked: then the Forge must answer where the door sends.
+            const door = judgeDoor(cockpit, expected);
+            const forge = door.state === "locked" && door.loginUrl ? await probeForge(door.loginUrl, probe) : undefined;
             done++;
             opts.progress?.(`status: probed ${done}/${names.length} environments`);
-            return assess(name, env, { vm, gateway, cockpit }, today);
+            return assess(name, env, { vm, gateway, cockpit, forge }, today);
         });
         opts.progress?.("");
         if (args.json) {

@@ -209,13 +209,15 @@ describe("bootstrap graph under mocks", () => {
         expect(c.inputs.remotePath).toBe(bundleRemotePath(""));
         const text = fs.readFileSync(c.wire.source.path, "utf8");
         expect(text).toContain("hb_step_health() {");
-        expect(text).not.toContain("tok-graph-secret");
+        for (const secret of ["tok-graph-secret", "client-secret-graph", "session-secret-graph"]) expect(text).not.toContain(secret);
+        expect(text).toContain("client-id-graph");
         expect(c.inputs.triggers).toEqual(["host=400:1234::5", expect.stringMatching(/^bundle=[0-9a-f]{12}$/)]);
         // Each step's stdin names the digest of its own part of that very bundle.
         const values = {
             user: { username: "alice", fullName: "Alice Example", email: "alice@example.org", services: u.services },
             host: "400:1234::5", gatewayUrl: "https://devalice.gent02.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice",
             feedbackRepo: "lhumina_public/feedback", booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git", labChannel: "latest" as const,
+            login: { clientId: "client-id-graph", admins: [] },
         };
         const bundle = renderBundle(values, defaultEnv("400:1234::5", "latest"));
         expect(bundle.text).toBe(text);
@@ -291,29 +293,46 @@ describe("bootstrap graph under mocks", () => {
         }
     });
 
-    it("puts the Forge token only in cockpit-settings' stdin, which does not log stdout and keeps its outputs secret", async () => {
+    it("puts the Forge token only in cockpit-settings' stdin and the login's secrets only in front-door's; those two do not log stdout and keep their outputs secret", async () => {
         registered.length = 0;
         await build(user(resolveServices([])));
+        const secrets = ["tok-graph-secret", "client-secret-graph", "session-secret-graph"];
         for (const name of ["alice-host-key", "alice-host-key-check"]) {
-            expect(byName(name).inputs.stdin).not.toContain("tok-graph-secret");
+            for (const secret of secrets) expect(byName(name).inputs.stdin).not.toContain(secret);
             expect(byName(name).secretInputs).not.toContain("stdin");
         }
         for (const c of stepCommands()) {
             const step = c.name.slice("alice-".length) as StepName;
             // The provider's default (stdout and stderr) is not sent: it would only take room in state.
             expect(c.inputs.logging ?? DEFAULT_LOGGING).toBe(STEP_LOGGING[step]);
-            if (step === "cockpit-settings") {
-                expect(c.inputs.stdin).toContain("HB_FORGE_TOKEN='tok-graph-secret'");
+            expect(JSON.stringify(c.inputs.triggers), step).not.toMatch(/secret-graph/);
+            if (step === "cockpit-settings" || step === "front-door") {
+                const mine = step === "cockpit-settings" ? ["HB_FORGE_TOKEN='tok-graph-secret'"] : ["HB_CLIENT_SECRET='client-secret-graph'", "HB_SESSION_SECRET='session-secret-graph'"];
+                for (const line of mine) expect(c.inputs.stdin).toContain(line);
+                for (const secret of secrets) if (!mine.some((l) => l.includes(secret))) expect(c.inputs.stdin, step).not.toContain(secret);
                 expect(c.secretInputs).toContain("stdin");
                 expect(c.inputs.logging).not.toMatch(/stdout/i);
                 expect(c.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
             } else {
-                expect(c.inputs.stdin).not.toContain("tok-graph-secret");
+                for (const secret of secrets) expect(c.inputs.stdin, step).not.toContain(secret);
                 expect(c.secretInputs).not.toContain("stdin");
                 expect(c.inputs.logging).toBeUndefined();
                 expect(STEP_LOGGING[step]).toBe("stdoutAndStderr");
             }
         }
+    });
+
+    it("a rotated client secret changes front-door's stdin only (so it runs again), no trigger and no other step", async () => {
+        registered.length = 0;
+        await build(user(resolveServices([])));
+        const before = Object.fromEntries(commands().map((c) => [c.name, c.inputs]));
+        registered.length = 0;
+        await build(user(resolveServices([])), { login: { clientId: "client-id-graph", clientSecret: pulumi.secret("client-secret-NEW"), sessionSecret: pulumi.secret("session-secret-graph"), admins: [] } });
+        const after = Object.fromEntries(commands().map((c) => [c.name, c.inputs]));
+        const stdin = STEPS.filter((s) => before[`alice-${s}`].stdin !== after[`alice-${s}`].stdin);
+        const triggers = STEPS.filter((s) => JSON.stringify(before[`alice-${s}`].triggers) !== JSON.stringify(after[`alice-${s}`].triggers));
+        expect(stdin).toEqual(["front-door"]);
+        expect(triggers).toEqual([]);
     });
 
     it("a change of services changes the triggers of services and later steps, not ready or install", async () => {

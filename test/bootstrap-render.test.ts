@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { describe, expect, it } from "vitest";
-import { DEMO_NOTICE, FORGE_TOKEN_SECRET, FRONT_DOOR_PORT } from "../components/hero-cli";
+import { DEMO_NOTICE, FORGE_TOKEN_SECRET, FRONT_DOOR_PORT, PROXY_CLIENT_SECRET, PROXY_OAUTH_CALLBACK_PATH, PROXY_SESSION_SECRET, proxyAdmits } from "../components/hero-cli";
 import {
     STEPS,
     defaultEnv,
@@ -23,7 +23,8 @@ import {
 } from "../components/render";
 import { bundleRemotePath, renderBundle, renderStep } from "../components/bundle";
 import { resolveServices } from "../users/catalog";
-import { stepValues } from "./support/fixtures";
+import { CLIENT_ID, stepValues } from "./support/fixtures";
+import { oauthRedirectUri } from "../providers/forge/oauth-app";
 
 const HOSTILE = [
     "'",
@@ -164,12 +165,12 @@ describe("Hero Proc service definition", () => {
 });
 
 describe("Hero Proxy routes", () => {
-    const routerUrl = "http://[400:1234::5]:9988";
-    it("lands / on Hero Cockpit, routes each enabled service, and requires Forge login with only this user allowed", () => {
-        const cfg = renderProxyRoutes({ services: resolveServices(["slides", "whiteboard"]), gatewayUrl: "https://devalice.gent02.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl });
+    const routerUrl = "http://127.0.0.1:9988";
+    const login = { clientId: CLIENT_ID, admins: [] };
+    it("lands / on Hero Cockpit, routes each enabled service through hero_router on loopback, all behind the Forge login", () => {
+        const cfg = renderProxyRoutes({ services: resolveServices(["slides", "whiteboard"]), gatewayUrl: "https://devalice.gent02.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl, login });
         expect(cfg.domain).toBe("devalice.gent02.grid.tf");
         expect(cfg.listen).toBe(`[::]:${FRONT_DOOR_PORT}`);
-        expect(cfg.auth).toEqual({ mode: "oauth", provider: "forge", forge_url: "https://forge.example.org", allowed_users: ["alice"] });
         expect(cfg.routes[0]).toEqual({ path: "/", redirect: "/hero_cockpit/web/", auth_mode: "oauth" });
         const paths = cfg.routes.map((r) => r.path);
         for (const web of ["/hero_cockpit/web/", "/hero_books/web/", "/hero_slides/web/", "/hero_whiteboard/web/"]) expect(paths).toContain(web);
@@ -177,14 +178,62 @@ describe("Hero Proxy routes", () => {
         expect(cfg.routes.every((r) => r.auth_mode === "oauth")).toBe(true);
     });
 
+    it("carries the Forge login: Forgejo's endpoints, this environment's client id and redirect URI, the secrets by their Hero Proc key only", () => {
+        const cfg = renderProxyRoutes({ services: resolveServices([]), gatewayUrl: "https://devalice.gent02.grid.tf/", forgeUrl: "https://forge.example.org/", forgeLogin: "alice", routerUrl, login });
+        expect(cfg.auth).toEqual({
+            mode: "oauth",
+            provider: "forge",
+            forge_url: "https://forge.example.org/",
+            authorize_url: "https://forge.example.org/login/oauth/authorize",
+            token_url: "https://forge.example.org/login/oauth/access_token",
+            userinfo_url: "https://forge.example.org/api/v1/user",
+            client_id: CLIENT_ID,
+            redirect_uri: `https://devalice.gent02.grid.tf${PROXY_OAUTH_CALLBACK_PATH}`,
+            client_secret_key: PROXY_CLIENT_SECRET,
+            session_secret_key: PROXY_SESSION_SECRET,
+            allowed_users: ["alice"],
+        });
+    });
+
+    it("gives hero_proxy the redirect URI the Forge application was made with", () => {
+        for (const gw of ["https://devalice.gent02.grid.tf", "https://devalice.gent02.grid.tf/"]) {
+            const cfg = renderProxyRoutes({ services: resolveServices([]), gatewayUrl: gw, forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl, login });
+            expect(cfg.auth.redirect_uri).toBe(oauthRedirectUri(gw));
+        }
+    });
+
+    it("allows the user and the admins, each once whatever the case, the user first", () => {
+        const cfg = renderProxyRoutes({ services: resolveServices([]), gatewayUrl: "https://a.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl, login: { clientId: CLIENT_ID, admins: ["ana", "Alice", "ANA", "ben"] } });
+        expect(cfg.auth.allowed_users).toEqual(["alice", "ana", "ben"]);
+    });
+
+    it("regression: another user of the same Forge is refused by the rule the bootstrap renders (the user, an admin and case variants pass)", () => {
+        // What front-door ships, read back from the step's parameters: not a config built by hand.
+        const p = stepParams("front-door", values({ login: { clientId: CLIENT_ID, admins: ["ana"] } }), defaultEnv("400:1234::5", "latest"));
+        const auth = JSON.parse(p.HB_PROXY_ROUTES).auth;
+        for (const login of ["alice", "Alice", "ALICE", "ana", "Ana"]) expect(proxyAdmits(auth, login), login).toBe(true);
+        for (const login of ["bob", "alice2", "alic", "", " ", "ana.b", "root"]) expect(proxyAdmits(auth, login), login).toBe(false);
+    });
+
     it("has no route for a service that is not enabled", () => {
-        const cfg = renderProxyRoutes({ services: resolveServices([]), gatewayUrl: "https://a.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl });
+        const cfg = renderProxyRoutes({ services: resolveServices([]), gatewayUrl: "https://a.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", routerUrl, login });
         expect(JSON.stringify(cfg)).not.toMatch(/slides|whiteboard|callup|agents|voice/);
     });
 
-    it("allows the VM's own address and loopback on hero_router (the proxy forwards the gateway from there)", () => {
-        const p = stepParams("front-door", values(), defaultEnv("400:1234::5", "latest"));
-        expect(p.HB_ROUTER_ALLOW.split("\n")).toEqual(["400:1234::5", "127.0.0.1", "::1"]);
+    it("locks hero_router to loopback in the services step: bound there by its definition, allowlist loopback only (no mycelium address)", () => {
+        const p = stepParams("services", values(), defaultEnv("400:1234::5", "latest"));
+        expect(p.HB_ROUTER_ALLOW.split("\n")).toEqual(["127.0.0.1", "::1"]);
+        expect(p.HB_ROUTER_PROC).toBe("hero_router");
+        const def = JSON.parse(p.HB_PROC_DEF);
+        const env = (name: string) => def.services.find((s: { name: string }) => s.name === name).actions[0].env;
+        expect(env("hero_router")).toEqual({ HERO_MYCELIUM_IP: "127.0.0.1" });
+        expect(env("hero_proxy")).toEqual({ HERO_PROXY_LISTEN: `127.0.0.1:${FRONT_DOOR_PORT}` });
+        expect(JSON.stringify(stepParams("front-door", values(), defaultEnv("400:1234::5", "latest")))).not.toContain("400:1234::5");
+    });
+
+    it("refuses a client id or an admin that is not a plain value", () => {
+        expect(() => validateValues(values({ login: { clientId: "x'; id", admins: [] } }))).toThrow(/OAuth2 client id/);
+        expect(() => validateValues(values({ login: { clientId: CLIENT_ID, admins: ["-rf"] } }))).toThrow(/admin Forge login/);
     });
 });
 
@@ -206,7 +255,7 @@ describe("steps", () => {
     const bundle = renderBundle(values(), env);
     it("run a constant command; stdin carries the step, its digest and the runner, not the scripts", () => {
         for (const step of STEPS) {
-            const r = renderStep(step, bundle, env, { forgeToken: "tok-123" });
+            const r = renderStep(step, bundle, env, { forgeToken: "tok-123", clientSecret: `gto_${"c".repeat(40)}`, sessionSecret: "s".repeat(48) });
             expect(r.command).toBe(`bash -s -- ${step}`);
             expect(r.stdin).toContain(`HB_STEP='${step}'`);
             expect(r.stdin).toContain(`HB_DIGEST='${bundle.digests[step]}'`);
@@ -217,18 +266,21 @@ describe("steps", () => {
         }
     });
 
-    it("carry the Forge token only in cockpit-settings' stdin, never in the bundle", () => {
+    it("carry the Forge token only in cockpit-settings' stdin and the login's secrets only in front-door's, never in the bundle", () => {
+        const secrets = { forgeToken: "tok-123", clientSecret: "gto_client-secret-456", sessionSecret: "session-secret-789" };
         for (const step of STEPS) {
-            const r = renderStep(step, bundle, env, { forgeToken: "tok-123" });
+            const r = renderStep(step, bundle, env, secrets);
             expect(r.stdin.includes("tok-123"), step).toBe(step === "cockpit-settings");
+            expect(r.stdin.includes("gto_client-secret-456"), step).toBe(step === "front-door");
+            expect(r.stdin.includes("session-secret-789"), step).toBe(step === "front-door");
         }
-        expect(bundle.text).not.toContain("tok-123");
-        expect(bundle.text).not.toContain("HB_FORGE_TOKEN=");
+        for (const secret of Object.values(secrets)) expect(bundle.text).not.toContain(secret);
+        for (const name of ["HB_FORGE_TOKEN=", "HB_CLIENT_SECRET=", "HB_SESSION_SECRET="]) expect(bundle.text).not.toContain(name);
     });
 
-    it("point hero_router at the VM's mycelium address, bracketed", () => {
-        expect(env.routerUrl).toBe("http://[400:1234::5]:9988");
-        expect(defaultEnv("10.0.0.2", "latest").routerUrl).toBe("http://10.0.0.2:9988");
+    it("point hero_router at loopback, where it is bound for good", () => {
+        expect(env.routerUrl).toBe("http://127.0.0.1:9988");
+        expect(defaultEnv("10.0.0.2", "latest").routerUrl).toBe("http://127.0.0.1:9988");
     });
 
     it("do not carry values a step does not use, so their change does not re-run it", () => {

@@ -17,6 +17,8 @@ import { bundleRemotePath, renderBundle, renderStep } from "../components/bundle
 import { createFakeVm, generateClientKey, runStep, sshRun, sshdAvailable, startSshd, type ClientKey, type FakeVm, type Sshd } from "./ssh/harness";
 
 const TOKEN = "tok-9f8e7d6c5b4a-SECRET";
+const CLIENT_SECRET = "gto_client-3a4b5c6d7e8f-SECRET";
+const SESSION_SECRET = "session-0a1b2c3d4e5f-SECRET";
 const haveSshd = sshdAvailable();
 if (!haveSshd && process.env.CI === "true") {
     throw new Error("CI: /usr/sbin/sshd is missing; .ci/run must install openssh-server");
@@ -42,13 +44,13 @@ afterAll(async () => {
 });
 
 function values(vm: FakeVm, chosen: Parameters<typeof resolveServices>[0]): StepValues {
-    const v = stepValues({ host: "127.0.0.1", gatewayUrl: vm.gatewayUrl }, resolveServices(chosen));
+    const v = stepValues({ host: vm.external, gatewayUrl: vm.gatewayUrl, forgeUrl: vm.url }, resolveServices(chosen));
     v.user.fullName = "Alice 'O$(x)` Example";
     return v;
 }
 
 async function step(vm: FakeVm, name: StepName, v: StepValues, token = TOKEN, env = vm.env()) {
-    const r = await runStep(sshd, key, name, v, env, { forgeToken: token });
+    const r = await runStep(sshd, key, name, v, env, { forgeToken: token, clientSecret: CLIENT_SECRET, sessionSecret: SESSION_SECRET });
     outputs.push(r.stdout, r.stderr);
     return r;
 }
@@ -89,12 +91,15 @@ describe.skipIf(!haveSshd)("bootstrap over real SSH", () => {
         const routes = JSON.parse(fs.readFileSync(path.join(vm.state, "proxy-routes.json"), "utf8"));
         expect(routes.auth.allowed_users).toEqual(["alice"]);
         expect(fs.readFileSync(path.join(vm.state, "access"), "utf8").split("\n").filter(Boolean)).toEqual(["127.0.0.1", "::1"]);
+        expect(fs.readFileSync(path.join(vm.state, "proxy-listen"), "utf8").trim()).toBe("[::]:9997");
+        expect(fs.readFileSync(path.join(vm.state, "secret-hero_proxy_FORGE_CLIENT_SECRET"), "utf8")).toBe(CLIENT_SECRET);
+        expect(fs.readFileSync(path.join(vm.state, "secret-hero_proxy_SESSION_SECRET"), "utf8")).toBe(SESSION_SECRET);
         const settings = JSON.parse(fs.readFileSync(path.join(vm.root, "root/hero/cfg/hero_cockpit/settings.json"), "utf8"));
         expect(settings.notice).toMatch(/demo environment and data may be lost/);
         expect(settings.user.full_name).toBe("Alice 'O$(x)` Example");
         expect(fs.readFileSync(path.join(vm.state, "secret-cockpit_USER_FORGE_TOKEN"), "utf8")).toBe(TOKEN);
         expect(vm.changes()).toContain("hero_books_server collection import --name demo --git https://forge.example.org/lhumina_public/ourworld_public.git");
-        expect(results[6].stdout).toMatch(/gateway: .* answers \(HTTP 302\)/);
+        expect(results[6].stdout).toMatch(/front door http:\/\/127\.0\.0\.1:\d+: locked, sends to its Forge login; Forge answers \(HTTP 200\)/);
     });
 
     it("second run: changes nothing and downloads nothing (books are not loaded twice)", async () => {
@@ -145,7 +150,10 @@ describe.skipIf(!haveSshd)("bootstrap over real SSH", () => {
             "hero_proc service stop hero_slides",
             "hero_proc service remove hero_slides",
             expect.stringMatching(/^hero_proc action set .*hero_os_demo\.json$/),
+            // The door is shut while its routes change, and opened again only after.
+            "hero_proxy listen set 127.0.0.1:9997",
             expect.stringMatching(/^hero_proxy routes set /),
+            "hero_proxy listen set [::]:9997",
         ]);
         expect(vm.running()).not.toContain("hero_slides");
         expect(vm.running()).toContain("hero_books");
@@ -218,10 +226,10 @@ describe.skipIf(!haveSshd)("bootstrap over real SSH", () => {
         expect((await step(vm, "cockpit-settings", values(vm, []), "tok-NEW-0123456789")).code).toBe(0);
         expect(outputs.length).toBeGreaterThan(before);
         expect(vm.calls().some((c) => /hero_proc secret set/.test(c))).toBe(true);
-        for (const secret of [TOKEN, "tok-NEW-0123456789"]) {
+        for (const secret of [TOKEN, "tok-NEW-0123456789", CLIENT_SECRET, SESSION_SECRET]) {
             expect(vm.calls().join("\n")).not.toContain(secret);
             for (const out of outputs) expect(out).not.toContain(secret);
-            for (const file of [...filesUnder(vm.root), ...filesUnder(vm.state).filter((f) => !/secret-cockpit_USER_FORGE_TOKEN$/.test(f))]) {
+            for (const file of [...filesUnder(vm.root), ...filesUnder(vm.state).filter((f) => !/\/secret-[^/]+$/.test(f))]) {
                 expect(fs.readFileSync(file, "utf8"), file).not.toContain(secret);
             }
         }

@@ -26,19 +26,10 @@ if [[ -z $HB_FORGE_TOKEN ]]; then
     hb_say "no Forge token given: the user sets one in the cockpit"
     summary+="; no Forge token (the user sets one in the cockpit)"
 else
-    token_sum=$(printf '%s' "$HB_FORGE_TOKEN" | sha256sum | cut -d' ' -f1)
-    if ! hb_changed forge-token.sha256 "$token_sum"; then
-        hb_say "hero_proc: secret $HB_TOKEN_KEY unchanged"
-        summary+="; Forge token unchanged"
-    else
-        hb_say "hero_proc: storing the Forge token as secret $HB_TOKEN_KEY"
-        printf -- '--- storing secret %s\n' "$HB_TOKEN_KEY" >>"$HB_LOG"
-        rc=0
-        # The tool's own output goes through hb_redact too: it may echo what it was given.
-        printf '%s' "$HB_FORGE_TOKEN" | hc_proc_secret_set "$HB_TOKEN_KEY" 2>&1 | hb_redact >>"$HB_LOG" || rc=$?
-        ((rc == 0)) || hb_fail "hero_proc: storing secret $HB_TOKEN_KEY (exit $rc)"
-        hb_mark forge-token.sha256 "$token_sum"
+    if hb_secret_set "$HB_TOKEN_KEY" HB_FORGE_TOKEN forge-token.sha256; then
         summary+="; Forge token stored as $HB_TOKEN_KEY"
+    else
+        summary+="; Forge token unchanged"
     fi
 fi
 unset HB_FORGE_TOKEN

@@ -6,7 +6,8 @@
 # components/hero-cli.ts), this file, and per step a function with its parameters
 # (HB_* lines quoted by shellQuote) and a function with its script. Each step then
 # sends `bash -s -- <step>` a few lines on stdin: HB_STEP, HB_ROOT, HB_DIGEST (and for
-# cockpit-settings the Forge token), then it sources the bundle and calls hb_main.
+# cockpit-settings the Forge token, for front-door the login's secrets), then it sources
+# the bundle and calls hb_main.
 # Every path is "$HB_ROOT<real path>"; HB_ROOT is empty on a real VM.
 set -euo pipefail
 
@@ -50,13 +51,16 @@ hb_done() {
     printf '%s: %s\n' "$HB_STEP" "$*" | tee -a "$HB_LOG"
 }
 
-# hb_redact: copy stdin to stdout with the step's secret masked.
+# hb_redact: copy stdin to stdout with the step's secrets masked (the Forge token, the
+# login's client secret and session secret: whichever the step was given).
 hb_redact() {
-    local line
+    local line secret
     while IFS= read -r line || [[ -n $line ]]; do
-        if [[ -n ${HB_FORGE_TOKEN:-} ]]; then
-            line=${line//"$HB_FORGE_TOKEN"/[redacted]}
-        fi
+        for secret in "${HB_FORGE_TOKEN:-}" "${HB_CLIENT_SECRET:-}" "${HB_SESSION_SECRET:-}"; do
+            if [[ -n $secret ]]; then
+                line=${line//"$secret"/[redacted]}
+            fi
+        done
         printf '%s\n' "$line"
     done
 }
@@ -140,4 +144,22 @@ hb_download() {
     curl -fsSL --proto "${HB_CURL_PROTO:-=https}" --tlsv1.2 --max-time "${HB_DOWNLOAD_TIMEOUT:-600}" \
         --retry 3 --connect-timeout 20 -o "$2.part" "$1"
     mv "$2.part" "$2"
+}
+
+# hb_secret_set KEY VALUE_VAR MARK: store the value of variable VALUE_VAR as Hero Proc
+# secret KEY, on hero_proc's stdin, unless its SHA-256 is the one last stored (MARK).
+# Exit 0 when it stored it, 1 when unchanged; fails the step when hero_proc refuses.
+hb_secret_set() {
+    local key=$1 value=${!2} mark=$3 sum rc=0
+    sum=$(printf '%s' "$value" | sha256sum | cut -d' ' -f1)
+    if ! hb_changed "$mark" "$sum"; then
+        hb_say "hero_proc: secret $key unchanged"
+        return 1
+    fi
+    hb_say "hero_proc: storing secret $key"
+    printf -- '--- storing secret %s\n' "$key" >>"$HB_LOG"
+    # The tool's own output goes through hb_redact too: it may echo what it was given.
+    printf '%s' "$value" | hc_proc_secret_set "$key" 2>&1 | hb_redact >>"$HB_LOG" || rc=$?
+    ((rc == 0)) || hb_fail "hero_proc: storing secret $key (exit $rc)"
+    hb_mark "$mark" "$sum"
 }

@@ -3,6 +3,7 @@
  * what the probes saw, its health; then the table, the summary line and the JSON.
  * No network and no Pulumi here, so tests call it directly.
  */
+import { doorExpect, judgeDoor, type DoorProbe, type DoorState } from "./door";
 import type { EnvironmentOutput } from "./project";
 import { terminalJson } from "./terminal";
 
@@ -25,7 +26,10 @@ export interface VmProbe {
 export interface Probes {
     vm: VmProbe;
     gateway: HttpProbe;
-    cockpit: HttpProbe;
+    /** The cockpit asked without a session (door.ts). */
+    cockpit: DoorProbe;
+    /** The Forge login the door sends to; probed only when the door is locked. */
+    forge?: HttpProbe;
 }
 
 /** One row of the table and one entry of the JSON. */
@@ -39,12 +43,14 @@ export interface EnvironmentHealth {
     daysLeft: number | null;
     vm: VmProbe;
     gateway: HttpProbe & { ok: boolean };
-    cockpit: HttpProbe & { ok: boolean };
+    /** The front door: locked (to this environment's Forge login) and the Forge answering is ok. */
+    cockpit: { url: string; status?: number; error?: HttpProbe["error"]; ok: boolean; door: DoorState; note: string; hops: DoorProbe["hops"] };
+    forge: (HttpProbe & { ok: boolean }) | null;
     /** The last bootstrap's result, as recorded at the last `pulumi up`. */
     bootstrap: string;
 }
 
-/** An HTTP answer counts when it is below 500: a redirect to the Forge login or a 401 means the front door is there. */
+/** An HTTP answer counts when it is below 500 (the gateway; the Forge's login page). The cockpit is judged by door.ts. */
 export function answered(p: HttpProbe): boolean {
     return p.status !== undefined && p.status >= 200 && p.status < 500;
 }
@@ -73,10 +79,16 @@ export function assess(username: string, env: Partial<EnvironmentOutput>, probes
     if (probes.vm.state !== "running") problems.push(probes.vm.state ? `vm ${probes.vm.state}` : "vm unknown");
     const gw = httpProblem("gateway", probes.gateway);
     if (gw) problems.push(gw);
-    // A cockpit behind a gateway that cannot be reached at all says nothing new.
-    if (!answered(probes.cockpit) && !(gw && probes.gateway.status === undefined)) {
-        problems.push(probes.cockpit.status !== undefined ? `cockpit down (${probes.cockpit.status})` : "cockpit down");
+    const door = judgeDoor(probes.cockpit, doorExpect(env));
+    let forgeOk = false;
+    if (door.state === "locked") {
+        forgeOk = probes.forge !== undefined && answered(probes.forge);
+        if (!forgeOk) problems.push(`Forge login ${probes.forge?.status ?? probes.forge?.error?.kind ?? "not probed"}`);
+    } else if (door.state !== "down" || !(gw && probes.gateway.status === undefined)) {
+        // A cockpit behind a gateway that cannot be reached at all says nothing new.
+        problems.push(door.note);
     }
+    const first = probes.cockpit.hops[0];
     return {
         username,
         healthy: problems.length === 0,
@@ -85,7 +97,8 @@ export function assess(username: string, env: Partial<EnvironmentOutput>, probes
         daysLeft: left,
         vm: probes.vm,
         gateway: { ...probes.gateway, ok: answered(probes.gateway) },
-        cockpit: { ...probes.cockpit, ok: answered(probes.cockpit) },
+        cockpit: { url: probes.cockpit.url, status: first?.status, error: probes.cockpit.error, ok: door.state === "locked" && forgeOk, door: door.state, note: door.note, hops: probes.cockpit.hops },
+        forge: probes.forge ? { ...probes.forge, ok: forgeOk } : null,
         bootstrap: orMissing(env.bootstrap, "bootstrap result"),
     };
 }
@@ -114,6 +127,13 @@ function httpCell(p: HttpProbe & { ok: boolean }, good: string): string {
     return `${p.error?.kind === "tls" ? "certificate invalid" : p.error?.kind ?? "down"}: ${p.error?.message ?? "no answer"}`;
 }
 
+function doorCell(r: EnvironmentHealth): string {
+    const c = r.cockpit;
+    if (c.door === "locked") return r.forge?.ok ? `locked: ${c.note}` : `failing: Forge login ${r.forge?.status ?? r.forge?.error?.kind ?? "not probed"}`;
+    if (c.status === undefined && c.error) return httpCell({ ...c, ok: false }, "");
+    return `failing: ${c.note}`;
+}
+
 /** Table cells are cut here (the JSON keeps every word). */
 export const CELL_MAX = 60;
 
@@ -121,7 +141,7 @@ function cut(text: string): string {
     return text.length <= CELL_MAX ? text : `${text.slice(0, CELL_MAX - 1)}…`;
 }
 
-const COLUMNS = ["USER", "EXPIRES", "VM", "GATEWAY (HTTPS)", "COCKPIT", "LAST BOOTSTRAP"] as const;
+const COLUMNS = ["USER", "EXPIRES", "VM", "GATEWAY (HTTPS)", "FRONT DOOR", "LAST BOOTSTRAP"] as const;
 
 /** The table, one row per environment, columns padded; with `colour`, healthy cells green and failing ones red. */
 export function renderTable(rows: readonly EnvironmentHealth[], colour: boolean): string[] {
@@ -133,7 +153,7 @@ export function renderTable(rows: readonly EnvironmentHealth[], colour: boolean)
             { text: expiryCell(r), tone: expiryBad ? "bad" : expirySoon ? "warn" : "plain" },
             { text: cut(vmCell(r)), tone: r.vm.state === "running" ? "ok" : "bad" },
             { text: cut(httpCell(r.gateway, "ok, certificate valid")), tone: r.gateway.ok ? "ok" : "bad" },
-            { text: cut(httpCell(r.cockpit, "reachable")), tone: r.cockpit.ok ? "ok" : "bad" },
+            { text: cut(doorCell(r)), tone: r.cockpit.ok ? "ok" : "bad" },
             { text: r.bootstrap, tone: "plain" },
         ] as const;
     });

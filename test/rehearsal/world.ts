@@ -6,10 +6,15 @@
  * moment a VM comes up its `ssh_keys` become that sshd's authorized_keys.
  *
  * The fake grid gateway is one HTTPS server on 127.0.0.1 (a throwaway openssl certificate
- * for `*.gw.rehearsal.test`) answering 302 to a login page, as hero_proxy does;
- * the fake VMs' curl reaches it through a `.curlrc` (CURL_HOME, set by their
- * sshd) that maps each gateway FQDN there and trusts that certificate: the
- * fake world's DNS, without touching the program.
+ * for `*.gw.rehearsal.test`). As the grid's gateway does, it forwards each request for
+ * `<name>.gw.rehearsal.test` to the backend the fake Hero Compute holds for gateway
+ * `<name>`: the VM's front door, hero_proxy, on its mycelium address. There the fake
+ * VM's stand-in proxy (test/ssh/stand-ins.ts) answers as the bootstrap configured it
+ * (its routes, its Forge login with this environment's client id), and only once the
+ * front-door step told it to listen there; else the gateway answers 502. Each fake VM's
+ * mycelium address is its sshd's 127.0.x.y. The fake VMs' curl reaches the gateway
+ * through a `.curlrc` (CURL_HOME, set by their sshd) that maps each gateway FQDN there and
+ * trusts that certificate: the fake world's DNS, without touching the program.
  *
  * The program is pointed at the fake VMs through one test-only stack config key,
  * `bootstrapOverrides` (JSON): `{ port, users: { <username>: Partial<StepEnv> } }`.
@@ -24,6 +29,7 @@ import { gridName } from "../../components/naming";
 import { type Dialect, FakeCompute } from "../fakes/compute";
 import { FakeForgejo } from "../fakes/forgejo";
 import { createFakeVm, type FakeVm } from "../ssh/harness";
+import { forwardTo } from "../ssh/stand-ins";
 import { killWorkingIn } from "../engine/cli";
 import { Workspace } from "../engine/workspace";
 import { Mode, rehearse, type RehearsalOptions, RunResult } from "./runner";
@@ -71,7 +77,7 @@ export class World {
     readonly machines = new Map<string, Machine>();
     /** Host headers the fake gateway was asked for, in order. */
     readonly gatewayHits: string[] = [];
-    /** Status codes the fake gateway answers for `<host><path>`; anything else gets 302 to a login page. */
+    /** Status codes the fake gateway answers for `<host><path>` itself; anything else is forwarded to the VM's front door. */
     readonly gatewayAnswers = new Map<string, number>();
     private gateway!: https.Server;
     /** The real CLI's backend, home and project directory, shared by the world's stacks. */
@@ -140,9 +146,10 @@ export class World {
         const tls = { cert: fs.readFileSync(certFile), key: fs.readFileSync(keyFile) };
         this.gateway = https.createServer(tls, (req, res) => {
             this.gatewayHits.push(String(req.headers.host));
-            const status = this.gatewayAnswers.get(`${String(req.headers.host).replace(/:\d+$/, "")}${req.url}`) ?? 302;
-            if (status === 302) res.writeHead(302, { location: "/login" }).end();
-            else res.writeHead(status).end(`fake gateway: ${status}\n`);
+            const host = String(req.headers.host).replace(/:\d+$/, "");
+            const status = this.gatewayAnswers.get(`${host}${req.url}`);
+            if (status !== undefined) return void res.writeHead(status).end(`fake gateway: ${status}\n`);
+            forwardTo(() => this.frontDoorOf(host))(req, res);
         });
         await new Promise<void>((r) => this.gateway.listen(0, "127.0.0.1", r));
         const port = (this.gateway.address() as AddressInfo).port;
@@ -151,6 +158,17 @@ export class World {
         this.gatewayPort = port;
         this.writeCurlrc();
         this.gatewayAddress = `127.0.0.1:${port}`;
+    }
+
+    /** Where the gateway for `fqdn` forwards: the fake Hero Compute's backend for it, mapped to that fake VM's proxy on its mycelium address. */
+    private frontDoorOf(fqdn: string): { host: string; port: number } | undefined {
+        const gw = [...this.compute.gateways.values()].find((g) => g.fqdn === fqdn);
+        if (!gw) return undefined;
+        const backendHost = new URL(gw.backend).hostname.replace(/^\[|\]$/g, "");
+        const m = [...this.machines.values()].find((x) => x.host === backendHost);
+        if (!m) return undefined;
+        // The fake VM cannot own port 9997 on every address: its proxy's port stands for it.
+        return { host: m.vm.external, port: Number(new URL(m.vm.externalProxyUrl).port) };
     }
 
     /** The fake world's DNS for the VMs' curl: every known gateway name → the fake gateway. */
@@ -171,7 +189,8 @@ export class World {
         this.machineOfName.set(vmName, username);
         const keysFile = path.join(this.dir, `${username.replace("/", "-")}.authorized_keys`);
         fs.writeFileSync(keysFile, "", { mode: 0o600 });
-        const vm = await createFakeVm();
+        // The VM's mycelium address is its sshd's: hero_router and hero_proxy stand-ins listen there when they are exposed.
+        const vm = await createFakeVm({ external: host });
         const sshd = await this.startVmSshd(keysFile, host, vm);
         this.machines.set(username, { host, sshd, vm, keysFile });
         this.reportHostKey(username);

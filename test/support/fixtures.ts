@@ -23,9 +23,13 @@ export function stepValues(over: Partial<StepValues> = {}, services = resolveSer
         feedbackRepo: "lhumina_public/feedback",
         booksRepo: BOOKS_REPO,
         labChannel: "latest",
+        login: { clientId: CLIENT_ID, admins: [] },
         ...over,
     };
 }
+
+/** The client id of alice's Forge login in the fixtures (Forgejo gives a UUID). */
+export const CLIENT_ID = "0b6a2c4e-1f3d-4a5b-9c7e-2d8f6a1b3c5d";
 
 /** A ForgeAccount's inputs for `username`, with a password Forge's default policy accepts. */
 export function accountInputs(username: string, feedbackRepo: string, over: Record<string, string> = {}) {
