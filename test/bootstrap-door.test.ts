@@ -237,7 +237,7 @@ describe.skipIf(!haveSshd)("the front door over real SSH: closed first, closed o
             expect(redirect.stderr).toMatch(/health: FAILED: the front door's Forge login returns to https:\/\/evil\.example\/oauth\/callback, not http:\/\/127\.0\.0\.1:\d+\/oauth\/callback/);
         });
 
-        it("a login page on another host is failing; a dead Forge is failing", async () => {
+        it("a login page on another host is failing; a dead Forge is failing, and so is a Forge that serves no login there (404)", async () => {
             tamper((cfg) => (cfg.auth.authorize_url = "https://elsewhere.example/login/oauth/authorize"));
             const elsewhere = await health();
             fs.writeFileSync(routes(), saved);
@@ -247,6 +247,11 @@ describe.skipIf(!haveSshd)("the front door over real SSH: closed first, closed o
             vm.forge.status = 200;
             expect(dead.code).not.toBe(0);
             expect(dead.stderr).toMatch(/health: FAILED: the front door is locked but the Forge login at http:\/\/127\.0\.0\.1:\d+\/login\/oauth\/authorize does not answer \(HTTP 502\)/);
+            vm.forge.status = 404;
+            const none = await health();
+            vm.forge.status = 200;
+            expect(none.code).not.toBe(0);
+            expect(none.stderr).toMatch(/health: FAILED: the front door is locked but the Forge login at \S+ does not answer \(HTTP 404\)/);
         });
 
         it("a door that is shut (the gateway 502) is failing, not open", async () => {

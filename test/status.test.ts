@@ -73,8 +73,10 @@ describe("health, pure", () => {
         expect(problems(loop)).toEqual(["login redirects in a loop"]);
     });
 
-    it("a locked door whose Forge login does not answer is failing", () => {
+    it("a locked door whose Forge login does not answer, or serves no login there (404), is failing; its redirect to the login page (303) counts", () => {
         expect(assess("alice", ENV, probes({ forge: { url: loginUrl(), status: 502 } }), "2027-03-01").problems).toEqual(["Forge login 502"]);
+        expect(assess("alice", ENV, probes({ forge: { url: loginUrl(), status: 404 } }), "2027-03-01").problems).toEqual(["Forge login 404"]);
+        expect(assess("alice", ENV, probes({ forge: { url: loginUrl(), status: 303 } }), "2027-03-01").problems).toEqual([]);
         expect(assess("alice", ENV, probes({ forge: { url: loginUrl(), error: { kind: "timeout", message: "x" } } }), "2027-03-01").problems).toEqual(["Forge login timeout"]);
     });
 
@@ -214,6 +216,7 @@ describe("npm run status against the rehearsal's world", () => {
         const node = world.compute.vm("rhbob")!.node_id;
 
         const table = await status(trusted());
+        console.log(`status table (the sample in docs/commands.md):\n${table.stderr}${table.stdout}`);
         const lines = table.stdout.trimEnd().split("\n");
         expect(lines[1]).toMatch(/^alice +never +running, node \d+ +ok, certificate valid: HTTP 302 +locked: Forge login /);
         expect(lines[2]).toMatch(new RegExp(`^bob +never +stopped, node ${node} +failing: HTTP 502 +failing: cockpit down \\(503\\) +health: \\d+ services up through \\S+; front door `));

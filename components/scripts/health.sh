@@ -126,11 +126,12 @@ while :; do
     if [[ $door == locked ]]; then
         forge_code=$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' "$login_url" 2>>"$HB_LOG" || true)
         forge_code=${forge_code:-000}
-        ((forge_code >= 200 && forge_code < 500)) && break
+        # Its login page (2xx), or a redirect to it (3xx: Forgejo's 303 without a session); 4xx: no login served there.
+        ((forge_code >= 200 && forge_code < 400)) && break
     fi
     ((SECONDS < deadline)) || break
     sleep 3
 done
 [[ $door == locked ]] || hb_fail "$door_note"
-((forge_code >= 200 && forge_code < 500)) || hb_fail "the front door is locked but the Forge login at $HB_AUTHORIZE_URL does not answer (HTTP $forge_code)"
+((forge_code >= 200 && forge_code < 400)) || hb_fail "the front door is locked but the Forge login at $HB_AUTHORIZE_URL does not answer (HTTP $forge_code)"
 hb_done "$(grep -c . <<<"$HB_HEALTH") services up through $HB_ROUTER_URL; front door $origin: locked, $door_note; Forge answers (HTTP $forge_code)"

@@ -50,9 +50,18 @@ export interface EnvironmentHealth {
     bootstrap: string;
 }
 
-/** An HTTP answer counts when it is below 500 (the gateway; the Forge's login page). The cockpit is judged by door.ts. */
+/** An HTTP answer counts when it is below 500 (the gateway). The cockpit is judged by door.ts. */
 export function answered(p: HttpProbe): boolean {
     return p.status !== undefined && p.status >= 200 && p.status < 500;
+}
+
+/**
+ * The Forge's authorize endpoint serves its login: a page (2xx), or, without a
+ * session, a redirect to the login page (3xx; Forgejo answers 303 for any client
+ * id). A 4xx says no login is served there (a wrong forgeUrl, not a Forgejo).
+ */
+export function forgeLoginAnswers(p: HttpProbe): boolean {
+    return p.status !== undefined && p.status >= 200 && p.status < 400;
 }
 
 /** Whole days from `today` (YYYY-MM-DD, UTC) to `expires`. */
@@ -82,7 +91,7 @@ export function assess(username: string, env: Partial<EnvironmentOutput>, probes
     const door = judgeDoor(probes.cockpit, doorExpect(env));
     let forgeOk = false;
     if (door.state === "locked") {
-        forgeOk = probes.forge !== undefined && answered(probes.forge);
+        forgeOk = probes.forge !== undefined && forgeLoginAnswers(probes.forge);
         if (!forgeOk) problems.push(`Forge login ${probes.forge?.status ?? probes.forge?.error?.kind ?? "not probed"}`);
     } else if (door.state !== "down" || !(gw && probes.gateway.status === undefined)) {
         // A cockpit behind a gateway that cannot be reached at all says nothing new.

@@ -22,6 +22,8 @@ export interface Ctx {
 export interface Answer {
     status: number;
     body?: unknown;
+    /** A redirect's target (the web UI's answers, outside the API). */
+    location?: string;
 }
 
 export type Handler = (ctx: Ctx) => Answer;

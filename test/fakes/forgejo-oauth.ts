@@ -53,6 +53,10 @@ export function defineOAuthRoutes(fake: FakeForgejo, apps: FakeOAuthApp[]): void
     const mine = (uid: number, id: string) => apps.find((a) => a.uid === uid && String(a.id) === id);
     const notFound = () => fail(404, "Oauth2 application not found", fake.url);
 
+    // The web UI's authorize endpoint, outside the API: without a session, the real
+    // Forgejo sends every browser to its login page (any client id), 303.
+    fake.route("GET", "/login/oauth/authorize", () => ({ status: 303, location: "/user/login" }));
+
     fake.route("GET", "/user/applications/oauth2", (ctx) => {
         if (!ctx.doer) return fail(401, "token is required", fake.url);
         const page = Math.max(1, Number(ctx.query.get("page") ?? 1));

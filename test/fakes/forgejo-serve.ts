@@ -58,6 +58,7 @@ export async function serve(fake: FakeForgejo, routes: Route[], faults: FaultQue
     record.status = answer.status;
     if (res.destroyed) return;
     res.statusCode = answer.status;
+    if (answer.location !== undefined) res.setHeader("location", answer.location);
     if (answer.body !== undefined) {
         res.setHeader("content-type", "application/json;charset=utf-8");
         res.end(JSON.stringify(answer.body));
