@@ -24,7 +24,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { ForgeClientOptions, ForgeError, ForgeSettings, backoffMs, call, clientOptionsFrom, explain, forgeSettingsFrom, isForgeStatus, pause } from "./client";
 import { markerOwner, ownerMarker, type StackIdentity } from "../ownership";
-import { PROXY_OAUTH_CALLBACK_PATH } from "../../components/hero-cli";
+import { proxyRedirectUri } from "../../components/hero-cli";
 
 /** Pulumi's placeholder for a value not known during preview. */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -64,10 +64,8 @@ export function oauthAppName(username: string, identity: StackIdentity): string 
     return `Hero OS demo login for ${username} ${ownerMarker(identity)}`;
 }
 
-/** The redirect URI hero_proxy is assumed to serve. */
-export function oauthRedirectUri(gatewayUrl: string): string {
-    return `${gatewayUrl.replace(/\/+$/, "")}${PROXY_OAUTH_CALLBACK_PATH}`;
-}
+/** The redirect URI hero_proxy is assumed to serve: the one the proxy config carries too (components/hero-cli.ts). */
+export const oauthRedirectUri = proxyRedirectUri;
 
 export function checkOAuthApp(news: Partial<ForgeOAuthAppInputs>): pulumi.dynamic.CheckResult<ForgeOAuthAppInputs> {
     const failures: pulumi.dynamic.CheckFailure[] = [];
