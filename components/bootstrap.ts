@@ -134,7 +134,7 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
     const { root, readyTimeoutSec } = { ...defaultEnv("", args.labChannel, args.lab), ...args.env };
     // One apply per user renders everything: the bundle (written to disk), the triggers.
     const admins = [...args.login.admins];
-    const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin, args.login.clientId]).apply(([host, gatewayUrl, forgeLogin, clientId]) => {
+    const plan = pulumi.all([args.host, args.gatewayUrl, args.forgeLogin, args.login.clientId, args.vmIdentity]).apply(([host, gatewayUrl, forgeLogin, clientId, vm]) => {
         const v: StepValues = {
             user: { username: user.username, fullName: user.fullName, email: user.email, services: [...user.services] },
             host,
@@ -150,7 +150,7 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
         const bundle = renderBundle(v, env);
         const file = writeBundle(args.bundleDir ?? BUNDLE_DIR, user.username, bundle);
         // The text stays on disk only: what the steps need is its digests.
-        return { digests: bundle.digests, sha: bundle.sha, file, host, triggers: renderTriggers({ ...v, services: v.user.services }) };
+        return { digests: bundle.digests, sha: bundle.sha, file, host, vm, triggers: renderTriggers({ ...v, services: v.user.services, vm }) };
     });
     type Plan = pulumi.Unwrap<typeof plan>;
     // Every step's stdin; the Forge token only in cockpit-settings', the login's secrets only in front-door's.
@@ -187,8 +187,8 @@ export function createBootstrap(parent: pulumi.ComponentResource, args: Bootstra
             connection,
             source: plan.apply((p) => new pulumi.asset.FileAsset(p.file)),
             remotePath: bundleRemotePath(root),
-            // Replaced, so copied again, whenever the bundle's text or the VM changes.
-            triggers: plan.apply((p) => [`host=${p.host}`, `bundle=${p.sha}`]),
+            // Replaced, so copied again, whenever the bundle's text or the VM (its address or identity) changes.
+            triggers: plan.apply((p) => [`host=${p.host}`, `vm=${p.vm}`, `bundle=${p.sha}`]),
         },
         { parent, dependsOn: [hostKey.check], deletedWith: args.vm },
     );

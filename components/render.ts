@@ -300,6 +300,8 @@ export function stepParams(step: StepName, v: StepValues, env: StepEnv): Record<
 
 export type TriggerValues = Pick<StepValues, "host" | "labChannel" | "gatewayUrl" | "forgeUrl" | "forgeLogin" | "feedbackRepo" | "booksRepo"> & {
     services: readonly ServiceName[];
+    /** The VM's identity, `<computeEndpoint>#<vmId>`: a new VM is bootstrapped from the start even at the same address. */
+    vm: string;
 };
 
 /**
@@ -309,11 +311,12 @@ export type TriggerValues = Pick<StepValues, "host" | "labChannel" | "gatewayUrl
  * values. The service list enters at `services`: a change of services never replaces
  * `install` (whose parameters, and so its stdin digest, then change: it runs again in
  * place and downloads only what is missing). No secret is in any trigger: a new Forge
- * token changes only cockpit-settings' stdin.
+ * token changes only cockpit-settings' stdin. A new VM (its identity) re-runs every step,
+ * even when it comes back at the same address with the same host key.
  */
 export function renderTriggers(v: TriggerValues): Record<StepName, string[]> {
     const own: Record<StepName, string[]> = {
-        ready: [`host=${v.host}`],
+        ready: [`host=${v.host}`, `vm=${v.vm}`],
         install: [`lab=${v.labChannel}`],
         services: [`services=${v.services.join(",")}`],
         "front-door": [`gateway=${v.gatewayUrl}`, `forge=${v.forgeUrl}`, `login=${v.forgeLogin}`],

@@ -211,7 +211,7 @@ describe("bootstrap graph under mocks", () => {
         expect(text).toContain("hb_step_health() {");
         for (const secret of ["tok-graph-secret", "client-secret-graph", "session-secret-graph"]) expect(text).not.toContain(secret);
         expect(text).toContain("client-id-graph");
-        expect(c.inputs.triggers).toEqual(["host=400:1234::5", expect.stringMatching(/^bundle=[0-9a-f]{12}$/)]);
+        expect(c.inputs.triggers).toEqual(["host=400:1234::5", "vm=http://127.0.0.1:9988#42", expect.stringMatching(/^bundle=[0-9a-f]{12}$/)]);
         // Each step's stdin names the digest of its own part of that very bundle.
         const values = {
             user: { username: "alice", fullName: "Alice Example", email: "alice@example.org", services: u.services },
@@ -285,6 +285,7 @@ describe("bootstrap graph under mocks", () => {
             forgeLogin: "alice",
             feedbackRepo: "lhumina_public/feedback",
             booksRepo: "https://forge.example.org/lhumina_public/ourworld_public.git",
+            vm: "http://127.0.0.1:9988#42",
         });
         for (const c of stepCommands()) {
             const step = c.name.slice("alice-".length) as StepName;

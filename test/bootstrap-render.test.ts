@@ -306,7 +306,7 @@ describe("steps", () => {
 });
 
 describe("triggers", () => {
-    const base = { host: "400:1234::5", labChannel: "latest" as "latest" | "latest-dev", services: resolveServices(["slides"]), gatewayUrl: "https://a.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", feedbackRepo: "o/feedback", booksRepo: "https://forge.example.org/o/books.git" };
+    const base = { host: "400:1234::5", labChannel: "latest" as "latest" | "latest-dev", services: resolveServices(["slides"]), gatewayUrl: "https://a.grid.tf", forgeUrl: "https://forge.example.org", forgeLogin: "alice", feedbackRepo: "o/feedback", booksRepo: "https://forge.example.org/o/books.git", vm: "http://compute#42" };
     const changed = (over: Partial<typeof base>) => {
         const a = renderTriggers(base);
         const b = renderTriggers({ ...base, ...over });
@@ -314,6 +314,8 @@ describe("triggers", () => {
     };
     it("a change re-runs the step it affects and every later step, never an earlier one", () => {
         expect(changed({ host: "400:1234::6" })).toEqual([...STEPS]);
+        // regression: a VM replaced at the same address (and host key) was left unbootstrapped
+        expect(changed({ vm: "http://compute#43" })).toEqual([...STEPS]);
         expect(changed({ labChannel: "latest-dev" })).toEqual(STEPS.slice(1));
         expect(changed({ services: resolveServices([]) })).toEqual(STEPS.slice(2));
         expect(changed({ forgeLogin: "bob" })).toEqual(STEPS.slice(3));
