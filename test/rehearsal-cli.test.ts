@@ -59,6 +59,7 @@ export function normalizePreview(text: string, w: { dir: string }): string {
         .replace(/asset\(file:[0-9a-f]{7}\)/g, "asset(file:<digest>)")
         .replace(/\(id \d+\)/g, "(id <n>)")
         .replace(/(vmId\s*: )"[0-9a-z]+"/g, '$1"<vm id>"') // the fake's VM ids ("201")
+        .replace(/("vm=[^"#]+#)[0-9a-z]+"/g, '$1<vm id>"') // and in the VM identity the ready step and the copy are triggered by
         .replace(/Duration: \d+s/g, "Duration: <t>")
         .replace(/[ \t]+$/gm, "");
 }
