@@ -209,7 +209,8 @@ export async function evaluateClasses(n: number, shape: Shape, preview: boolean)
     const { remote }: typeof import("@pulumi/command") = require("@pulumi/command");
     const { SHIMS } = require("../../providers/shims");
     /* eslint-enable @typescript-eslint/no-require-imports */
-    const dynamic: Record<string, keyof typeof SHIMS> = { Vm: "vm", ForgeAccount: "forgeAccount", Gateway: "gateway", FeedbackHub: "feedbackHub" };
+    // A dynamic resource's type name is its shim's key, capitalised (Vm: vm, ForgeLogin: forgeLogin): no list to forget.
+    const shimOf = (kind: string) => SHIMS[(kind[0].toLowerCase() + kind.slice(1)) as keyof typeof SHIMS];
     const connection = { host: "5a1::1", port: 22, user: "root", privateKey: "k", dialErrorLimit: 60, perDialTimeout: 10 };
     return await evaluateLoop(n, preview, async () => {
         for (let i = 0; i < n; i++) {
@@ -220,7 +221,7 @@ export async function evaluateClasses(n: number, shape: Shape, preview: boolean)
                 const name = u + s.role;
                 const has = (k: string) => s.keys.includes(k);
                 const kind = /^pulumi-nodejs:dynamic\/hero:(\w+)$/.exec(s.type)?.[1];
-                if (kind && dynamic[kind]) new BareDynamic(SHIMS[dynamic[kind]], name, Object.fromEntries(s.keys.map((k) => [k, 1])), { parent }, "hero", kind);
+                if (kind && shimOf(kind)) new BareDynamic(shimOf(kind), name, Object.fromEntries(s.keys.map((k) => [k, 1])), { parent }, "hero", kind);
                 else if (s.type === "tls:index/privateKey:PrivateKey") new tls.PrivateKey(name, { algorithm: "ED25519" }, { parent });
                 else if (s.type === "random:index/randomPassword:RandomPassword") new random.RandomPassword(name, { length: 1, special: true, overrideSpecial: "x", minLower: 1, minUpper: 1, minNumeric: 1, minSpecial: 1 }, { parent });
                 else if (s.type === "command:remote:Command") {
