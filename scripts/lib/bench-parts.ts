@@ -74,12 +74,14 @@ export async function partRehearsal(counts: number[], provisionMs: number, thinV
             const res = n === 1 ? all.filter((x) => x.name.startsWith(names[0])) : all;
             const stateBytes = res.reduce((s, x) => s + JSON.stringify(x.inputs).length + JSON.stringify(x.outputs).length, 0);
             const providerBytes = res.reduce((s, x) => s + (x.inputs.__provider?.length ?? 0) + (x.outputs.__provider?.length ?? 0), 0);
+            // The steps' stdout and stderr as state holds them (a secret step's as its ciphertext).
+            const stdoutBytes = res.filter((x) => x.type === "command:remote:Command").reduce((s, x) => s + JSON.stringify(x.outputs.stdout ?? "").length + JSON.stringify(x.outputs.stderr ?? "").length, 0);
             out.push({
                 users: n, ok: r.ok, errors: r.errors.slice(0, 3), ms: r.ms, creates: r.ops.filter((o: any) => o.op === "create").length,
                 deployerCpuMs: measure === "cpu" ? readTimes(probe) : undefined, vmCpuMs,
                 writes: measure === "writes" ? backendWrites(probe, world.workspace.backendDir) : undefined,
                 maxInFlight: world.compute.maxDeploysInFlight, maxChangingCalls: world.compute.maxChangingCallsInFlight,
-                stateBytes, providerBytes, stateFileBytes: fs.statSync(stateFile).size,
+                stateBytes, providerBytes, stdoutBytes, stateFileBytes: fs.statSync(stateFile).size,
             });
             fs.rmSync(probe, { force: true });
             const d = await world.run("destroy");
