@@ -24,7 +24,7 @@ import * as rpc from "../providers/compute/client";
 import { Compute, loadBinding } from "../providers/compute/bind";
 import { belongs } from "../providers/compute/gateway";
 import { call, deleteUser, type ForgeClientOptions } from "../providers/forge/client";
-import { listApps } from "../providers/forge/oauth-app";
+import { getApp, listApps } from "../providers/forge/oauth-app";
 import { carriesKey, markerOwner, stackIdentity, type StackIdentity } from "../providers/ownership";
 import { defaultNamePrefix } from "../components/naming";
 import { audit, renderReport, type AuditReport, type Finding, type LiveUser, type StateRecords } from "./lib/audit-report";
@@ -220,7 +220,7 @@ async function deleteOne(f: Finding, x: DeleteContext): Promise<boolean> {
     }
     if (f.kind === "login") {
         // The proof again, just before: this stack's marker, and still no state record.
-        const app = (await listApps(x.forge!)).find((a) => String(a.id) === f.id);
+        const app = await getApp(x.forge!, Number(f.id));
         if (!app || markerOwner(app.name, x.rec.identity).kind !== "ours" || (x.rec.logins ?? []).some((l) => l.appId === app.id)) return false;
         await call(x.forge!, "DELETE /user/applications/oauth2/{id}", { params: { id: app.id } });
         return true;

@@ -189,7 +189,8 @@ export async function listApps(c: ForgeClientOptions): Promise<ForgeOAuthApp[]> 
     return all;
 }
 
-async function getApp(c: ForgeClientOptions, id: number): Promise<ForgeOAuthApp | undefined> {
+/** [userGetOAuth2Application] One of the admin's applications, or undefined when it is gone. */
+export async function getApp(c: ForgeClientOptions, id: number): Promise<ForgeOAuthApp | undefined> {
     try {
         return (await call<ForgeOAuthApp>(c, "GET /user/applications/oauth2/{id}", { params: { id } })).body;
     } catch (err) {
